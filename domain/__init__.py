@@ -1,0 +1,1 @@
+"""Domain vocabulary shared by every layer: errors, user-facing messages, states, roles."""

@@ -1,0 +1,15 @@
+"""SQLModel tables, one module per aggregate; importing this package registers them all."""
+
+from models.case import Case, CaseEvent
+from models.certificate import Certificate
+from models.counter import Counter
+from models.invoice import Invoice
+from models.outbox import OutboxMail
+from models.practitioner import Practitioner
+from models.registration import Registration
+from models.review import Review, Reviewer
+
+__all__ = [
+    "Case", "CaseEvent", "Certificate", "Counter", "Invoice", "OutboxMail", "Practitioner",
+    "Registration", "Review", "Reviewer",
+]

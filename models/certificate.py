@@ -1,0 +1,20 @@
+"""The certificate (bewijs van herregistratie) stating the new period (R12)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlmodel import Field, Session, SQLModel, select
+
+
+class Certificate(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(unique=True, max_length=20)
+    case_id: int = Field(foreign_key="case.id", unique=True)
+    period_start: date
+    period_end: date
+    issued_on: date
+
+
+def get_certificate(*, session: Session, case_id: int) -> Certificate | None:
+    return session.exec(select(Certificate).where(Certificate.case_id == case_id)).first()

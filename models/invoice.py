@@ -1,0 +1,61 @@
+"""Invoices: the intake-call fee for non-members (R7) and the re-registration fee (R9)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy import Numeric, UniqueConstraint
+from sqlmodel import Field, Session, SQLModel, select
+
+from models.counter import next_number
+
+
+class InvoiceKind(StrEnum):
+    INTAKE = "intake"
+    REREGISTRATION = "reregistration"
+
+
+class InvoiceStatus(StrEnum):
+    OPEN = "open"
+    PAID = "paid"
+
+
+class Invoice(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("case_id", "kind", name="uq_invoice_case_kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(unique=True, max_length=20)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    kind: InvoiceKind
+    amount: Decimal = Field(sa_type=Numeric(10, 2))
+    status: InvoiceStatus = InvoiceStatus.OPEN
+    issued_on: date
+    paid_on: date | None = None
+
+
+def get_invoice(*, session: Session, case_id: int, kind: InvoiceKind) -> Invoice | None:
+    return session.exec(
+        select(Invoice).where(Invoice.case_id == case_id, Invoice.kind == kind)
+    ).first()
+
+
+def case_invoices(*, session: Session, case_id: int) -> list[Invoice]:
+    return list(session.exec(select(Invoice).where(Invoice.case_id == case_id)))
+
+
+def issue_invoice(
+    *, session: Session, case_id: int, kind: InvoiceKind, amount: Decimal, issued_on: date
+) -> Invoice:
+    """At most one invoice per case and kind: a replay gets the one already issued."""
+    existing = get_invoice(session=session, case_id=case_id, kind=kind)
+    if existing is not None:
+        return existing
+    invoice = Invoice(
+        number=next_number(session=session, series="invoice", year=issued_on.year, prefix="F"),
+        case_id=case_id, kind=kind, amount=amount, issued_on=issued_on,
+    )
+    session.add(invoice)
+    session.flush()
+    return invoice

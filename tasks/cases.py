@@ -1,0 +1,408 @@
+"""Case state and everything written with a transition, in one transaction per step.
+
+Each step is keyed (`step:<name>`) in the case history, which is the step ledger: a replayed
+or retried step finds its row and does nothing, so no mail, invoice or certificate is made
+twice. The mails are rendered and stored in the outbox in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any, Literal
+
+from prefect import Task, task
+from prefect.client.schemas.objects import State, TaskRun
+from sqlmodel import Session, col, select
+
+from domain.errors import CaseClosed, CaseError, InvalidTransition
+from domain.messages import CASE_CLOSED, WRONG_STATE
+from domain.states import CLOSED_STATES, CaseState, Role
+from models.case import Case, CaseEvent, EventKind, case_policy, case_verdict, get_case, get_event
+from models.certificate import Certificate
+from models.counter import next_number
+from models.db import session_scope, utcnow
+from models.invoice import InvoiceKind, InvoiceStatus, get_invoice, issue_invoice
+from models.outbox import OutboxMail, get_mail
+from models.practitioner import Practitioner
+from models.registration import Registration, RegistrationStatus, latest_registration
+from models.review import Review, ReviewOutcome, get_review, get_reviewer, upsert_reviewer
+from policies import RegisterPolicy
+from settings import get_settings
+from tasks.decisions import decision_key
+from tasks.links import dossier_url, status_url
+from tasks.rendering import render_mail
+
+S = CaseState
+OPEN_STATES = frozenset(CaseState) - CLOSED_STATES
+Recipient = Literal["practitioner", "association", "register"]
+
+
+def _retry_unless_domain_error(_task: Task[Any, Any], _run: TaskRun, state: State[Any]) -> bool:
+    """Database hiccups are retried; a domain refusal is an answer, not a failure."""
+    try:
+        state.result()
+    except CaseError:
+        return False
+    except Exception:
+        return True
+    return False
+
+
+step_task = task(retries=3, retry_delay_seconds=[1, 5, 20],
+                 retry_condition_fn=_retry_unless_domain_error)
+
+
+@dataclass
+class Step:
+    """What a step's body may use: the locked case and helpers to mail within the transaction."""
+
+    session: Session
+    case: Case
+    practitioner: Practitioner
+    policy: RegisterPolicy
+    today: date
+    key: str
+    mails: list[str] = field(default_factory=list)
+
+    @property
+    def case_id(self) -> int:
+        assert self.case.id is not None
+        return self.case.id
+
+    def due(self, days: int) -> date:
+        return self.today + timedelta(days=days)
+
+    def mail(self, template: str, to: Recipient | str, **extra: Any) -> None:
+        """Render and store one mail; the key (case, step, template) makes it once only."""
+        mail_key = f"{self.case_id}:{self.key}:{template}"
+        self.mails.append(mail_key)
+        if get_mail(session=self.session, key=mail_key) is not None:
+            return
+        addresses = get_settings().addresses
+        recipient = {
+            "practitioner": self.practitioner.email,
+            "association": addresses.association,
+            "register": addresses.register_office,
+        }.get(to, to)
+        context: dict[str, Any] = {
+            "case_number": self.case.number,
+            "practitioner_name": self.practitioner.name,
+            "kp_number": self.practitioner.kp_number,
+            "specialisation": self.policy.name,
+            "today": self.today,
+            **extra,
+        }
+        if to == "practitioner":
+            context["status_url"] = status_url(self.case_id)
+        rendered = render_mail(template, context)
+        self.session.add(OutboxMail(
+            key=mail_key, case_id=self.case_id, template=template, recipient=recipient,
+            subject=rendered.subject, text=rendered.text, html=rendered.html,
+        ))
+
+
+def run_step(
+    case_id: int,
+    name: str,
+    *,
+    expect: frozenset[CaseState] | set[CaseState],
+    to: CaseState,
+    body: Callable[[Step], None] = lambda _step: None,
+    cause: str | None = None,
+) -> bool:
+    """Apply one step once: False if the ledger shows it done. `cause` is the pause whose
+    decision led here; its actor and input are copied onto the transition row."""
+    key = f"step:{name}"
+    with session_scope() as session:
+        case = get_case(session=session, case_id=case_id, for_update=True)
+        if get_event(session=session, case_id=case_id, key=key) is not None:
+            return False
+        if case.state not in expect:
+            label = case.state.label
+            if case.state in CLOSED_STATES:
+                raise CaseClosed(CASE_CLOSED.format(label=label), state=case.state)
+            raise InvalidTransition(WRONG_STATE.format(state=case.state, label=label),
+                                    state=case.state)
+        practitioner = session.get(Practitioner, case.practitioner_id)
+        assert practitioner is not None
+        step = Step(session=session, case=case, practitioner=practitioner,
+                    policy=case_policy(case), today=get_settings().current_date(), key=name)
+        body(step)
+        decision = get_event(session=session, case_id=case_id, key=decision_key(cause)) \
+            if cause else None
+        session.add(CaseEvent(
+            case_id=case_id, key=key, kind=EventKind.TRANSITION,
+            actor_role=decision.actor_role if decision else Role.SYSTEM,
+            actor_name=decision.actor_name if decision else "workflow",
+            action=name, input=decision.input if decision else {},
+            from_state=case.state, to_state=to, mails=step.mails,
+        ))
+        case.state, case.updated_at = to, utcnow()
+        session.add(case)
+    return True
+
+
+def _verdict_summary(step: Step) -> dict[str, Any]:
+    verdict = case_verdict(step.case)
+    return {"verdict": verdict, "member": step.practitioner.member}
+
+
+@step_task
+def acknowledge_request(case_id: int) -> bool:
+    """R5/R6: confirms the request to the practitioner and asks VvOCM to check points and hours."""
+    def body(step: Step) -> None:
+        step.mail("request_received", "practitioner", request_date=step.case.request_date)
+        step.mail("association_check_requested", "association",
+                  request_date=step.case.request_date, **_verdict_summary(step))
+    return run_step(case_id, "acknowledge-request", expect={S.REQUESTED},
+                    to=S.ASSOCIATION_CHECK, body=body)
+
+
+@step_task
+def invite_to_intake_call(case_id: int, cause: str) -> bool:
+    """R7: the intake call is free for members; non-members get an invoice for the fee."""
+    def body(step: Step) -> None:
+        fee = step.policy.intake_fee(step.practitioner.member)
+        invoice = issue_invoice(session=step.session, case_id=step.case_id,
+                                kind=InvoiceKind.INTAKE, amount=fee,
+                                issued_on=step.today) if fee > 0 else None
+        step.mail("intake_call_invited", "practitioner", member=step.practitioner.member,
+                  fee=fee, invoice_number=invoice.number if invoice else None)
+    return run_step(case_id, "invite-to-intake-call", expect={S.ASSOCIATION_CHECK},
+                    to=S.INTAKE_CALL, body=body, cause=cause)
+
+
+@step_task
+def decline(case_id: int, note: str, cause: str) -> bool:
+    """Points or hours short: the mail says exactly what is short."""
+    def body(step: Step) -> None:
+        step.mail("declined", "practitioner", shortfalls=case_verdict(step.case).shortfalls,
+                  note=note)
+    return run_step(case_id, "decline", expect={S.ASSOCIATION_CHECK, S.INTAKE_CALL},
+                    to=S.DECLINED, body=body, cause=cause)
+
+
+@step_task
+def advise_reopening(case_id: int, note: str, cause: str) -> bool:
+    """R8: VvOCM advises KP by e-mail to reopen the specialisation portfolio."""
+    def body(step: Step) -> None:
+        decision = get_event(session=step.session, case_id=step.case_id,
+                             key=decision_key(cause))
+        step.mail("reopen_advice", "register",
+                  association_staff=decision.actor_name if decision else "VvOCM",
+                  verdict=case_verdict(step.case), note=note)
+    return run_step(case_id, "advise-reopening", expect={S.ASSOCIATION_CHECK, S.INTAKE_CALL},
+                    to=S.REOPEN_ADVISED, body=body, cause=cause)
+
+
+@step_task
+def confirm_reopening(case_id: int, reopened_on: date, cause: str) -> bool:
+    """R8: KP reopened the portfolio and informs the practitioner, with the deadline."""
+    def body(step: Step) -> None:
+        step.case.reopened_on = reopened_on
+        step.mail("portfolio_reopened", "practitioner", reopened_on=reopened_on,
+                  due_date=step.due(get_settings().deadlines.submission))
+    return run_step(case_id, "confirm-reopening", expect={S.REOPEN_ADVISED},
+                    to=S.PORTFOLIO_REOPENED, body=body, cause=cause)
+
+
+@step_task
+def open_submission(case_id: int) -> bool:
+    """The practitioner may now update the portfolio and submit (R9)."""
+    return run_step(case_id, "open-submission", expect={S.PORTFOLIO_REOPENED},
+                    to=S.AWAITING_SUBMISSION)
+
+
+@step_task
+def invoice_application(case_id: int, submitted_on: date, cause: str) -> bool:
+    """R9: the submission date is kept (it starts the new period, R12); an invoice follows."""
+    def body(step: Step) -> None:
+        step.case.submitted_on = submitted_on
+        invoice = issue_invoice(session=step.session, case_id=step.case_id,
+                                kind=InvoiceKind.REREGISTRATION,
+                                amount=step.policy.reregistration_fee, issued_on=step.today)
+        step.mail("invoice_issued", "practitioner", invoice_number=invoice.number,
+                  amount=invoice.amount, submitted_on=submitted_on,
+                  due_date=step.due(get_settings().deadlines.payment))
+    return run_step(case_id, "invoice-application", expect={S.AWAITING_SUBMISSION},
+                    to=S.AWAITING_PAYMENT, body=body, cause=cause)
+
+
+@step_task
+def confirm_payment(case_id: int, paid_on: date, cause: str) -> bool:
+    """R9: the application is handled only once KP has received payment."""
+    def body(step: Step) -> None:
+        invoice = get_invoice(session=step.session, case_id=step.case_id,
+                              kind=InvoiceKind.REREGISTRATION)
+        assert invoice is not None
+        invoice.status, invoice.paid_on = InvoiceStatus.PAID, paid_on
+        step.session.add(invoice)
+        step.mail("payment_confirmed", "practitioner", invoice_number=invoice.number,
+                  amount=invoice.amount, paid_on=paid_on)
+    return run_step(case_id, "confirm-payment", expect={S.AWAITING_PAYMENT},
+                    to=S.COMPLETENESS_CHECK, body=body, cause=cause)
+
+
+@step_task
+def request_completion(case_id: int, attempt: int, missing: str, cause: str) -> bool:
+    """R10: an incomplete application goes back to the practitioner with what is missing."""
+    def body(step: Step) -> None:
+        step.mail("completion_requested", "practitioner", missing=missing,
+                  due_date=step.due(get_settings().deadlines.completion))
+    return run_step(case_id, f"request-completion-{attempt}", expect={S.COMPLETENESS_CHECK},
+                    to=S.AWAITING_COMPLETION, body=body, cause=cause)
+
+
+@step_task
+def resume_completeness_check(case_id: int, attempt: int, cause: str) -> bool:
+    """The completed application is checked again."""
+    return run_step(case_id, f"resume-completeness-{attempt}", expect={S.AWAITING_COMPLETION},
+                    to=S.COMPLETENESS_CHECK, cause=cause)
+
+
+@step_task
+def assign_reviewer(case_id: int, reviewer_name: str, reviewer_email: str, cause: str) -> bool:
+    """R10: the dossier goes to a reviewer, who gets a signed link to it."""
+    def body(step: Step) -> None:
+        reviewer = upsert_reviewer(session=step.session, name=reviewer_name, email=reviewer_email)
+        assert reviewer.id is not None
+        step.case.reviewer_id, step.case.review_round = reviewer.id, 1
+        step.session.add(Review(case_id=step.case_id, round=1, reviewer_id=reviewer.id,
+                                assigned_on=step.today))
+        step.mail("review_assigned", reviewer.email, reviewer_name=reviewer.name,
+                  dossier_url=dossier_url(step.case_id, reviewer.id, 1),
+                  due_date=step.due(get_settings().deadlines.findings), round=1)
+    return run_step(case_id, "assign-reviewer", expect={S.COMPLETENESS_CHECK},
+                    to=S.UNDER_REVIEW, body=body, cause=cause)
+
+
+def _record_findings(step: Step, outcome: ReviewOutcome, explanation: str) -> None:
+    review = get_review(session=step.session, case_id=step.case_id, round=step.case.review_round)
+    assert review is not None
+    review.outcome, review.explanation, review.decided_on = outcome, explanation, step.today
+    step.session.add(review)
+
+
+@step_task
+def request_additions(case_id: int, round: int, requested: str, cause: str) -> bool:
+    """R13: the dossier cannot be approved yet; the practitioner is asked for additions."""
+    def body(step: Step) -> None:
+        _record_findings(step, ReviewOutcome.ADDITIONS, requested)
+        step.mail("additions_requested", "practitioner", requested=requested, round=round,
+                  due_date=step.due(get_settings().deadlines.additions))
+    return run_step(case_id, f"request-additions-{round}", expect={S.UNDER_REVIEW},
+                    to=S.ADDITIONS_REQUESTED, body=body, cause=cause)
+
+
+@step_task
+def resume_review(case_id: int, round: int, description: str, cause: str) -> bool:
+    """R13: the same reviewer assesses the additions in a new round."""
+    def body(step: Step) -> None:
+        reviewer_id = step.case.reviewer_id
+        assert reviewer_id is not None
+        step.case.review_round = round
+        step.session.add(Review(case_id=step.case_id, round=round, reviewer_id=reviewer_id,
+                                assigned_on=step.today))
+        reviewer = get_reviewer(session=step.session, reviewer_id=reviewer_id)
+        step.mail("additions_received", reviewer.email, reviewer_name=reviewer.name,
+                  dossier_url=dossier_url(step.case_id, reviewer_id, round),
+                  description=description, round=round,
+                  due_date=step.due(get_settings().deadlines.findings))
+    return run_step(case_id, f"resume-review-{round}", expect={S.ADDITIONS_REQUESTED},
+                    to=S.UNDER_REVIEW, body=body, cause=cause)
+
+
+@step_task
+def certify(case_id: int, explanation: str, cause: str) -> bool:
+    """R12: the new five-year period starts on the submission date and does not join the old
+    one; the registration becomes visible in the public register again."""
+    def body(step: Step) -> None:
+        _record_findings(step, ReviewOutcome.POSITIVE, explanation)
+        submitted_on = step.case.submitted_on
+        assert submitted_on is not None
+        start, end = step.policy.new_period(submitted_on)
+        number = next_number(session=step.session, series="certificate", year=step.today.year,
+                             prefix="BH")
+        step.session.add(Certificate(number=number, case_id=step.case_id, period_start=start,
+                                     period_end=end, issued_on=step.today))
+        previous = latest_registration(session=step.session,
+                                       practitioner_id=step.practitioner.id or 0,
+                                       specialisation=step.case.specialisation)
+        if previous is not None:
+            previous.status, previous.visible = RegistrationStatus.SUPERSEDED, False
+            step.session.add(previous)
+        step.session.add(Registration(
+            practitioner_id=step.practitioner.id or 0, specialisation=step.case.specialisation,
+            period_start=start, period_end=end, status=RegistrationStatus.ACTIVE, visible=True,
+            case_id=step.case_id,
+        ))
+        step.mail("certificate_issued", "practitioner", period_start=start, period_end=end,
+                  certificate_number=number)
+    return run_step(case_id, "certify", expect={S.UNDER_REVIEW}, to=S.CERTIFIED, body=body,
+                    cause=cause)
+
+
+@step_task
+def reject(case_id: int, explanation: str, cause: str) -> bool:
+    """R14: the application goes back with what is missing explained."""
+    def body(step: Step) -> None:
+        _record_findings(step, ReviewOutcome.NEGATIVE, explanation)
+        step.mail("rejected", "practitioner", explanation=explanation)
+    return run_step(case_id, "reject", expect={S.UNDER_REVIEW}, to=S.REJECTED, body=body,
+                    cause=cause)
+
+
+AWAITED_LABELS = {
+    "association_decision": "het besluit van de VvOCM",
+    "intake_outcome": "de uitkomst van het startgesprek",
+    "portfolio_reopened": "het heropenen van het portfolio door KP",
+    "submit": "het indienen van het dossier",
+    "payment_received": "de betaling",
+    "completeness": "de controle op volledigheid",
+    "completion_supplied": "het aanvullen van het dossier",
+    "assign_reviewer": "het koppelen van een beoordelaar",
+    "findings": "de bevindingen van de beoordelaar",
+    "additions_supplied": "de gevraagde aanvulling",
+}
+
+
+@step_task
+def close_case(case_id: int, reason: Literal["withdrawn", "expired"], today: date) -> bool:
+    """Withdrawal or an expired deadline ends any open case. A decision that arrived for the
+    pause in time wins over expiry (the flow processes it)."""
+    with session_scope() as session:
+        case = get_case(session=session, case_id=case_id)
+        if reason == "expired" and (
+            case.due_on is None or case.due_on >= today or case.awaiting_key is None
+            or get_event(session=session, case_id=case_id,
+                         key=decision_key(case.awaiting_key)) is not None
+        ):
+            return False
+        awaited, due_on = case.awaiting_action, case.due_on
+
+    def body(step: Step) -> None:
+        if reason == "withdrawn":
+            event = get_event(session=step.session, case_id=step.case_id,
+                              key=decision_key("withdraw"))
+            step.mail("withdrawn", "practitioner",
+                      reason=str(event.input.get("reason", "")) if event else "",
+                      withdrawn_by=event.actor_role.label if event else "")
+        else:
+            step.mail("expired", "practitioner", awaited=AWAITED_LABELS.get(awaited or "", ""),
+                      due_date=due_on)
+        step.case.awaiting_key = step.case.awaiting_action = None
+    return run_step(case_id, reason, expect=OPEN_STATES,
+                    to=S.WITHDRAWN if reason == "withdrawn" else S.EXPIRED, body=body,
+                    cause="withdraw" if reason == "withdrawn" else None)
+
+
+@task
+def overdue_cases(today: date) -> list[int]:
+    """Open cases whose current pause passed its due date without a decision."""
+    with session_scope() as session:
+        cases = session.exec(
+            select(Case).where(col(Case.due_on) < today, col(Case.state).in_(OPEN_STATES))
+        )
+        return [case.id for case in cases if case.id is not None]

@@ -1,0 +1,53 @@
+"""Signed links for people without an account (DESIGN.md, "Who uses it").
+
+A token is bound to one case and one role (and for reviewers to one review round), and
+expires; itsdangerous signs it with the configured secret.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from domain.errors import LinkExpired, LinkInvalid
+from domain.messages import LINK_EXPIRED, LINK_INVALID
+from settings import get_settings
+
+Purpose = Literal["status", "dossier"]
+
+
+def _serializer(purpose: Purpose) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(get_settings().links.secret_key, salt=f"herreg-{purpose}")
+
+
+def _max_age(purpose: Purpose) -> int:
+    links = get_settings().links
+    return 86400 * (links.status_days if purpose == "status" else links.dossier_days)
+
+
+def make_token(purpose: Purpose, **claims: Any) -> str:
+    return _serializer(purpose).dumps(claims)
+
+
+def read_token(purpose: Purpose, token: str, *, case_id: int | None = None) -> dict[str, Any]:
+    """The claims, or LinkExpired / LinkInvalid (also when meant for another case)."""
+    try:
+        claims: dict[str, Any] = _serializer(purpose).loads(token, max_age=_max_age(purpose))
+    except SignatureExpired as err:
+        raise LinkExpired(LINK_EXPIRED) from err
+    except BadSignature as err:
+        raise LinkInvalid(LINK_INVALID) from err
+    if case_id is not None and claims.get("case") != case_id:
+        raise LinkInvalid(LINK_INVALID)
+    return claims
+
+
+def status_url(case_id: int) -> str:
+    token = make_token("status", case=case_id, role="practitioner")
+    return f"{get_settings().links.base_url}/status/{token}"
+
+
+def dossier_url(case_id: int, reviewer_id: int, round: int) -> str:
+    token = make_token("dossier", case=case_id, role="reviewer", reviewer=reviewer_id, round=round)
+    return f"{get_settings().links.base_url}/beoordeling/{token}"

@@ -1,0 +1,116 @@
+"""Real parts for the tests: a Prefect server with a worker serving prefect.yaml, an aiosmtpd
+SMTP server on loopback, and a SQLite (or PostgreSQL) case database in a temporary folder."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import date
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from cli.smtp_sink import start_sink
+from cli.stack import Stack, free_port
+from domain.states import Role
+from models.case import find_case
+from models.db import migrate, session_scope
+from service.actions import Actor
+from settings import get_settings
+
+TODAY = date(2026, 6, 1)
+ASSOCIATION = Actor(Role.ASSOCIATION_STAFF, "Anne de Vries")
+REGISTER = Actor(Role.REGISTER_STAFF, "Karel Jansen")
+REVIEWER = Actor(Role.REVIEWER, "Dr. R. Beoordelaar")
+PRACTITIONER = Actor(Role.PRACTITIONER, "Petra Oefen")
+
+
+class Mailbox:
+    """What the SMTP server received, by outbox key."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    def receive(self, message: EmailMessage) -> None:
+        self.messages.append(message)
+
+    def keys(self) -> Counter[str]:
+        return Counter(str(m["X-Herregistratie-Key"]) for m in self.messages)
+
+    def for_case(self, case_id: int) -> list[EmailMessage]:
+        return [m for m in self.messages
+                if str(m["X-Herregistratie-Key"]).startswith(f"{case_id}:")]
+
+    def templates(self, case_id: int) -> list[str]:
+        return [str(m["X-Herregistratie-Key"]).split(":")[2] for m in self.for_case(case_id)]
+
+    def assert_each_once(self) -> None:
+        twice = {key: n for key, n in self.keys().items() if n > 1}
+        assert not twice, f"mails sent more than once: {twice}"
+
+
+@pytest.fixture(scope="session")
+def mailbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mailbox]:
+    box = Mailbox()
+    port = free_port()
+    controller = start_sink(tmp_path_factory.mktemp("eml"), port, box.receive)
+    os.environ["HERREG_SMTP__URL"] = f"smtp://127.0.0.1:{port}"
+    yield box
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, mailbox: Mailbox) -> Iterator[Stack]:
+    data_dir = tmp_path_factory.mktemp("data")
+    os.environ.update({
+        "HERREG_ENVIRONMENT": "test",
+        "HERREG_DATA_DIR": str(data_dir),
+        "HERREG_TODAY": TODAY.isoformat(),
+        "HERREG_DATABASE__URL": f"sqlite:///{data_dir / 'cases.db'}",
+    })
+    get_settings.cache_clear()
+    migrate()
+    running = Stack(settings=get_settings(), port=free_port(),
+                    log_dir=Path(os.environ.get("HERREG_TEST_LOGS", data_dir / "logs")))
+    os.environ["HERREG_PREFECT__API_URL"] = running.api_url
+    get_settings.cache_clear()
+    try:
+        running.start()
+        with temporary_settings(updates={PREFECT_API_URL: running.api_url}):
+            yield running
+    finally:
+        running.stop()
+
+
+async def wait_until(predicate: Callable[[], Any], timeout: float = 60, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what or predicate}")
+
+
+def case_row(ref: str | int) -> Any:
+    with session_scope() as session:
+        return find_case(session=session, ref=str(ref))
+
+
+async def awaiting(ref: str | int, action: str, timeout: float = 60) -> Any:
+    """Wait until the case's run waits for `action`."""
+    return await wait_until(
+        lambda: (c := case_row(ref)).awaiting_action == action and c,
+        timeout, f"case {ref} to await {action}",
+    )
+
+
+async def settled(ref: str | int, state: str, timeout: float = 60) -> Any:
+    return await wait_until(lambda: (c := case_row(ref)).state == state and c, timeout,
+                            f"case {ref} to reach {state}")

@@ -1,0 +1,39 @@
+"""Sample requests: evidence that meets or misses the KOT criteria on a given day."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from dateutil.relativedelta import relativedelta
+
+_counter = iter(range(100000, 999999))
+
+
+def evidence(request_date: date, *, points: int = 90, hours: int = 900) -> dict[str, Any]:
+    """Points split over courses, other and accredited; hours spread over four years."""
+    day = request_date - relativedelta(years=1)
+    each = points // 3
+    activities = [
+        {"on": (day - timedelta(days=i)).isoformat(), "points": str(each), "category": c,
+         "accredited": c == "course" or i == 2, "title": f"Activiteit {i}"}
+        for i, c in enumerate(["course", "other", "course"])
+    ]
+    return {
+        "activities": activities,
+        "work_hours": [{"start": (request_date - relativedelta(years=4)).isoformat(),
+                        "end": (request_date - timedelta(days=1)).isoformat(),
+                        "hours": str(hours)}],
+        "bot_days": [],
+    }
+
+
+def request(request_date: date, *, member: bool = True, specialisation: str = "KOT",
+            points: int = 90, hours: int = 900, lapsed_years: int = 6) -> dict[str, Any]:
+    kp = str(next(_counter))
+    return {
+        "kp_number": kp, "name": f"Test Therapeut {kp}", "email": f"t{kp}@example.org",
+        "member": member, "specialisation": specialisation, "request_date": request_date,
+        "evidence": evidence(request_date, points=points, hours=hours),
+        "previous_period_start": request_date - relativedelta(years=lapsed_years),
+    }

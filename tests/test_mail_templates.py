@@ -1,0 +1,302 @@
+"""Every case mail renders in Dutch, with the status link for practitioners and safe HTML."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from jinja2 import UndefinedError
+
+from tasks.rendering import (
+    TEMPLATE_NAMES,
+    TEMPLATES_DIR,
+    RenderedMail,
+    format_date,
+    format_euro,
+    render_mail,
+)
+
+STATUS_URL = "https://herregistratie.example/status/HR-2026-00012?token=abc&lang=nl"
+DOSSIER_URL = "https://herregistratie.example/beoordeling/HR-2026-00012?token=xyz&ronde=1"
+NBSP = "\u00a0"
+
+STAFF_OR_REVIEWER = {
+    "association_check_requested",
+    "reopen_advice",
+    "review_assigned",
+    "additions_received",
+}
+PRACTITIONER = tuple(name for name in TEMPLATE_NAMES if name not in STAFF_OR_REVIEWER)
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    message: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    sufficient: bool
+    window: tuple[date, date]
+    points_total: Decimal
+    hours_total: Decimal
+    shortfalls: list[Shortfall] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+VERDICT = Verdict(
+    sufficient=False,
+    window=(date(2021, 3, 15), date(2026, 3, 15)),
+    points_total=Decimal("62.5"),
+    hours_total=Decimal("1600"),
+    shortfalls=[Shortfall("Er ontbreken 17,5 punten voor cursussen.")],
+    notes=["De criteria van dit register zijn die van KOT."],
+)
+
+COMMON: dict[str, object] = {
+    "case_number": "HR-2026-00012",
+    "practitioner_name": "J. de Vries",
+    "kp_number": "29012345678",
+    "specialisation": "Kinderoefentherapie",
+    "today": date(2026, 3, 15),
+    "status_url": STATUS_URL,
+}
+
+EXTRAS: dict[str, dict[str, object]] = {
+    "request_received": {"request_date": date(2026, 3, 15)},
+    "association_check_requested": {
+        "request_date": date(2026, 3, 15),
+        "verdict": VERDICT,
+        "member": False,
+    },
+    "intake_call_invited": {
+        "member": False,
+        "fee": Decimal("50"),
+        "invoice_number": "F-2026-0042",
+    },
+    "declined": {
+        "shortfalls": [Shortfall("Er ontbreken 200 uren werkervaring als kinderoefentherapeut.")],
+        "note": "",
+    },
+    "reopen_advice": {
+        "association_staff": "A. Jansen",
+        "verdict": Verdict(
+            sufficient=True,
+            window=(date(2021, 3, 15), date(2026, 3, 15)),
+            points_total=Decimal("84"),
+            hours_total=Decimal("950"),
+        ),
+        "note": "Startgesprek gevoerd op 10 maart.",
+    },
+    "portfolio_reopened": {"reopened_on": date(2026, 3, 15), "due_date": date(2026, 5, 15)},
+    "invoice_issued": {
+        "invoice_number": "F-2026-0043",
+        "amount": Decimal("84.00"),
+        "submitted_on": date(2026, 3, 15),
+        "due_date": date(2026, 4, 14),
+    },
+    "payment_confirmed": {
+        "invoice_number": "F-2026-0043",
+        "amount": Decimal("84.00"),
+        "paid_on": date(2026, 3, 15),
+    },
+    "completion_requested": {
+        "missing": "Het overzicht van de uren werkervaring ontbreekt.",
+        "due_date": date(2026, 4, 15),
+    },
+    "review_assigned": {
+        "reviewer_name": "dr. P. Bakker",
+        "dossier_url": DOSSIER_URL,
+        "due_date": date(2026, 4, 15),
+        "round": 1,
+    },
+    "additions_requested": {
+        "requested": "Voeg de bewijzen van de twee intervisiebijeenkomsten toe.",
+        "round": 1,
+        "due_date": date(2026, 4, 15),
+    },
+    "additions_received": {
+        "reviewer_name": "dr. P. Bakker",
+        "dossier_url": DOSSIER_URL,
+        "description": "Bewijzen van intervisie toegevoegd.",
+        "round": 2,
+        "due_date": date(2026, 4, 29),
+    },
+    "certificate_issued": {
+        "period_start": date(2026, 3, 15),
+        "period_end": date(2031, 3, 14),
+        "certificate_number": "KOT-2026-000123",
+    },
+    "rejected": {"explanation": "De uren werkervaring zijn niet gericht op de specialisatie."},
+    "withdrawn": {"reason": "Op verzoek van de oefentherapeut.", "withdrawn_by": "de VvOCM"},
+    "expired": {"awaited": "uw betaling", "due_date": date(2026, 3, 15)},
+}
+
+
+def context_for(template: str, **overrides: object) -> dict[str, object]:
+    return {**COMMON, **EXTRAS[template], **overrides}
+
+
+def render(template: str, **overrides: object) -> RenderedMail:
+    return render_mail(template, context_for(template, **overrides))
+
+
+def test_every_template_has_a_sample_context_and_three_files() -> None:
+    assert set(EXTRAS) == set(TEMPLATE_NAMES)
+    folders = {p.name for p in TEMPLATES_DIR.iterdir() if p.is_dir() and p.name != "_base"}
+    assert folders == set(TEMPLATE_NAMES)
+    for name in (*TEMPLATE_NAMES, "_base"):
+        for part in ("subject.txt", "body.txt", "body.html"):
+            assert (TEMPLATES_DIR / name / part).is_file(), f"{name}/{part}"
+
+
+@pytest.mark.parametrize("template", TEMPLATE_NAMES)
+def test_every_template_renders_with_base_layout(template: str) -> None:
+    mail = render(template)
+
+    assert mail.subject
+    assert "\n" not in mail.subject and mail.subject == mail.subject.strip()
+    assert mail.subject.endswith("(HR-2026-00012)")
+    for body in (mail.text, mail.html):
+        assert "Kwaliteitsregister Paramedici en VvOCM" in body
+        assert "info@kwaliteitsregisterparamedici.nl" in body
+        assert "info@vvocm.nl" in body
+        assert "automatisch verzonden" in body
+        assert "HR-2026-00012" in body
+    assert "\n\n\n" not in mail.text
+    assert mail.text.endswith("\n")
+    assert mail.html.startswith("<!DOCTYPE html>")
+    assert '<html lang="nl">' in mail.html
+    assert f"<title>{mail.subject}</title>" in mail.html
+    assert "<h1 " in mail.html
+    assert "http://" not in mail.html and "src=" not in mail.html
+
+
+@pytest.mark.parametrize("template", PRACTITIONER)
+def test_practitioner_mails_show_status_link(template: str) -> None:
+    mail = render(template)
+
+    assert mail.text.startswith("Geachte J. de Vries,")
+    assert f"Volg uw aanvraag: {STATUS_URL}" in mail.text
+    assert f'href="{STATUS_URL.replace("&", "&amp;")}"' in mail.html
+    assert "Volg uw aanvraag:" in mail.html
+
+
+@pytest.mark.parametrize("template", PRACTITIONER)
+def test_practitioner_mail_without_status_url_fails(template: str) -> None:
+    context = context_for(template)
+    del context["status_url"]
+    with pytest.raises(UndefinedError):
+        render_mail(template, context)
+
+
+@pytest.mark.parametrize("template", sorted(STAFF_OR_REVIEWER))
+def test_staff_and_reviewer_mails_do_not_carry_the_practitioner_link(template: str) -> None:
+    mail = render(template)
+
+    assert "Volg uw aanvraag" not in mail.text
+    assert "/status/" not in mail.text and "/status/" not in mail.html
+
+
+def test_dates_are_long_dutch() -> None:
+    assert format_date(date(2026, 3, 15)) == "15 maart 2026"
+    assert format_date(date(2031, 3, 14)) == "14 maart 2031"
+
+    assert "op 15 maart 2026 uw aanvraag ontvangen" in render("request_received").text
+    certificate = render("certificate_issued")
+    assert "15 maart 2026 tot en met 14 maart 2031" in certificate.text
+    assert "15 maart 2026 tot en met 14 maart 2031" in certificate.html
+
+
+def test_euro_amounts_use_dutch_notation_with_no_break_space() -> None:
+    assert format_euro(Decimal("50")) == f"€{NBSP}50,00"
+    assert format_euro(Decimal("1234.5")) == f"€{NBSP}1.234,50"
+
+    invoice = render("invoice_issued")
+    assert f"Bedrag: €{NBSP}84,00" in invoice.text
+    assert f"€{NBSP}84,00" in invoice.html
+
+
+def test_points_and_hours_use_dutch_number_notation() -> None:
+    mail = render("association_check_requested")
+
+    assert "Punten: 62,5" in mail.text
+    assert "Uren werkervaring: 1.600" in mail.text
+    assert "Periode: 15 maart 2021 tot en met 15 maart 2026" in mail.text
+    assert "Er ontbreken 17,5 punten voor cursussen." in mail.text
+    assert "Lid van de VvOCM: nee" in mail.text
+
+
+def test_intake_call_costs_a_fee_with_invoice_for_non_members() -> None:
+    mail = render("intake_call_invited")
+
+    assert f"€{NBSP}50,00" in mail.text
+    assert "factuur F-2026-0042" in mail.text
+    assert "gratis" not in mail.text
+
+
+def test_intake_call_is_free_for_members() -> None:
+    mail = render("intake_call_invited", member=True, fee=Decimal("0"), invoice_number=None)
+
+    assert "gratis" in mail.text and "gratis" in mail.html
+    assert "€" not in mail.text and "factuur" not in mail.text
+
+
+def test_intake_call_invoice_number_may_be_missing() -> None:
+    mail = render("intake_call_invited", invoice_number=None)
+
+    assert "ontvangt u een factuur" in mail.text
+
+
+@pytest.mark.parametrize(("template", "key"), [("declined", "note"), ("rejected", "explanation")])
+def test_html_escapes_user_text_and_plain_text_keeps_it(template: str, key: str) -> None:
+    payload = '<script>alert("x")</script>'
+    mail = render(template, **{key: payload})
+
+    assert payload in mail.text
+    assert "<script" not in mail.html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in mail.html
+
+
+def test_empty_optional_note_and_reason_are_left_out() -> None:
+    assert "Toelichting" not in render("declined").text
+    assert "Reden:" not in render("withdrawn", reason="").text
+    assert "Reden:" in render("withdrawn").text
+
+
+def test_subject_is_one_line_even_with_newlines_in_context() -> None:
+    mail = render("association_check_requested", practitioner_name="J. de Vries\r\nBcc: x@y.nl")
+
+    assert "\r" not in mail.subject and "\n" not in mail.subject
+    assert "J. de Vries Bcc: x@y.nl" in mail.subject
+
+
+def test_missing_context_key_raises() -> None:
+    context = context_for("request_received")
+    del context["request_date"]
+    with pytest.raises(UndefinedError):
+        render_mail("request_received", context)
+
+
+def test_none_date_fails_instead_of_printing_today() -> None:
+    with pytest.raises(TypeError, match="datum"):
+        render("expired", due_date=None)
+
+
+def test_missing_attribute_on_context_object_raises() -> None:
+    with pytest.raises(UndefinedError):
+        render("declined", shortfalls=[object()])
+
+
+@pytest.mark.parametrize("name", ["does_not_exist", "_base", "../email/declined", ""])
+def test_unknown_template_raises_value_error(name: str) -> None:
+    with pytest.raises(ValueError, match="unknown mail template"):
+        render_mail(name, COMMON)
+
+
+def test_rendered_mail_is_immutable() -> None:
+    mail = render("expired")
+    with pytest.raises(AttributeError):
+        mail.subject = "x"  # type: ignore[misc]
