@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -139,3 +140,11 @@ class Stack:
             except subprocess.TimeoutExpired:
                 process.kill()
         self.processes.clear()
+
+
+def wait_for_stop() -> None:
+    """Block until Ctrl-C or SIGTERM, without a traceback (children are already started, so
+    the blocked mask is not inherited by them)."""
+    signals = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    signal.sigwait(signals)

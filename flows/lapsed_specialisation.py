@@ -63,7 +63,7 @@ CACHE = INPUTS + RUN_ID
 async def decide(case_id: int, kind: type[D], key: str, days: int) -> D:
     """Wait (suspended) for a person's decision. Input that fails validation, which can only
     come from the Prefect UI, is recorded as rejected and the pause opens again."""
-    await deliver_mail.with_options(cache_policy=CACHE)(case_id)
+    await _send_mail(case_id)
     attempt = 0
     while True:
         pause_key = key if attempt == 0 else f"{key}~{attempt}"
@@ -144,5 +144,13 @@ async def _step_plan(case_id: int) -> str:
 
 
 async def _finish(case_id: int, outcome: str) -> str:
-    await deliver_mail(case_id)
+    await _send_mail(case_id)
     return outcome
+
+
+async def _send_mail(case_id: int) -> None:
+    """Send this case's outbox now. If SMTP stays down after a short retry the run goes on to
+    its pause rather than hold a process; the mail stays pending for the sweep."""
+    sending = deliver_mail.with_options(retries=2, retry_delay_seconds=[1, 5])
+    # Prefect's overloads type return_state=True as a State, but an async task gives a coroutine.
+    await sending(case_id, return_state=True)  # type: ignore[misc]

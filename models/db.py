@@ -61,7 +61,10 @@ def migrate(url: str | None = None) -> None:
 
     from models import migrations
 
+    target = url or get_settings().database_url
+    if target.startswith("sqlite:///"):
+        os.makedirs(os.path.dirname(target.removeprefix("sqlite:///")) or ".", exist_ok=True)
     cfg = Config()
     cfg.set_main_option("script_location", os.path.dirname(migrations.__file__))
-    cfg.set_main_option("sqlalchemy.url", url or get_settings().database_url)
+    cfg.set_main_option("sqlalchemy.url", target)
     command.upgrade(cfg, "head")

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import aiosmtplib
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 from models.db import session_scope, utcnow
 from models.outbox import MailStatus, OutboxMail, claim, deliverable
@@ -81,7 +82,7 @@ async def deliver_pending(case_id: int | None = None) -> int:
     return sent
 
 
-@task(retries=6, retry_delay_seconds=[2, 5, 15, 60, 300, 900])
+@task(retries=6, retry_delay_seconds=[2, 5, 15, 60, 300, 900], cache_policy=NO_CACHE)
 async def deliver_mail(case_id: int | None = None) -> int:
     """Sends each pending mail at most once; retries with backoff while SMTP is down."""
     return await deliver_pending(case_id)

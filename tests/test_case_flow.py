@@ -29,10 +29,14 @@ pytestmark = pytest.mark.usefixtures("stack")
 
 
 async def step(ref: str, action: str, data: dict[str, object], actor: object,
-               mailbox: Mailbox) -> None:
+               mailbox: Mailbox, mail: str | None = None) -> None:
+    """Act once the run waits for `action`; then the step's mail must arrive promptly."""
     await awaiting(ref, action)
     outcome = await act(ref, action, data, actor=actor)  # type: ignore[arg-type]
     assert outcome.delivered, outcome.message
+    if mail is not None:
+        case_id = outcome.case_id
+        await wait_until(lambda: mail in mailbox.templates(case_id), 30, f"mail {mail}")
     mailbox.assert_each_once()
 
 
@@ -41,16 +45,20 @@ async def test_member_case_runs_to_certificate(stack: Stack, mailbox: Mailbox) -
     opened = await open_case(request(request_date), actor=ASSOCIATION)
     ref = opened.number
     submitted_on = TODAY - timedelta(days=3)
-    await step(ref, "association_decision", {"outcome": "advise"}, ASSOCIATION, mailbox)
+    await step(ref, "association_decision", {"outcome": "advise"}, ASSOCIATION, mailbox,
+               "reopen_advice")
     await step(ref, "portfolio_reopened", {"reopened_on": str(TODAY - timedelta(days=10))},
-               REGISTER, mailbox)
-    await step(ref, "submit", {"submitted_on": str(submitted_on)}, PRACTITIONER, mailbox)
-    await step(ref, "payment_received", {"paid_on": str(TODAY)}, REGISTER, mailbox)
+               REGISTER, mailbox, "portfolio_reopened")
+    await step(ref, "submit", {"submitted_on": str(submitted_on)}, PRACTITIONER, mailbox,
+               "invoice_issued")
+    await step(ref, "payment_received", {"paid_on": str(TODAY)}, REGISTER, mailbox,
+               "payment_confirmed")
     await step(ref, "completeness", {"complete": True}, REGISTER, mailbox)
     await step(ref, "assign_reviewer", {"reviewer_name": "Dr. R. Beoordelaar",
                                         "reviewer_email": "reviewer@example.org"},
-               REGISTER, mailbox)
-    await step(ref, "findings", {"outcome": "positive"}, REVIEWER, mailbox)
+               REGISTER, mailbox, "review_assigned")
+    await step(ref, "findings", {"outcome": "positive"}, REVIEWER, mailbox,
+               "certificate_issued")
     case = await settled(ref, "certified")
     await wait_until(lambda: "certificate_issued" in mailbox.templates(case.id), 30)
     assert mailbox.templates(case.id) == [

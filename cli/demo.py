@@ -1,0 +1,179 @@
+"""`make demo`: the embedded stack on loopback, sample cases, and one case walked through every
+step of the plan, printing each mail as the SMTP server receives it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import time
+from datetime import date, timedelta
+from email.message import EmailMessage
+from typing import Any
+
+import typer
+from dateutil.relativedelta import relativedelta
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from cli.smtp_sink import start_sink
+from cli.stack import Stack, free_port, wait_for_stop
+from domain.states import Role
+from models.case import find_case
+from models.db import migrate, session_scope
+from service.actions import Actor, act, open_case
+from settings import get_settings
+from tasks.links import status_url
+
+VVOCM = Actor(Role.ASSOCIATION_STAFF, "Anne de Vries (VvOCM)")
+KP = Actor(Role.REGISTER_STAFF, "Karel Jansen (KP)")
+REVIEWER = Actor(Role.REVIEWER, "Dr. Ria Bos")
+
+
+def _port(preferred: int) -> int:
+    """The usual port if free, so the printed addresses are familiar; otherwise any."""
+    import socket
+
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", preferred))
+        except OSError:
+            return free_port()
+    return preferred
+
+
+def _evidence(day: date, *, points: int, bot_days: list[str] | None = None) -> dict[str, Any]:
+    per = points // 4
+    return {
+        "activities": [
+            {"on": str(day - relativedelta(months=m)), "points": str(per), "category": c,
+             "accredited": acc, "title": t}
+            for m, c, acc, t in [(5, "course", True, "Scholing motorische ontwikkeling"),
+                                 (17, "course", True, "Cursus DCD-richtlijn"),
+                                 (29, "other", True, "Intervisie kinderoefentherapie"),
+                                 (41, "other", False, "Vakliteratuur en casuïstiek")]
+        ],
+        "work_hours": [{"start": str(day - relativedelta(years=4)), "end": str(day),
+                        "hours": "960", "description": "Uren als specialist (totaal)"}],
+        "bot_days": [{"on": d} for d in bot_days or []],
+    }
+
+
+def _samples(today: date) -> list[dict[str, Any]]:
+    request = today - timedelta(days=7)
+    return [
+        {"kp_number": "12345678", "name": "Petra Oefen", "email": "petra.oefen@example.org",
+         "member": True, "specialisation": "KOT", "request_date": str(request),
+         "previous_period_start": str(request - relativedelta(years=6)),
+         "evidence": _evidence(request, points=96)},
+        {"kp_number": "23456789", "name": "Bram Bekken", "email": "bram.bekken@example.org",
+         "member": False, "specialisation": "BOT", "request_date": str(request),
+         "previous_period_start": str(request - relativedelta(years=5, months=4)),
+         "evidence": _evidence(request, points=88, bot_days=[
+             "2022-11-11", "2023-11-10", "2024-11-08", "2025-11-14"])},
+        {"kp_number": "34567890", "name": "Sara Psycho", "email": "sara.psycho@example.org",
+         "member": True, "specialisation": "PSOT", "request_date": str(request),
+         "previous_period_start": str(request - relativedelta(years=7)),
+         "evidence": _evidence(request, points=48)},
+    ]
+
+
+def _walk(today: date) -> list[tuple[str, dict[str, Any], Actor]]:
+    """Every step, including the intake call, an incomplete application and one additions
+    round, so that every kind of mail appears once."""
+    d = str(today)
+    return [
+        ("association_decision", {"outcome": "intake_call",
+                                  "note": "Graag eerst een kort startgesprek."}, VVOCM),
+        ("intake_outcome", {"held_on": d, "outcome": "advise"}, VVOCM),
+        ("portfolio_reopened", {"reopened_on": d}, KP),
+        ("submit", {"submitted_on": d}, Actor(Role.PRACTITIONER, "Petra Oefen")),
+        ("payment_received", {"paid_on": d}, KP),
+        ("completeness", {"complete": False, "missing": "Uitdraai EPD over 2023 ontbreekt."}, KP),
+        ("completion_supplied", {"supplied_on": d, "description": "Uitdraai 2023."},
+         Actor(Role.PRACTITIONER, "Petra Oefen")),
+        ("completeness", {"complete": True}, KP),
+        ("assign_reviewer", {"reviewer_name": "Dr. Ria Bos",
+                             "reviewer_email": "ria.bos@example.org"}, KP),
+        ("findings", {"outcome": "additions",
+                      "explanation": "Licht de uren werkervaring over 2024 toe."}, REVIEWER),
+        ("additions_supplied", {"supplied_on": d,
+                                "description": "Toelichting uren 2024 toegevoegd."},
+         Actor(Role.PRACTITIONER, "Petra Oefen")),
+        ("findings", {"outcome": "positive", "explanation": "Voldoet aan de criteria."},
+         REVIEWER),
+    ]
+
+
+async def _wait_for(ref: str, action: str | None, state: str | None = None,
+                    timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with session_scope() as session:
+            case = find_case(session=session, ref=ref)
+        if (action and case.awaiting_action == action) or (state and case.state == state):
+            return
+        await asyncio.sleep(0.2)
+    raise TimeoutError(f"{ref} wacht niet op {action or state}")
+
+
+async def _scenario(today: date) -> None:
+    opened = []
+    for sample in _samples(today):
+        outcome = await open_case(sample, actor=VVOCM)
+        opened.append(outcome)
+        typer.echo(f"Aanvraag {outcome.number} ({sample['specialisation']}, "
+                   f"{sample['name']}) geopend.")
+        typer.echo(f"   statuslink: {status_url(outcome.case_id)}")
+    ref = opened[0].number
+    typer.echo(f"\nAanvraag {ref} doorloopt alle stappen:")
+    for action, data, actor in _walk(today):
+        await _wait_for(ref, action)
+        typer.secho(f"→ {actor.role.label} {actor.name}: {action}", bold=True)
+        result = await act(ref, action, data, actor=actor)
+        if not result.delivered:
+            typer.echo(f"   {result.message}")
+    await _wait_for(ref, None, state="certified")
+
+
+def run_demo(*, keep_running: bool = True) -> None:
+    base = get_settings()
+    data_dir = (base.data_dir / "demo").resolve()
+    shutil.rmtree(data_dir, ignore_errors=True)
+    mail_dir = data_dir / "mail"
+    smtp_port, prefect_port = _port(8025), _port(4200)
+    os.environ.update({
+        "HERREG_DATA_DIR": str(data_dir),
+        "HERREG_SMTP__URL": f"smtp://127.0.0.1:{smtp_port}",
+        "HERREG_PREFECT__API_URL": f"http://127.0.0.1:{prefect_port}/api",
+    })
+    get_settings.cache_clear()
+    settings = get_settings()
+    today = settings.current_date()
+
+    def show(message: EmailMessage) -> None:
+        typer.echo(f"   ✉  {str(message['Subject']).strip()}  →  {message['To']}")
+
+    sink = start_sink(mail_dir, smtp_port, show)
+    stack = Stack(settings=settings, port=prefect_port, ui=True)
+    try:
+        typer.echo(f"Database: {settings.database_url}")
+        migrate()
+        typer.echo(f"Prefect-server starten op {stack.ui_url} (SQLite) ...")
+        stack.start_server()
+        typer.echo("Deployments uit prefect.yaml toepassen en worker starten ...")
+        stack.deploy()
+        stack.start_worker()
+        with temporary_settings(updates={PREFECT_API_URL: stack.api_url}):
+            asyncio.run(_scenario(today))
+        time.sleep(2)
+        typer.secho("\nKlaar: de aanvraag is geherregistreerd.", fg="green", bold=True)
+        typer.echo(f"Prefect UI:  {stack.ui_url}")
+        typer.echo(f"Mails (.eml): {mail_dir}")
+        typer.echo(f"Logbestanden: {data_dir / 'logs'}")
+        if keep_running:
+            typer.echo("De stack blijft draaien; Ctrl-C stopt alles.")
+            wait_for_stop()
+    finally:
+        typer.echo("Stoppen ...")
+        stack.stop()
+        sink.stop()

@@ -1,0 +1,207 @@
+"""`herregistratie`: the operator's command line (Typer). Output is Dutch."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from domain.errors import CaseError, InvalidInput
+from domain.states import CaseState, Role
+from models.case import find_case, history, list_cases
+from models.db import migrate, session_scope
+from models.practitioner import Practitioner
+from service.actions import Actor, act, open_case
+from settings import get_settings
+from tasks.rendering import format_date
+
+app = typer.Typer(help="Herregistratie: verlopen herregistratie specialisatie (KP/VvOCM).",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+
+ROLES = {"vvocm": Role.ASSOCIATION_STAFF, "kp": Role.REGISTER_STAFF, "beoordelaar": Role.REVIEWER,
+         "oefentherapeut": Role.PRACTITIONER, "beheerder": Role.OPERATOR}
+RoleOption = Annotated[str, typer.Option("--als", help=f"rol: {', '.join(ROLES)}")]
+NameOption = Annotated[str, typer.Option("--door", help="naam van wie handelt")]
+
+
+def _actor(role: str, name: str) -> Actor:
+    if role not in ROLES:
+        raise typer.BadParameter(f"onbekende rol '{role}'; kies uit {', '.join(ROLES)}")
+    return Actor(ROLES[role], name)
+
+
+def _fail(err: CaseError) -> None:
+    typer.secho(f"Fout: {err}" if not isinstance(err, InvalidInput) else "Ongeldige invoer:",
+                fg="red", err=True)
+    if isinstance(err, InvalidInput):
+        for field, message in err.errors.items():
+            typer.secho(f"  {field}: {message}", fg="red", err=True)
+    raise typer.Exit(code=2)
+
+
+@app.command("migrate")
+def migrate_command() -> None:
+    """Database naar het nieuwste schema brengen."""
+    migrate()
+    typer.echo("Database bijgewerkt.")
+
+
+@app.command("open")
+def open_command(
+    kp_number: Annotated[str, typer.Option("--kp", help="KP-nummer")],
+    name: Annotated[str, typer.Option("--naam")],
+    email: Annotated[str, typer.Option("--email")],
+    specialisation: Annotated[str, typer.Option("--specialisatie", help="KOT, BOT, PSOT, GOT")],
+    request_date: Annotated[str, typer.Option("--aanvraagdatum", help="jjjj-mm-dd")],
+    member: Annotated[bool, typer.Option("--lid/--geen-lid")] = True,
+    evidence: Annotated[Path | None, typer.Option("--portfolio", help="JSON met bewijs")] = None,
+    previous_start: Annotated[str | None, typer.Option("--vorige-start")] = None,
+    role: RoleOption = "vvocm",
+    by: NameOption = "VvOCM",
+) -> None:
+    """Een nieuwe aanvraag registreren (de e-mail van de oefentherapeut aan de VvOCM)."""
+    data: dict[str, Any] = {
+        "kp_number": kp_number, "name": name, "email": email, "member": member,
+        "specialisation": specialisation, "request_date": request_date,
+        "previous_period_start": previous_start,
+    }
+    if evidence is not None:
+        data["evidence"] = json.loads(evidence.read_text())
+    try:
+        outcome = asyncio.run(open_case(data, actor=_actor(role, by)))
+    except CaseError as err:
+        _fail(err)
+        return
+    typer.echo(f"Aanvraag {outcome.number} geopend. {outcome.message}")
+
+
+@app.command("act")
+def act_command(
+    case: Annotated[str, typer.Argument(help="nummer (HR-2026-00001) of id")],
+    action: Annotated[str, typer.Argument(help="bijv. association_decision, submit, findings")],
+    input_json: Annotated[str, typer.Option("--input", help="invoer als JSON")] = "{}",
+    values: Annotated[list[str] | None, typer.Option("--set", help="veld=waarde")] = None,
+    role: RoleOption = "vvocm",
+    by: NameOption = "beheerder",
+) -> None:
+    """Een besluit vastleggen en de wachtende workflow hervatten."""
+    try:
+        data: dict[str, Any] = json.loads(input_json)
+    except json.JSONDecodeError as err:
+        raise typer.BadParameter(f"--input is geen geldige JSON: {err}") from err
+    for item in values or []:
+        field, _, value = item.partition("=")
+        data[field] = {"ja": True, "nee": False}.get(value, value)
+    try:
+        outcome = asyncio.run(act(case, action, data, actor=_actor(role, by)))
+    except CaseError as err:
+        _fail(err)
+        return
+    typer.echo(f"{outcome.number}: {outcome.message}")
+
+
+@app.command("show")
+def show_command(case: Annotated[str, typer.Argument(help="nummer of id")]) -> None:
+    """Een aanvraag met haar volledige geschiedenis tonen."""
+    with session_scope() as session:
+        try:
+            row = find_case(session=session, ref=case)
+        except CaseError as err:
+            _fail(err)
+            return
+        practitioner = session.get(Practitioner, row.practitioner_id)
+        assert practitioner is not None and row.id is not None
+        typer.echo(f"{row.number}  {row.specialisation}  {practitioner.name} "
+                   f"(KP {practitioner.kp_number})")
+        typer.echo(f"Status: {row.state.label}")
+        if row.awaiting_action:
+            due = format_date(row.due_on) if row.due_on else "-"
+            typer.echo(f"Wacht op: {row.awaiting_action} (uiterlijk {due})")
+        typer.echo("Geschiedenis:")
+        for event in history(session=session, case_id=row.id):
+            state = f" -> {event.to_state.label}" if event.to_state else ""
+            mails = f"  [{len(event.mails)} mail(s)]" if event.mails else ""
+            typer.echo(f"  {event.at:%d-%m-%Y %H:%M}  {event.actor_role.label} "
+                       f"{event.actor_name}: {event.action}{state}{mails}")
+
+
+@app.command("list")
+def list_command(
+    state: Annotated[str | None, typer.Option("--status", help="bijv. association_check")] = None,
+) -> None:
+    """Aanvragen tonen, eventueel per status."""
+    try:
+        wanted = CaseState(state) if state else None
+    except ValueError as err:
+        raise typer.BadParameter(f"onbekende status; kies uit {', '.join(CaseState)}") from err
+    with session_scope() as session:
+        rows = list_cases(session=session, state=wanted)
+    for row in rows:
+        typer.echo(f"{row.number}  {row.specialisation:<4}  {row.state.label:<32}  "
+                   f"{row.awaiting_action or ''}")
+    typer.echo(f"{len(rows)} aanvraag/aanvragen.")
+
+
+@app.command("sweep")
+def sweep_command(
+    today: Annotated[str | None, typer.Option("--datum", help="jjjj-mm-dd")] = None,
+) -> None:
+    """Verlopen registraties en termijnen afhandelen, achtergebleven besluiten en mail versturen."""
+    from flows.sweeps import sweep
+
+    report = asyncio.run(sweep(today=date.fromisoformat(today) if today else None))
+    typer.echo(", ".join(f"{k}: {v}" for k, v in report.items()))
+
+
+@app.command("smtp")
+def smtp_command(
+    port: Annotated[int, typer.Option(help="poort op 127.0.0.1")] = 8025,
+    folder: Annotated[Path | None, typer.Option("--map")] = None,
+) -> None:
+    """Lokale SMTP-server die elke mail als .eml-bestand bewaart."""
+    from cli.smtp_sink import start_sink
+    from cli.stack import wait_for_stop
+
+    target = folder or get_settings().data_dir / "mail"
+    controller = start_sink(target, port, lambda m: typer.echo(f"✉  {m['Subject']} → {m['To']}"))
+    typer.echo(f"SMTP op 127.0.0.1:{port}; mails in {target.resolve()} (Ctrl-C stopt)")
+    try:
+        wait_for_stop()
+    finally:
+        controller.stop()
+
+
+@app.command("runner")
+def runner_command() -> None:
+    """Deployments uit prefect.yaml toepassen en een worker starten (Prefect-server bestaat al)."""
+    from cli.stack import Stack, wait_for_stop
+
+    settings = get_settings()
+    port = int(settings.prefect.api_url.rsplit(":", 1)[1].split("/")[0])
+    stack = Stack(settings=settings, port=port)
+    stack.deploy()
+    stack.start_worker()
+    typer.echo(f"Worker draait tegen {stack.api_url} (Ctrl-C stopt).")
+    try:
+        wait_for_stop()
+    finally:
+        stack.stop()
+
+
+@app.command("demo")
+def demo_command(
+    keep: Annotated[bool, typer.Option("--blijf/--stop", help="stack laten draaien")] = True,
+) -> None:
+    """De ingebouwde stack starten, voorbeeldaanvragen openen en één aanvraag alle stappen laten
+    doorlopen."""
+    from cli.demo import run_demo
+
+    run_demo(keep_running=keep)
+
+
+if __name__ == "__main__":
+    app()
