@@ -77,7 +77,7 @@ def _samples(today: date) -> list[dict[str, Any]]:
     ]
 
 
-def _walk(today: date) -> list[tuple[str, dict[str, Any], Actor]]:
+def walk(today: date) -> list[tuple[str, dict[str, Any], Actor]]:
     """Every step, including the intake call, an incomplete application and one additions
     round, so that every kind of mail appears once."""
     d = str(today)
@@ -126,7 +126,7 @@ async def _scenario(today: date) -> None:
         typer.echo(f"   statuslink: {status_url(outcome.case_id)}")
     ref = opened[0].number
     typer.echo(f"\nAanvraag {ref} doorloopt alle stappen:")
-    for action, data, actor in _walk(today):
+    for action, data, actor in walk(today):
         await _wait_for(ref, action)
         typer.secho(f"→ {actor.role.label} {actor.name}: {action}", bold=True)
         result = await act(ref, action, data, actor=actor)

@@ -37,12 +37,14 @@ def work_pool_name() -> str:
 
 @dataclass
 class Stack:
-    """Child processes of one embedded stack; `stop()` ends them all."""
+    """Child processes of one embedded stack; `stop()` ends them all. `persist_task_results`
+    is turned off only by tests, to show that replays are safe without Prefect's result cache."""
 
     settings: Settings
     port: int
     ui: bool = False
     log_dir: Path | None = None
+    persist_task_results: bool = True
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @property
@@ -61,7 +63,7 @@ class Stack:
             "PREFECT_API_URL": self.api_url,
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PREFECT_UI_ENABLED": "true" if self.ui else "false",
-            "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
+            "PREFECT_RESULTS_PERSIST_BY_DEFAULT": str(self.persist_task_results).lower(),
             "PREFECT_LOCAL_STORAGE_PATH": str(home / "storage"),
             "PREFECT_WORKER_QUERY_SECONDS": str(self.settings.prefect.query_seconds),
             "PREFECT_WORKER_PREFETCH_SECONDS": "2",

@@ -8,6 +8,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from email.message import EmailMessage
 from pathlib import Path
@@ -32,10 +33,19 @@ PRACTITIONER = Actor(Role.PRACTITIONER, "Petra Oefen")
 
 
 class Mailbox:
-    """What the SMTP server received, by outbox key."""
+    """What the SMTP server received, by outbox key; `stop()`/`start()` take SMTP down and up."""
 
-    def __init__(self) -> None:
+    def __init__(self, folder: Path) -> None:
         self.messages: list[EmailMessage] = []
+        self.folder = folder
+        self.port = free_port()
+        self.controller: Any = None
+
+    def start(self) -> None:
+        self.controller = start_sink(self.folder, self.port, self.receive)
+
+    def stop(self) -> None:
+        self.controller.stop()
 
     def receive(self, message: EmailMessage) -> None:
         self.messages.append(message)
@@ -57,35 +67,51 @@ class Mailbox:
 
 @pytest.fixture(scope="session")
 def mailbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mailbox]:
-    box = Mailbox()
-    port = free_port()
-    controller = start_sink(tmp_path_factory.mktemp("eml"), port, box.receive)
-    os.environ["HERREG_SMTP__URL"] = f"smtp://127.0.0.1:{port}"
+    box = Mailbox(tmp_path_factory.mktemp("eml"))
+    box.start()
+    os.environ["HERREG_SMTP__URL"] = f"smtp://127.0.0.1:{box.port}"
     yield box
-    controller.stop()
+    box.stop()
+
+
+@contextmanager
+def running_stack(data_dir: Path, *, database_url: str, prefect_database_url: str = "",
+                  persist_task_results: bool = True) -> Iterator[Stack]:
+    """Point this process's settings at a fresh case database and start a stack for it;
+    the previous settings come back afterwards."""
+    saved = {k: v for k, v in os.environ.items() if k.startswith("HERREG_")}
+    os.environ.update({
+        "HERREG_ENVIRONMENT": "test",
+        "HERREG_DATA_DIR": str(data_dir),
+        "HERREG_TODAY": TODAY.isoformat(),
+        "HERREG_DATABASE__URL": database_url,
+        "HERREG_PREFECT__SERVER_DATABASE_URL": prefect_database_url,
+    })
+    get_settings.cache_clear()
+    migrate()
+    stack = Stack(settings=get_settings(), port=free_port(),
+                  log_dir=Path(os.environ.get("HERREG_TEST_LOGS", data_dir / "logs")),
+                  persist_task_results=persist_task_results)
+    os.environ["HERREG_PREFECT__API_URL"] = stack.api_url
+    get_settings.cache_clear()
+    try:
+        stack.start()
+        with temporary_settings(updates={PREFECT_API_URL: stack.api_url}):
+            yield stack
+    finally:
+        stack.stop()
+        os.environ.update(saved)
+        for key in set(os.environ) - set(saved):
+            if key.startswith("HERREG_"):
+                del os.environ[key]
+        get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory, mailbox: Mailbox) -> Iterator[Stack]:
     data_dir = tmp_path_factory.mktemp("data")
-    os.environ.update({
-        "HERREG_ENVIRONMENT": "test",
-        "HERREG_DATA_DIR": str(data_dir),
-        "HERREG_TODAY": TODAY.isoformat(),
-        "HERREG_DATABASE__URL": f"sqlite:///{data_dir / 'cases.db'}",
-    })
-    get_settings.cache_clear()
-    migrate()
-    running = Stack(settings=get_settings(), port=free_port(),
-                    log_dir=Path(os.environ.get("HERREG_TEST_LOGS", data_dir / "logs")))
-    os.environ["HERREG_PREFECT__API_URL"] = running.api_url
-    get_settings.cache_clear()
-    try:
-        running.start()
-        with temporary_settings(updates={PREFECT_API_URL: running.api_url}):
-            yield running
-    finally:
-        running.stop()
+    with running_stack(data_dir, database_url=f"sqlite:///{data_dir / 'cases.db'}") as stack:
+        yield stack
 
 
 async def wait_until(predicate: Callable[[], Any], timeout: float = 60, what: str = "") -> Any:
