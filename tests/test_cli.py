@@ -1,0 +1,64 @@
+"""The operator's command line against the real stack."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+from domain import messages as m
+from tests.conftest import TODAY, case_row, wait_until
+from tests.factories import evidence
+
+pytestmark = pytest.mark.usefixtures("stack")
+runner = CliRunner()
+
+
+def test_open_act_show_and_list_a_case(tmp_path: Path) -> None:
+    portfolio = tmp_path / "portfolio.json"
+    request_date = TODAY - timedelta(days=5)
+    portfolio.write_text(json.dumps(evidence(request_date)))
+    opened = runner.invoke(app, [
+        "open", "--kp", "99887766", "--naam", "Cli Therapeut", "--email", "cli@example.org",
+        "--specialisatie", "KOT", "--aanvraagdatum", str(request_date), "--geen-lid",
+        "--portfolio", str(portfolio), "--vorige-start", str(request_date.replace(year=2019)),
+    ])
+    assert opened.exit_code == 0, opened.output
+    number = opened.output.split()[1]
+    case = case_row(number)
+    assert case.specialisation == "KOT"
+
+    def waits_for_decision() -> bool:
+        return bool(case_row(number).awaiting_action == "association_decision")
+
+    asyncio.run(wait_until(waits_for_decision, 60))
+    refused = runner.invoke(app, ["act", number, "payment_received", "--set",
+                                  f"paid_on={TODAY}", "--als", "kp"])
+    assert refused.exit_code == 2
+    assert "De aanvraag wacht nu niet op" in refused.output
+    bad = runner.invoke(app, ["act", number, "association_decision", "--set", "outcome=misschien",
+                              "--als", "vvocm"])
+    assert bad.exit_code == 2 and "outcome: Kies een van" in bad.output
+    done = runner.invoke(app, ["act", number, "association_decision", "--set", "outcome=advise",
+                               "--als", "vvocm", "--door", "Anne"])
+    assert done.exit_code == 0, done.output
+    assert m.RECEIVED_PENDING in done.output
+
+    shown = runner.invoke(app, ["show", number])
+    assert shown.exit_code == 0
+    assert "Anne: association_decision" in shown.output
+    listed = runner.invoke(app, ["list"])
+    assert number in listed.output
+    wrong = runner.invoke(app, ["list", "--status", "bestaat-niet"])
+    assert wrong.exit_code != 0
+
+
+def test_unknown_case_is_a_clear_error() -> None:
+    result = runner.invoke(app, ["show", "HR-1999-00001"])
+    assert result.exit_code == 2
+    assert "Fout:" in result.output
