@@ -60,13 +60,14 @@ D = TypeVar("D", bound=Decision)
 CACHE = INPUTS + RUN_ID
 
 
-async def decide(case_id: int, kind: type[D], key: str, days: int) -> D:
-    """Wait (suspended) for a person's decision. Input that fails validation, which can only
-    come from the Prefect UI, is recorded as rejected and the pause opens again."""
+async def decide(case_id: int, kind: type[D], key: str, days: int) -> tuple[D, str]:
+    """Wait (suspended) for a person's decision; returns it with the pause key it answered.
+    Input that fails validation, which can only come from the Prefect UI, is recorded as
+    rejected and the pause opens again under a new key (Prefect allows [a-z0-9-] only)."""
     await _send_mail(case_id)
     attempt = 0
     while True:
-        pause_key = key if attempt == 0 else f"{key}~{attempt}"
+        pause_key = key if attempt == 0 else f"{key}-retry-{attempt}"
         pause = open_pause.with_options(cache_policy=CACHE)(case_id, pause_key, kind.action, days)
         if pause.recorded is not None:
             decision = kind.model_validate(pause.recorded)
@@ -76,7 +77,7 @@ async def decide(case_id: int, kind: type[D], key: str, days: int) -> D:
                 key=pause_key, timeout=pause.timeout_seconds,
             )
         if accept_decision.with_options(cache_policy=CACHE)(case_id, pause_key, decision):
-            return decision
+            return decision, pause_key
         attempt += 1
 
 
@@ -93,53 +94,59 @@ async def _step_plan(case_id: int) -> str:
     days = get_settings().deadlines
     acknowledge_request(case_id)
 
-    check = await decide(case_id, AssociationDecision, "association-decision",
-                         days.association_decision)
-    outcome, note, cause = check.outcome, check.note, "association-decision"
+    check, cause = await decide(case_id, AssociationDecision, "association-decision",
+                                days.association_decision)
+    outcome, note = check.outcome, check.note
     if outcome == "intake_call":
         invite_to_intake_call(case_id, cause=cause)
-        call = await decide(case_id, IntakeOutcome, "intake-outcome", days.intake_outcome)
-        outcome, note, cause = call.outcome, call.note, "intake-outcome"
+        call, cause = await decide(case_id, IntakeOutcome, "intake-outcome", days.intake_outcome)
+        outcome, note = call.outcome, call.note
     if outcome == "decline":
         decline(case_id, note, cause=cause)
         return await _finish(case_id, "declined")
 
     advise_reopening(case_id, note, cause=cause)
-    reopened = await decide(case_id, PortfolioReopened, "portfolio-reopened",
-                            days.portfolio_reopened)
-    confirm_reopening(case_id, reopened.reopened_on, cause="portfolio-reopened")
+    reopened, cause = await decide(case_id, PortfolioReopened, "portfolio-reopened",
+                                   days.portfolio_reopened)
+    confirm_reopening(case_id, reopened.reopened_on, cause=cause)
     open_submission(case_id)
 
-    submission = await decide(case_id, ApplicationSubmitted, "submission", days.submission)
-    invoice_application(case_id, submission.submitted_on, cause="submission")
-    payment = await decide(case_id, PaymentReceived, "payment", days.payment)
-    confirm_payment(case_id, payment.paid_on, cause="payment")
+    submission, cause = await decide(case_id, ApplicationSubmitted, "submission",
+                                     days.submission)
+    invoice_application(case_id, submission.submitted_on, cause=cause)
+    payment, cause = await decide(case_id, PaymentReceived, "payment", days.payment)
+    confirm_payment(case_id, payment.paid_on, cause=cause)
 
     attempt = 1
-    while not (completeness := await decide(case_id, CompletenessChecked,
-                                            f"completeness-{attempt}", days.completeness)).complete:
-        request_completion(case_id, attempt, completeness.missing,
-                           cause=f"completeness-{attempt}")
-        await decide(case_id, CompletionSupplied, f"completion-{attempt}", days.completion)
-        resume_completeness_check(case_id, attempt, cause=f"completion-{attempt}")
+    while True:
+        completeness, cause = await decide(case_id, CompletenessChecked,
+                                           f"completeness-{attempt}", days.completeness)
+        if completeness.complete:
+            break
+        request_completion(case_id, attempt, completeness.missing, cause=cause)
+        _, cause = await decide(case_id, CompletionSupplied, f"completion-{attempt}",
+                                days.completion)
+        resume_completeness_check(case_id, attempt, cause=cause)
         attempt += 1
 
-    assignment = await decide(case_id, ReviewerAssignment, "assignment", days.assignment)
-    assign_reviewer(case_id, assignment.reviewer_name, assignment.reviewer_email,
-                    cause="assignment")
+    assignment, cause = await decide(case_id, ReviewerAssignment, "assignment", days.assignment)
+    assign_reviewer(case_id, assignment.reviewer_name, assignment.reviewer_email, cause=cause)
 
     round = 1
-    while (findings := await decide(case_id, Findings, f"findings-{round}",
-                                    days.findings)).outcome == "additions":
-        request_additions(case_id, round, findings.explanation, cause=f"findings-{round}")
-        supplied = await decide(case_id, AdditionsSupplied, f"additions-{round}", days.additions)
+    while True:
+        findings, cause = await decide(case_id, Findings, f"findings-{round}", days.findings)
+        if findings.outcome != "additions":
+            break
+        request_additions(case_id, round, findings.explanation, cause=cause)
+        supplied, cause = await decide(case_id, AdditionsSupplied, f"additions-{round}",
+                                       days.additions)
         round += 1
-        resume_review(case_id, round, supplied.description, cause=f"additions-{round - 1}")
+        resume_review(case_id, round, supplied.description, cause=cause)
 
     if findings.outcome == "positive":
-        certify(case_id, findings.explanation, cause=f"findings-{round}")
+        certify(case_id, findings.explanation, cause=cause)
         return await _finish(case_id, "certified")
-    reject(case_id, findings.explanation, cause=f"findings-{round}")
+    reject(case_id, findings.explanation, cause=cause)
     return await _finish(case_id, "rejected")
 
 

@@ -433,7 +433,7 @@ async def test_operator_input_from_prefect_ui_is_validated(mailbox: Mailbox) -> 
     # (a) advise although points are short: the run must not act on it.
     await run_paused_at(flow_run_id, "association-decision")
     await aresume_flow_run(UUID(flow_run_id), run_input={"outcome": "advise"})
-    # The pause opens again under a new key (now "association-decision~1").
+    # The pause opens again under a new key (now "association-decision-retry-1").
     case = await wait_until(
         lambda: (c := case_row(ref)).awaiting_key not in (None, "association-decision") and c,
         60, "the pause to open again")
