@@ -192,6 +192,38 @@ def runner_command() -> None:
         stack.stop()
 
 
+@app.command("web")
+def web_command() -> None:
+    """De webapplicatie starten (pagina's en JSON-API)."""
+    import uvicorn
+
+    from web.app import create_app
+
+    web = get_settings().web
+    uvicorn.run(create_app(), host=web.host, port=web.port, log_level="warning")
+
+
+@app.command("admin")
+def admin_command(
+    email: Annotated[str, typer.Option("--email")],
+    name: Annotated[str, typer.Option("--naam")],
+    password: Annotated[str, typer.Option("--wachtwoord", prompt=True, hide_input=True,
+                                          confirmation_prompt=True)],
+) -> None:
+    """De eerste beheerder aanmaken (of het wachtwoord van een bestaande vervangen)."""
+    from models.staff import StaffRole, StaffUser, staff_by_email
+    from web.security import hash_password
+
+    if len(password) < 10:
+        raise typer.BadParameter("het wachtwoord moet minstens 10 tekens hebben")
+    with session_scope() as session:
+        user = staff_by_email(session=session, email=email) or StaffUser(
+            email=email.strip().lower(), name=name, role=StaffRole.ADMIN, password_hash="")
+        user.password_hash, user.role, user.active = hash_password(password), StaffRole.ADMIN, True
+        session.add(user)
+    typer.echo(f"Beheerder {email} kan inloggen.")
+
+
 @app.command("demo")
 def demo_command(
     keep: Annotated[bool, typer.Option("--blijf/--stop", help="stack laten draaien")] = True,

@@ -48,3 +48,13 @@ ADDITIONS_LIMIT = (
 EXPLANATION_REQUIRED = "Geef een toelichting bij dit oordeel."
 MISSING_REQUIRED = "Geef aan wat er ontbreekt."
 WRONG_REVIEWER = "Dit dossier is niet aan u toegewezen."
+
+LOGIN_FAILED = "E-mailadres of wachtwoord onjuist."
+LOGIN_LOCKED = "Te veel mislukte pogingen. Probeer het na {until} opnieuw."
+LOGIN_REQUIRED = "Log in om verder te gaan."
+CSRF_FAILED = (
+    "Het formulier is verlopen of ongeldig. Laad de pagina opnieuw en probeer het nog eens."
+)
+FORBIDDEN = "U heeft geen toegang tot deze pagina."
+CLAIMED_BY_OTHER = "{name} werkt nu aan deze aanvraag."
+TOKEN_INVALID = "Ongeldig of ingetrokken API-token."

@@ -8,8 +8,9 @@ from models.outbox import OutboxMail
 from models.practitioner import Practitioner
 from models.registration import Registration
 from models.review import Review, Reviewer
+from models.staff import ApiToken, StaffUser
 
 __all__ = [
-    "Case", "CaseEvent", "Certificate", "Counter", "Invoice", "OutboxMail", "Practitioner",
-    "Registration", "Review", "Reviewer",
+    "ApiToken", "Case", "CaseEvent", "Certificate", "Counter", "Invoice", "OutboxMail",
+    "Practitioner", "Registration", "Review", "Reviewer", "StaffUser",
 ]

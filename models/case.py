@@ -39,6 +39,8 @@ class Case(CaseBase, table=True):
     submitted_on: date | None = None
     review_round: int = 0
     reviewer_id: int | None = Field(default=None, foreign_key="reviewer.id")
+    claimed_by_id: int | None = Field(default=None, foreign_key="staffuser.id",
+                                      description="staff member working on it now")
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
     updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
 

@@ -15,7 +15,7 @@ import httpx
 from prefect.exceptions import PrefectHTTPStatusError
 from pydantic import BaseModel, EmailStr, Field, ValidationError
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from domain import messages as m
 from domain.errors import (
@@ -32,6 +32,7 @@ from models.counter import next_number
 from models.db import session_scope
 from models.practitioner import PractitionerCreate, upsert_practitioner
 from models.registration import Registration, RegistrationStatus, latest_registration
+from models.staff import StaffUser
 from policies import Evidence, load_policy
 from settings import get_settings
 from tasks.decisions import record_decision, validate_decision
@@ -46,6 +47,7 @@ class Actor:
     role: Role
     name: str
     reviewer_id: int | None = None
+    staff_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,7 @@ async def act(case_ref: str, action: str, data: dict[str, Any], *, actor: Actor)
         if (actor.role is Role.REVIEWER and actor.reviewer_id is not None
                 and actor.reviewer_id != case.reviewer_id):
             raise NotAllowed(m.WRONG_REVIEWER)
+        _check_claim(session, case, actor)
         if get_event(session=session, case_id=case.id or 0,
                      key=f"decision:{pause_key}") is not None:
             raise DecisionConflict(m.ALREADY_DECIDED)
@@ -207,3 +210,27 @@ def _awaited_pause(case: Case, kind: type[Decision]) -> str:
             state=case.state,
         )
     return case.awaiting_key
+
+
+def _check_claim(session: Session, case: Case, actor: Actor) -> None:
+    """A case claimed by one staff member is not decided by another meanwhile."""
+    if case.claimed_by_id is None or actor.staff_id is None:
+        return
+    if case.claimed_by_id != actor.staff_id:
+        holder = session.get(StaffUser, case.claimed_by_id)
+        raise DecisionConflict(m.CLAIMED_BY_OTHER.format(name=holder.name if holder else "?"))
+
+
+def claim(case_ref: str, *, actor: Actor, release: bool = False) -> Case:
+    """Take (or give back) a case so two people do not work on it at once."""
+    with session_scope() as session:
+        case = find_case(session=session, ref=case_ref)
+        case = get_case(session=session, case_id=case.id or 0, for_update=True)
+        if release:
+            if case.claimed_by_id == actor.staff_id:
+                case.claimed_by_id = None
+        else:
+            _check_claim(session, case, actor)
+            case.claimed_by_id = actor.staff_id
+        session.add(case)
+        return case

@@ -45,6 +45,15 @@ class LinkSettings(BaseModel):
     dossier_days: int = 60
 
 
+class WebSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    session_hours: int = 8
+    max_failed_logins: int = 5
+    lockout_minutes: int = 15
+    page_size: int = 20
+
+
 class AddressSettings(BaseModel):
     association: str = "info@vvocm.nl"
     register_office: str = "info@kwaliteitsregisterparamedici.nl"
@@ -80,6 +89,7 @@ class Settings(BaseSettings):
     prefect: PrefectSettings = PrefectSettings()
     links: LinkSettings = LinkSettings()
     addresses: AddressSettings = AddressSettings()
+    web: WebSettings = WebSettings()
     deadlines: DeadlineSettings = DeadlineSettings()
 
     @model_validator(mode="after")

@@ -1,0 +1,47 @@
+"""Staff accounts (VvOCM, KP, admin) and their API tokens. Passwords and tokens are stored
+only as hashes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import DateTime
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from models.db import utcnow
+
+
+class StaffRole(StrEnum):
+    ASSOCIATION_STAFF = "association_staff"
+    REGISTER_STAFF = "register_staff"
+    ADMIN = "admin"
+
+
+class StaffUser(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(unique=True, max_length=254)
+    name: str = Field(max_length=200)
+    role: StaffRole
+    password_hash: str = Field(max_length=300)
+    active: bool = True
+    failed_logins: int = 0
+    locked_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class ApiToken(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    staff_id: int = Field(foreign_key="staffuser.id", index=True)
+    name: str = Field(max_length=100)
+    token_hash: str = Field(unique=True, max_length=128)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    revoked: bool = False
+
+
+def staff_by_email(*, session: Session, email: str) -> StaffUser | None:
+    return session.exec(select(StaffUser).where(StaffUser.email == email.strip().lower())).first()
+
+
+def list_staff(*, session: Session) -> list[StaffUser]:
+    return list(session.exec(select(StaffUser).order_by(col(StaffUser.name))))

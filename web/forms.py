@@ -1,0 +1,91 @@
+"""HTML forms built from the same typed inputs the flow waits for, and form data parsed back
+into those inputs' shape (validation stays with the service)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Literal, get_args, get_origin
+
+from flows.inputs import Decision
+
+Kind = Literal["date", "bool", "choice", "text", "textarea", "email"]
+
+CHOICE_LABELS: dict[str, str] = {
+    "advise": "Toereikend: advies aan KP om het portfolio te heropenen",
+    "intake_call": "Eerst een online startgesprek",
+    "decline": "Niet toereikend: afwijzen (punten of uren tekort)",
+    "positive": "Positief: voldoet aan de kwaliteitscriteria",
+    "additions": "Aanvulling nodig",
+    "negative": "Negatief: voldoet niet",
+}
+LONG_TEXT = {"note", "missing", "explanation", "description", "reason"}
+LABELS: dict[str, str] = {
+    "outcome": "Besluit", "note": "Toelichting", "held_on": "Datum van het startgesprek",
+    "reopened_on": "Datum heropend", "submitted_on": "Datum van indienen",
+    "paid_on": "Datum betaling ontvangen", "complete": "Is de aanvraag compleet?",
+    "missing": "Wat ontbreekt", "supplied_on": "Datum aangeleverd",
+    "description": "Wat is aangeleverd", "reviewer_name": "Naam beoordelaar",
+    "reviewer_email": "E-mailadres beoordelaar", "explanation": "Toelichting",
+    "reason": "Reden",
+}
+
+
+@dataclass
+class FormField:
+    name: str
+    label: str
+    hint: str
+    kind: Kind
+    required: bool
+    value: str = ""
+    error: str | None = None
+    choices: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _kind(name: str, annotation: Any) -> tuple[Kind, list[tuple[str, str]]]:
+    if annotation is date:
+        return "date", []
+    if annotation is bool:
+        return "bool", [("ja", "Ja"), ("nee", "Nee")]
+    if get_origin(annotation) is Literal:
+        return "choice", [(str(v), CHOICE_LABELS.get(str(v), str(v))) for v in get_args(annotation)]
+    if name.endswith("email"):
+        return "email", []
+    return ("textarea" if name in LONG_TEXT else "text"), []
+
+
+def form_fields(
+    kind: type[Decision],
+    values: Mapping[str, Any] | None = None,
+    errors: Mapping[str, str] | None = None,
+) -> list[FormField]:
+    """One field per input field, with what was typed and its Dutch error kept."""
+    values, errors = values or {}, errors or {}
+    fields = []
+    for name, info in kind.model_fields.items():
+        field_kind, choices = _kind(name, info.annotation)
+        raw = values.get(name, "")
+        fields.append(FormField(
+            name=name, label=LABELS.get(name, name), hint=info.description or "",
+            kind=field_kind,
+            required=info.is_required(), value="" if raw is None else str(raw),
+            error=errors.get(name), choices=choices,
+        ))
+    return fields
+
+
+def parse_form(kind: type[Decision], form: Mapping[str, Any]) -> dict[str, Any]:
+    """Strings from the form in the input's shape; empty optional fields are left out so the
+    input's defaults apply, and unknown form fields (csrf_token) are dropped."""
+    data: dict[str, Any] = {}
+    for name, info in kind.model_fields.items():
+        raw = form.get(name)
+        if not isinstance(raw, str) or (raw.strip() == "" and not info.is_required()):
+            continue
+        if info.annotation is bool:
+            data[name] = {"ja": True, "nee": False}.get(raw, raw)
+        else:
+            data[name] = raw
+    return data

@@ -1,0 +1,53 @@
+"""Staff login and logout."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import Session
+
+from web.deps import db
+from web.security import LoginError, authenticate, require_csrf
+from web.templating import templates
+
+router = APIRouter(include_in_schema=False)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only local paths, so the login page cannot send anyone elsewhere."""
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return "/inbox"
+
+
+@router.get("/inloggen", response_class=HTMLResponse)
+async def login_form(request: Request, volgende: str | None = None) -> Response:
+    return templates().TemplateResponse(request, "login.html",
+                                        {"next": _safe_next(volgende), "error": None})
+
+
+@router.post("/inloggen", dependencies=[Depends(require_csrf)])
+async def login(
+    request: Request,
+    email: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    volgende: Annotated[str, Form()] = "/inbox",
+    session: Session = Depends(db),
+) -> Response:
+    try:
+        user = authenticate(session=session, email=email, password=password)
+    except LoginError as err:
+        return templates().TemplateResponse(
+            request, "login.html", {"next": _safe_next(volgende), "error": str(err),
+                                    "email": email}, status_code=400)
+    request.session.clear()
+    request.session["staff_id"] = user.id
+    return RedirectResponse(_safe_next(volgende), status_code=303)
+
+
+@router.post("/uitloggen", dependencies=[Depends(require_csrf)])
+async def logout(request: Request) -> Response:
+    request.session.clear()
+    return RedirectResponse("/inloggen", status_code=303)
