@@ -140,3 +140,51 @@ async def awaiting(ref: str | int, action: str, timeout: float = 60) -> Any:
 async def settled(ref: str | int, state: str, timeout: float = 60) -> Any:
     return await wait_until(lambda: (c := case_row(ref)).state == state and c, timeout,
                             f"case {ref} to reach {state}")
+
+
+# --- web -------------------------------------------------------------------------------------
+
+PASSWORD = "een-lang-wachtwoord"
+_staff_counter = iter(range(1, 100000))
+
+
+def make_staff(role: str, *, name: str | None = None, password: str = PASSWORD) -> Any:
+    """A staff account (role: association_staff, register_staff or admin)."""
+    from models.staff import StaffRole, StaffUser
+    from web.security import hash_password
+
+    n = next(_staff_counter)
+    with session_scope() as session:
+        user = StaffUser(email=f"staff{n}-{role}@example.org", name=name or f"Medewerker {n}",
+                         role=StaffRole(role), password_hash=hash_password(password))
+        session.add(user)
+        session.flush()
+        return user
+
+
+def csrf_from(html: str) -> str:
+    """The CSRF token of the first form on a page."""
+    import re
+
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "page has no form with a CSRF token"
+    return found.group(1)
+
+
+def login(client: Any, user: Any, password: str = PASSWORD) -> None:
+    page = client.get("/inloggen")
+    response = client.post("/inloggen", data={"email": user.email, "password": password,
+                                              "csrf_token": csrf_from(page.text),
+                                              "volgende": "/inbox"}, follow_redirects=False)
+    assert response.status_code == 303, response.text
+
+
+@pytest.fixture
+def client(stack: Stack) -> Iterator[Any]:
+    """A browser-less client of the web app against the test stack (its own cookie jar)."""
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+
+    with TestClient(create_app()) as test_client:
+        yield test_client
