@@ -11,7 +11,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from settings import get_settings
 from web.deps import LoginRequired
-from web.routes import auth
+from web.routes import admin, api, auth, links, public, staff
 from web.templating import templates
 
 
@@ -25,7 +25,8 @@ def create_app() -> FastAPI:
         same_site="lax", https_only=settings.environment == "production",
     )
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
-    app.include_router(auth.router)
+    for module in (auth, staff, links, public, admin, api):
+        app.include_router(module.router)
 
     @app.exception_handler(LoginRequired)
     async def _to_login(_request: Request, exc: LoginRequired) -> Response:
