@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
@@ -104,7 +105,7 @@ def actor_for(user: StaffUser) -> Actor:
     return Actor(ACTOR_ROLES[user.role], user.name, staff_id=user.id)
 
 
-def roles_allowed(*roles: StaffRole) -> object:
+def roles_allowed(*roles: StaffRole) -> Any:
     """Page dependency: the logged-in staff member, if their role is one of `roles`."""
     from web.deps import current_staff
 
