@@ -34,6 +34,7 @@ from models.practitioner import PractitionerCreate, upsert_practitioner
 from models.registration import Registration, RegistrationStatus, latest_registration
 from models.staff import StaffUser
 from policies import Evidence, load_policy
+from service.validation import dutch_errors
 from settings import get_settings
 from tasks.decisions import record_decision, validate_decision
 from tasks.rendering import format_date
@@ -78,8 +79,6 @@ def _parse(kind: type[BaseModel], data: dict[str, Any]) -> Any:
     try:
         return kind.model_validate(data)
     except ValidationError as err:
-        from service.validation import dutch_errors
-
         raise InvalidInput(dutch_errors(err)) from err
 
 

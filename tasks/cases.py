@@ -370,19 +370,12 @@ AWAITED_LABELS = {
 
 @step_task
 def close_case(case_id: int, reason: Literal["withdrawn", "expired"], today: date) -> bool:
-    """Withdrawal or an expired deadline ends any open case. A decision that arrived for the
-    pause in time wins over expiry (the flow processes it)."""
-    with session_scope() as session:
-        case = get_case(session=session, case_id=case_id)
-        if reason == "expired" and (
-            case.due_on is None or case.due_on >= today or case.awaiting_key is None
-            or get_event(session=session, case_id=case_id,
-                         key=decision_key(case.awaiting_key)) is not None
-        ):
-            return False
-        awaited, due_on = case.awaiting_action, case.due_on
+    """Withdrawal or an expired deadline ends any open case; False if there was nothing to
+    close. A decision that arrived for the pause in time wins over expiry (the flow processes
+    it); the check runs inside the step's transaction, so a decision cannot slip in between."""
 
     def body(step: Step) -> None:
+        case = step.case
         if reason == "withdrawn":
             event = get_event(session=step.session, case_id=step.case_id,
                               key=decision_key("withdraw"))
@@ -390,12 +383,25 @@ def close_case(case_id: int, reason: Literal["withdrawn", "expired"], today: dat
                       reason=str(event.input.get("reason", "")) if event else "",
                       withdrawn_by=event.actor_role.label if event else "")
         else:
-            step.mail("expired", "practitioner", awaited=AWAITED_LABELS.get(awaited or "", ""),
-                      due_date=due_on)
-        step.case.awaiting_key = step.case.awaiting_action = None
-    return run_step(case_id, reason, expect=OPEN_STATES,
-                    to=S.WITHDRAWN if reason == "withdrawn" else S.EXPIRED, body=body,
-                    cause="withdraw" if reason == "withdrawn" else None)
+            if (case.due_on is None or case.due_on >= today or case.awaiting_key is None
+                    or get_event(session=step.session, case_id=step.case_id,
+                                 key=decision_key(case.awaiting_key)) is not None):
+                raise _NotOverdue
+            step.mail("expired", "practitioner",
+                      awaited=AWAITED_LABELS.get(case.awaiting_action or "", ""),
+                      due_date=case.due_on)
+        case.awaiting_key = case.awaiting_action = None
+
+    try:
+        return run_step(case_id, reason, expect=OPEN_STATES,
+                        to=S.WITHDRAWN if reason == "withdrawn" else S.EXPIRED, body=body,
+                        cause="withdraw" if reason == "withdrawn" else None)
+    except (_NotOverdue, CaseClosed):
+        return False
+
+
+class _NotOverdue(Exception):
+    """The pause was answered in time or is not due yet: the step is abandoned (rolled back)."""
 
 
 @task
