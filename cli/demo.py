@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from email.message import EmailMessage
 from typing import Any
 
+import httpx
 import typer
 from dateutil.relativedelta import relativedelta
 from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -18,11 +19,11 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 from cli.smtp_sink import start_sink
 from cli.stack import Stack, free_port, wait_for_stop
 from domain.states import Role
-from models.case import find_case
+from models.case import find_case, get_case
 from models.db import migrate, session_scope
-from service.actions import Actor, act, open_case
+from service.actions import Actor
 from settings import get_settings
-from tasks.links import status_url
+from tasks.links import make_token, status_url
 
 VVOCM = Actor(Role.ASSOCIATION_STAFF, "Anne de Vries (VvOCM)")
 KP = Actor(Role.REGISTER_STAFF, "Karel Jansen (KP)")
@@ -116,23 +117,62 @@ async def _wait_for(ref: str, action: str | None, state: str | None = None,
     raise TimeoutError(f"{ref} wacht niet op {action or state}")
 
 
-async def _scenario(today: date) -> None:
-    opened = []
-    for sample in _samples(today):
-        outcome = await open_case(sample, actor=VVOCM)
-        opened.append(outcome)
-        typer.echo(f"Aanvraag {outcome.number} ({sample['specialisation']}, "
-                   f"{sample['name']}) geopend.")
-        typer.echo(f"   statuslink: {status_url(outcome.case_id)}")
-    ref = opened[0].number
-    typer.echo(f"\nAanvraag {ref} doorloopt alle stappen:")
-    for action, data, actor in walk(today):
-        await _wait_for(ref, action)
-        typer.secho(f"→ {actor.role.label} {actor.name}: {action}", bold=True)
-        result = await act(ref, action, data, actor=actor)
-        if not result.delivered:
-            typer.echo(f"   {result.message}")
-    await _wait_for(ref, None, state="certified")
+DEMO_PASSWORD = "demo-wachtwoord-2026"
+DEMO_STAFF = [("beheer@demo.local", "Beheerder Demo", "admin"),
+              ("vvocm@demo.local", "Anne de Vries (VvOCM)", "association_staff"),
+              ("kp@demo.local", "Karel Jansen (KP)", "register_staff")]
+
+
+def _demo_accounts() -> dict[str, str]:
+    """Demo logins for the pages, and an API token per staff role for the walk."""
+    from models.staff import StaffRole, StaffUser
+    from web.security import hash_password, new_api_token
+
+    tokens = {}
+    with session_scope() as session:
+        for email, name, role in DEMO_STAFF:
+            user = StaffUser(email=email, name=name, role=StaffRole(role),
+                             password_hash=hash_password(DEMO_PASSWORD))
+            session.add(user)
+            session.commit()
+            tokens[role] = new_api_token(session=session, staff=user, name="demo")
+    return tokens
+
+
+def _credentials(role: Role, case_id: int, tokens: dict[str, str]) -> dict[str, str]:
+    """Staff use their API token; the practitioner and reviewer the token of their mail link."""
+    if role is Role.PRACTITIONER:
+        return {"X-Link-Token": make_token("status", case=case_id, role="practitioner")}
+    if role is Role.REVIEWER:
+        with session_scope() as session:
+            case = get_case(session=session, case_id=case_id)
+        return {"X-Link-Token": make_token("dossier", case=case_id, role="reviewer",
+                                           reviewer=case.reviewer_id, round=case.review_round)}
+    return {"Authorization": f"Bearer {tokens[role.value]}"}
+
+
+async def _scenario(today: date, web_url: str, tokens: dict[str, str]) -> None:
+    async with httpx.AsyncClient(base_url=f"{web_url}/api/v1", timeout=60) as api:
+        opened = []
+        for sample in _samples(today):
+            response = await api.post("/cases", json=sample, headers=_credentials(
+                Role.ASSOCIATION_STAFF, 0, tokens))
+            response.raise_for_status()
+            case = response.json()
+            opened.append(case)
+            typer.echo(f"Aanvraag {case['number']} ({sample['specialisation']}, "
+                       f"{sample['name']}) geopend.")
+            typer.echo(f"   statuslink oefentherapeut: {status_url(case['case_id'])}")
+        ref, case_id = opened[0]["number"], opened[0]["case_id"]
+        typer.echo(f"\nAanvraag {ref} doorloopt alle stappen via de JSON-API:")
+        for action, data, actor in walk(today):
+            await _wait_for(ref, action)
+            typer.secho(f"→ {actor.role.label} {actor.name}: {action}", bold=True)
+            response = await api.post(f"/cases/{ref}/{action}", json=data,
+                                      headers=_credentials(actor.role, case_id, tokens))
+            if response.status_code >= 400:
+                raise RuntimeError(f"{action}: {response.status_code} {response.text}")
+        await _wait_for(ref, None, state="certified")
 
 
 def run_demo(*, keep_running: bool = True) -> None:
@@ -140,11 +180,13 @@ def run_demo(*, keep_running: bool = True) -> None:
     data_dir = (base.data_dir / "demo").resolve()
     shutil.rmtree(data_dir, ignore_errors=True)
     mail_dir = data_dir / "mail"
-    smtp_port, prefect_port = _port(8025), _port(4200)
+    smtp_port, prefect_port, web_port = _port(8025), _port(4200), _port(8000)
     os.environ.update({
         "HERREG_DATA_DIR": str(data_dir),
         "HERREG_SMTP__URL": f"smtp://127.0.0.1:{smtp_port}",
         "HERREG_PREFECT__API_URL": f"http://127.0.0.1:{prefect_port}/api",
+        "HERREG_WEB__PORT": str(web_port),
+        "HERREG_LINKS__BASE_URL": f"http://127.0.0.1:{web_port}",
     })
     get_settings.cache_clear()
     settings = get_settings()
@@ -163,10 +205,19 @@ def run_demo(*, keep_running: bool = True) -> None:
         typer.echo("Deployments uit prefect.yaml toepassen en worker starten ...")
         stack.deploy()
         stack.start_worker()
+        typer.echo("Webapplicatie starten ...")
+        web_url = stack.start_web()
+        tokens = _demo_accounts()
+        typer.echo(f"Inbox:       {web_url}/inbox")
+        for email, name, _role in DEMO_STAFF:
+            typer.echo(f"   login {email} / {DEMO_PASSWORD}  ({name})")
         with temporary_settings(updates={PREFECT_API_URL: stack.api_url}):
-            asyncio.run(_scenario(today))
+            asyncio.run(_scenario(today, web_url, tokens))
         time.sleep(2)
         typer.secho("\nKlaar: de aanvraag is geherregistreerd.", fg="green", bold=True)
+        typer.echo(f"Inbox:       {web_url}/inbox  (wachtwoord {DEMO_PASSWORD})")
+        typer.echo(f"Register:    {web_url}/register")
+        typer.echo(f"API-docs:    {web_url}/api/v1/docs")
         typer.echo(f"Prefect UI:  {stack.ui_url}")
         typer.echo(f"Mails (.eml): {mail_dir}")
         typer.echo(f"Logbestanden: {data_dir / 'logs'}")

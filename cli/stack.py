@@ -73,6 +73,8 @@ class Stack:
             "HERREG_DATA_DIR": str(self.settings.data_dir.resolve()),
             "HERREG_DATABASE__URL": self.settings.database_url,
             "HERREG_SMTP__URL": self.settings.smtp.url,
+            "HERREG_LINKS__BASE_URL": self.settings.links.base_url,
+            "HERREG_WEB__PORT": str(self.settings.web.port),
         }
         if self.settings.prefect.server_database_url:
             env["PREFECT_API_DATABASE_CONNECTION_URL"] = self.settings.prefect.server_database_url
@@ -126,6 +128,24 @@ class Stack:
         is picked up while its suspended process still holds a token. The pool's concurrency
         limit (set in `deploy`) bounds the processes instead."""
         self._spawn("worker", self._prefect(), "worker", "start", "--pool", work_pool_name())
+
+    def start_web(self, timeout: float = 60) -> str:
+        """The web app (`herregistratie web`) on the configured loopback port."""
+        web = self.settings.web
+        script = Path(sys.executable).parent / "herregistratie"
+        self._spawn("web", str(script), "web")
+        url = f"http://{web.host}:{web.port}"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/inloggen", timeout=2).status_code == 200:
+                    return url
+            except httpx.HTTPError:
+                pass
+            if self.processes[-1].poll() is not None:
+                raise RuntimeError("web app stopped; see its log in the data folder")
+            time.sleep(0.3)
+        raise TimeoutError(f"web app did not answer on {url}")
 
     def start(self) -> None:
         self.start_server()
