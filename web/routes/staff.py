@@ -1,5 +1,496 @@
-"""Placeholder router; its owner fills it in."""
+"""Staff pages: the inbox of cases waiting for my role, the case page with its one current
+action form, claiming a case, and the mails sent for it.
 
-from fastapi import APIRouter
+Decisions go through `service.actions.act`, the same entry point as the CLI and the API, so
+the page validates nothing itself: it shows the service's Dutch errors next to the fields.
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from math import ceil
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import String, and_, func, literal, or_
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
+
+from domain import messages as m
+from domain.errors import (
+    CaseNotFound,
+    DecisionConflict,
+    InvalidInput,
+    InvalidTransition,
+    NotAllowed,
+)
+from domain.states import CLOSED_STATES, ROLE_LABELS, STATE_LABELS, CaseState
+from flows.inputs import DECISIONS, Decision, Withdrawal
+from models.case import (
+    Case,
+    CaseEvent,
+    EventKind,
+    case_policy,
+    case_verdict,
+    find_case,
+    get_event,
+    history,
+)
+from models.certificate import get_certificate
+from models.db import utcnow
+from models.invoice import case_invoices
+from models.outbox import MailStatus, OutboxMail, case_mails
+from models.practitioner import Practitioner
+from models.registration import Registration
+from models.review import case_reviews, get_reviewer
+from models.staff import StaffRole, StaffUser
+from policies import load_policy
+from service.actions import act, claim
+from settings import AMSTERDAM, get_settings
+from tasks.rendering import format_date, format_number
+from web.deps import db
+from web.diagram import step_diagram
+from web.forms import CHOICE_LABELS, LABELS, FormField, form_fields, parse_form
+from web.security import ACTOR_ROLES, actor_for, require_csrf, roles_allowed
+from web.templating import templates
+
+router = APIRouter(include_in_schema=False)
+STAFF = roles_allowed(StaffRole.ASSOCIATION_STAFF, StaffRole.REGISTER_STAFF, StaffRole.ADMIN)
+SPECIALISATIONS = ("KOT", "BOT", "PSOT", "GOT")
+OPEN_STATES = [s for s in CaseState if s not in CLOSED_STATES]
+
+MAIL_NOT_FOUND = "Deze e-mail bestaat niet (meer) bij deze aanvraag."
+INBOX_EMPTY_MINE = "Er wachten nu geen aanvragen op een besluit van u. Mooi werk!"
+INBOX_EMPTY_ALL = "Er zijn geen open aanvragen."
+INBOX_EMPTY_FILTERED = "Geen open aanvragen gevonden die aan de filters voldoen."
+CLAIMED = "U heeft deze aanvraag opgepakt; collega's kunnen er nu geen besluit in nemen."
+RELEASED = "De aanvraag is vrijgegeven."
+STEP_FOR = "Deze stap is voor: {roles}."
+NOT_RECORDED = "Het besluit is niet vastgelegd. Verbeter de gemarkeerde velden."
+
+STEP_LABELS = {
+    "acknowledge-request": "Aanvraag bevestigd aan de oefentherapeut",
+    "invite-to-intake-call": "Uitgenodigd voor een startgesprek",
+    "decline": "Niet toereikend: aanvraag afgewezen",
+    "advise-reopening": "Advies tot heropenen aan KP gestuurd",
+    "confirm-reopening": "Heropenen portfolio bevestigd",
+    "open-submission": "Dossier indienen opengesteld",
+    "invoice-application": "Factuur verstuurd",
+    "confirm-payment": "Betaling bevestigd",
+    "request-completion": "Ontbrekende onderdelen opgevraagd",
+    "resume-completeness": "Volledigheid opnieuw in controle",
+    "assign-reviewer": "Beoordelaar gekoppeld",
+    "request-additions": "Aanvulling gevraagd",
+    "resume-review": "Beoordeling hervat na aanvulling",
+    "certify": "Geherregistreerd; bewijs verstuurd",
+    "reject": "Afgewezen na beoordeling",
+    "withdrawn": "Aanvraag ingetrokken",
+    "expired": "Termijn verstreken: aanvraag gesloten",
+    "open_case": "Aanvraag geregistreerd",
+}
+INPUT_LABELS = {
+    **LABELS, "kp_number": "KP-nummer", "name": "Naam", "email": "E-mailadres",
+    "member": "Lid VvOCM", "specialisation": "Specialisatie", "request_date": "Datum aanvraag",
+    "previous_period_start": "Begin vorige periode", "due_on": "Uiterlijk",
+    "errors": "Fouten",
+}
+CATEGORY_LABELS = {"course": "Cursussen", "other": "Overige activiteiten",
+                   "accredited": "Waarvan geaccrediteerd"}
+REGISTRATION_LABELS = {"active": "Actief", "lapsed": "Verlopen", "superseded": "Opgevolgd"}
+INVOICE_KINDS = {"intake": "Startgesprek", "reregistration": "Herregistratie"}
+INVOICE_STATUS = {"open": "Open", "paid": "Betaald"}
+MAIL_STATUS = {MailStatus.PENDING: "In de wachtrij", MailStatus.SENDING: "Wordt verzonden",
+               MailStatus.SENT: "Verzonden"}
+
+
+def _local(moment: datetime) -> datetime:
+    """SQLite hands timestamps back without a zone; they were written in UTC."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return aware.astimezone(AMSTERDAM)
+
+
+def format_time(moment: datetime | None) -> str:
+    return f"{_local(moment):%d-%m-%Y %H:%M}" if moment is not None else ""
+
+
+def _yes_no(value: bool) -> str:
+    return "ja" if value else "nee"
+
+
+def _decision(action: str | None) -> type[Decision] | None:
+    return DECISIONS.get(action or "")
+
+
+def _not_found(number: str) -> HTTPException:
+    return HTTPException(status_code=404, detail=m.CASE_NOT_FOUND.format(case=number))
+
+
+def _case_or_404(session: Session, number: str) -> Case:
+    try:
+        return find_case(session=session, ref=number)
+    except CaseNotFound as err:
+        raise _not_found(number) from err
+
+
+def _staff_names(session: Session, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = session.exec(select(StaffUser).where(col(StaffUser.id).in_(ids))).all()
+    return {u.id: u.name for u in rows if u.id is not None}
+
+
+def _specialisation_names() -> dict[str, str]:
+    return {code: load_policy(code).name for code in SPECIALISATIONS}
+
+
+# --- inbox ------------------------------------------------------------------------------------
+
+
+@dataclass
+class InboxRow:
+    case: Case
+    practitioner: Practitioner
+    awaited: str
+    age_days: int
+    claimed_by: str
+
+
+@router.get("/inbox", response_class=HTMLResponse)
+def inbox(
+    request: Request,
+    status: str = "",
+    specialisatie: str = "",
+    q: str = "",
+    alle: str = "",
+    pagina: str = "1",
+    user: StaffUser = STAFF,
+    session: Session = Depends(db),
+) -> Response:
+    """Cases waiting for this role's decision (admin: all open cases), oldest pause first."""
+    show_all = bool(alle) or user.role is StaffRole.ADMIN
+    state = status if status in {s.value for s in OPEN_STATES} else ""
+    code = specialisatie.upper() if specialisatie.upper() in SPECIALISATIONS else ""
+    search = q.strip()
+
+    pause = aliased(CaseEvent)
+    opened = func.coalesce(pause.at, Case.updated_at)
+    query = (
+        select(Case, Practitioner, opened)
+        .join(Practitioner, col(Practitioner.id) == Case.practitioner_id)
+        .outerjoin(pause, and_(
+            col(pause.case_id) == Case.id,
+            col(pause.key) == literal("pause:", String) + col(Case.awaiting_key),
+        ))
+        .where(col(Case.state).not_in(CLOSED_STATES))
+    )
+    if not show_all:
+        role = ACTOR_ROLES[user.role]
+        mine = [action for action, kind in DECISIONS.items() if role in kind.roles]
+        query = query.where(col(Case.awaiting_action).in_(mine))
+    if state:
+        query = query.where(Case.state == CaseState(state))
+    if code:
+        query = query.where(Case.specialisation == code)
+    if search:
+        needle = search.lower()
+        query = query.where(or_(
+            func.lower(col(Practitioner.kp_number)).contains(needle, autoescape=True),
+            func.lower(col(Practitioner.name)).contains(needle, autoescape=True),
+            func.lower(col(Case.number)).contains(needle, autoescape=True),
+        ))
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    size = get_settings().web.page_size
+    pages = max(1, ceil(total / size))
+    page = min(max(1, int(pagina) if pagina.isdigit() else 1), pages)
+    found = session.exec(
+        query.order_by(opened, col(Case.id)).offset((page - 1) * size).limit(size)
+    ).all()
+
+    now = utcnow()
+    claimers = _staff_names(session, {c.claimed_by_id for c, _p, _o in found
+                                      if c.claimed_by_id is not None})
+    rows = []
+    for case, practitioner, since in found:
+        awaited = _decision(case.awaiting_action)
+        rows.append(InboxRow(
+            case=case, practitioner=practitioner,
+            awaited=awaited.title if awaited else m.RECEIVED_PENDING,
+            age_days=max(0, (now - _local(since)).days),
+            claimed_by=claimers.get(case.claimed_by_id or 0, ""),
+        ))
+
+    filters = {"status": state, "specialisatie": code, "q": search,
+               "alle": "1" if bool(alle) else ""}
+    kept = {k: v for k, v in filters.items() if v}
+
+    def page_url(number: int) -> str:
+        return "/inbox?" + urlencode({**kept, "pagina": number})
+
+    return templates().TemplateResponse(request, "inbox.html", {
+        "user": user, "rows": rows, "filters": filters, "show_all": show_all,
+        "role_label": ACTOR_ROLES[user.role].label,
+        "states": OPEN_STATES, "specialisations": _specialisation_names(),
+        "page": page, "pages": pages, "total": total,
+        "previous_url": page_url(page - 1) if page > 1 else None,
+        "next_url": page_url(page + 1) if page < pages else None,
+        "empty_message": INBOX_EMPTY_FILTERED if kept
+        else (INBOX_EMPTY_ALL if show_all else INBOX_EMPTY_MINE),
+    })
+
+
+# --- case page --------------------------------------------------------------------------------
+
+
+@dataclass
+class HistoryRow:
+    at: str
+    who: str
+    action: str
+    summary: str
+    from_state: str
+    to_state: str
+    mails: list[tuple[str, int | None]]
+
+
+def _action_label(event: CaseEvent) -> str:
+    kind_prefix, _, rest = event.action.partition(":")
+    if rest and kind_prefix == "awaiting":
+        awaited = _decision(rest)
+        return f"Wacht op: {awaited.title if awaited else rest}"
+    if rest and kind_prefix == "rejected":
+        refused = _decision(rest)
+        return f"Ongeldige invoer geweigerd: {refused.title if refused else rest}"
+    if event.kind is EventKind.DECISION and (decided := _decision(event.action)):
+        return decided.title
+    base, _, suffix = event.action.rpartition("-")
+    if suffix.isdigit() and base in STEP_LABELS:
+        return f"{STEP_LABELS[base]} ({suffix})"
+    return STEP_LABELS.get(event.action, event.action)
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return _yes_no(value)
+    text = str(value)
+    if text in CHOICE_LABELS:
+        return CHOICE_LABELS[text]
+    try:
+        return format_date(date.fromisoformat(text))
+    except ValueError:
+        return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _summary(data: Mapping[str, Any]) -> str:
+    """The input in a line: scalar fields only (the portfolio itself is shown as evidence)."""
+    parts = [f"{INPUT_LABELS.get(key, key)}: {_value_text(value)}"
+             for key, value in data.items()
+             if not isinstance(value, dict | list) and value not in ("", None)]
+    return "; ".join(parts)
+
+
+def _history_rows(events: list[CaseEvent], mail_ids: dict[str, int]) -> list[HistoryRow]:
+    rows = []
+    for event in events:
+        who = f"{ROLE_LABELS.get(event.actor_role, event.actor_role)}: {event.actor_name}"
+        rows.append(HistoryRow(
+            at=format_time(event.at), who=who, action=_action_label(event),
+            summary=_summary(event.input),
+            from_state=STATE_LABELS.get(event.from_state, "") if event.from_state else "",
+            to_state=STATE_LABELS.get(event.to_state, "") if event.to_state else "",
+            mails=[(key.split(":")[-1], mail_ids.get(key)) for key in event.mails],
+        ))
+    return rows
+
+
+def _reached(case: Case, events: list[CaseEvent]) -> CaseState | None:
+    """For a withdrawn or expired case: the open state it was in when it closed."""
+    if case.state not in (CaseState.WITHDRAWN, CaseState.EXPIRED):
+        return None
+    for event in reversed(events):
+        if event.kind is EventKind.TRANSITION and event.to_state == case.state:
+            return event.from_state
+    return None
+
+
+def _render_case(
+    request: Request,
+    session: Session,
+    user: StaffUser,
+    number: str,
+    *,
+    posted: str | None = None,
+    values: Mapping[str, Any] | None = None,
+    errors: Mapping[str, str] | None = None,
+    notice: str | None = None,
+    good: str | None = None,
+    status: int = 200,
+) -> Response:
+    """The case page; after a refused POST it shows the typed values and Dutch errors."""
+    case = _case_or_404(session, number)
+    case_id = case.id or 0
+    practitioner = session.get(Practitioner, case.practitioner_id)
+    registrations = session.exec(
+        select(Registration)
+        .where(Registration.practitioner_id == case.practitioner_id,
+               Registration.specialisation == case.specialisation)
+        .order_by(col(Registration.period_start).desc())
+    ).all()
+    events = history(session=session, case_id=case_id)
+    mails = case_mails(session=session, case_id=case_id)
+    reviews = [(review, get_reviewer(session=session, reviewer_id=review.reviewer_id).name)
+               for review in case_reviews(session=session, case_id=case_id)]
+
+    is_open = not case.state.is_closed
+    step = _decision(case.awaiting_action)
+    pending = is_open and (
+        case.awaiting_key is None
+        or get_event(session=session, case_id=case_id,
+                     key=f"decision:{case.awaiting_key}") is not None
+    )
+    withdraw_pending = get_event(session=session, case_id=case_id,
+                                 key="decision:withdraw") is not None
+    role = ACTOR_ROLES[user.role]
+    may_step = step is not None and not pending and role in step.roles
+
+    errors = dict(errors or {})
+    step_fields: list[FormField] = []
+    if may_step and step is not None:
+        mine = posted == step.action
+        step_fields = form_fields(step, values if mine else None, errors if mine else None)
+    withdraw_fields: list[FormField] = []
+    may_withdraw = is_open and not withdraw_pending and role in Withdrawal.roles
+    if may_withdraw:
+        mine = posted == Withdrawal.action
+        withdraw_fields = form_fields(Withdrawal, values if mine else None,
+                                      errors if mine else None)
+    shown = {f.name for f in step_fields + withdraw_fields if f.error}
+    stray = [f"{INPUT_LABELS.get(k, k)}: {v}" for k, v in errors.items() if k not in shown]
+    if errors:
+        notice = " ".join([notice or NOT_RECORDED, *stray])
+    if pending and good == m.RECEIVED_PENDING:
+        good = None  # the pending notice already says it
+
+    claimers = _staff_names(session, {case.claimed_by_id} if case.claimed_by_id else set())
+    context = {
+        "user": user, "case": case, "practitioner": practitioner,
+        "policy": case_policy(case), "verdict": case_verdict(case),
+        "registrations": registrations, "invoices": case_invoices(session=session,
+                                                                  case_id=case_id),
+        "reviews": reviews, "certificate": get_certificate(session=session, case_id=case_id),
+        "mails": mails, "history": _history_rows(events, {x.key: x.id for x in mails if x.id}),
+        "diagram": step_diagram(case.state, _reached(case, events)),
+        "step": step, "pending": pending or withdraw_pending, "may_step": may_step,
+        "step_fields": step_fields, "may_withdraw": may_withdraw,
+        "withdraw_fields": withdraw_fields,
+        "step_for": STEP_FOR.format(roles=", ".join(sorted(r.label for r in step.roles)))
+        if step else "",
+        "claimed_by": claimers.get(case.claimed_by_id or 0, ""),
+        "claimed_by_me": case.claimed_by_id is not None and case.claimed_by_id == user.id,
+        "notice": notice, "good": good,
+        "category_labels": CATEGORY_LABELS, "registration_labels": REGISTRATION_LABELS,
+        "invoice_kinds": INVOICE_KINDS, "invoice_status": INVOICE_STATUS,
+        "mail_status": MAIL_STATUS, "outcome_labels": CHOICE_LABELS,
+        "number": format_number, "time": format_time, "yes_no": _yes_no,
+        "case_url": f"/zaken/{quote(case.number)}",
+    }
+    return templates().TemplateResponse(request, "case.html", context, status_code=status)
+
+
+@router.get("/zaken/{number}", response_class=HTMLResponse)
+def case_page(
+    request: Request,
+    number: str,
+    gelukt: str = "",
+    user: StaffUser = STAFF,
+    session: Session = Depends(db),
+) -> Response:
+    flash = request.session.pop("flash", None)
+    good = (flash if isinstance(flash, str) else m.RECEIVED_PENDING) if gelukt else None
+    return _render_case(request, session, user, number, good=good)
+
+
+@router.post("/zaken/{number}/acties/{action}", dependencies=[Depends(require_csrf)])
+async def take_action(
+    request: Request,
+    number: str,
+    action: str,
+    user: StaffUser = STAFF,
+    session: Session = Depends(db),
+) -> Response:
+    """One decision through the service; refusals come back on the case page."""
+    kind = DECISIONS.get(action)
+    if kind is None:
+        raise HTTPException(status_code=404, detail=m.UNKNOWN_ACTION.format(
+            action=action, actions=", ".join(DECISIONS)))
+    form = await request.form()
+    typed = {key: value for key, value in form.items() if isinstance(value, str)}
+    try:
+        outcome = await act(number, action, parse_form(kind, typed), actor=actor_for(user))
+    except CaseNotFound as err:
+        raise _not_found(number) from err
+    except NotAllowed as err:
+        raise HTTPException(status_code=403, detail=str(err)) from err
+    except InvalidInput as err:
+        return _render_case(request, session, user, number, posted=action, values=typed,
+                            errors=err.errors, status=422)
+    except (InvalidTransition, DecisionConflict) as err:
+        return _render_case(request, session, user, number, notice=str(err), status=409)
+    request.session["flash"] = outcome.message
+    return RedirectResponse(f"/zaken/{quote(outcome.number)}?gelukt=1", status_code=303)
+
+
+def _claim(request: Request, session: Session, user: StaffUser, number: str,
+           release: bool) -> Response:
+    try:
+        claim(number, actor=actor_for(user), release=release)
+    except CaseNotFound as err:
+        raise _not_found(number) from err
+    except DecisionConflict as err:
+        return _render_case(request, session, user, number, notice=str(err), status=409)
+    request.session["flash"] = RELEASED if release else CLAIMED
+    return RedirectResponse(f"/zaken/{quote(number)}?gelukt=1", status_code=303)
+
+
+@router.post("/zaken/{number}/claimen", dependencies=[Depends(require_csrf)])
+def take_case(
+    request: Request,
+    number: str,
+    user: StaffUser = STAFF,
+    session: Session = Depends(db),
+) -> Response:
+    """So two colleagues do not decide the same case at once."""
+    return _claim(request, session, user, number, release=False)
+
+
+@router.post("/zaken/{number}/vrijgeven", dependencies=[Depends(require_csrf)])
+def release_case(
+    request: Request,
+    number: str,
+    user: StaffUser = STAFF,
+    session: Session = Depends(db),
+) -> Response:
+    return _claim(request, session, user, number, release=True)
+
+
+@router.get("/zaken/{number}/mails/{mail_id}", response_class=HTMLResponse)
+def mail_page(
+    request: Request,
+    number: str,
+    mail_id: int,
+    user: StaffUser = STAFF,
+    session: Session = Depends(db),
+) -> Response:
+    """The mail as it was stored in the outbox; its html only inside a sandboxed frame."""
+    case = _case_or_404(session, number)
+    mail = session.get(OutboxMail, mail_id)
+    if mail is None or mail.case_id != case.id:
+        raise HTTPException(status_code=404, detail=MAIL_NOT_FOUND)
+    return templates().TemplateResponse(request, "mail.html", {
+        "user": user, "case": case, "mail": mail, "mail_status": MAIL_STATUS,
+        "time": format_time, "case_url": f"/zaken/{quote(case.number)}",
+    })
+
