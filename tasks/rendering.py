@@ -49,6 +49,7 @@ TEMPLATE_NAMES: tuple[str, ...] = (
     "rejected",
     "withdrawn",
     "expired",
+    "fresh_link",
 )
 
 _BLANK_LINES = re.compile(r"\n[ \t]*(?:\n[ \t]*)+\n")

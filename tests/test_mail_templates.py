@@ -132,6 +132,7 @@ EXTRAS: dict[str, dict[str, object]] = {
     "rejected": {"explanation": "De uren werkervaring zijn niet gericht op de specialisatie."},
     "withdrawn": {"reason": "Op verzoek van de oefentherapeut.", "withdrawn_by": "de VvOCM"},
     "expired": {"awaited": "uw betaling", "due_date": date(2026, 3, 15)},
+    "fresh_link": {},
 }
 
 

@@ -27,6 +27,7 @@ def create_app() -> FastAPI:
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     for module in (auth, staff, links, public, admin, api):
         app.include_router(module.router)
+    api.install(app)
 
     @app.exception_handler(LoginRequired)
     async def _to_login(_request: Request, exc: LoginRequired) -> Response:
@@ -37,7 +38,8 @@ def create_app() -> FastAPI:
         if request.url.path.startswith("/api/"):
             from fastapi.responses import JSONResponse
 
-            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
+                                headers=exc.headers)
         return templates().TemplateResponse(
             request, "error.html", {"status": exc.status_code, "detail": exc.detail},
             status_code=exc.status_code,

@@ -19,7 +19,7 @@ STEPS: list[tuple[str, frozenset[CaseState]]] = [
     ("Beoordeling", frozenset({S.UNDER_REVIEW, S.ADDITIONS_REQUESTED, S.REJECTED})),
     ("Bewijs", frozenset({S.CERTIFIED})),
 ]
-PER_ROW, BOX_W, BOX_H, GAP_X, GAP_Y = 5, 150, 54, 30, 40
+BOX_W, BOX_H, GAP_X, GAP_Y = 150, 54, 30, 40
 
 
 def current_step(state: CaseState, reached: CaseState | None = None) -> int:
@@ -32,14 +32,21 @@ def current_step(state: CaseState, reached: CaseState | None = None) -> int:
 
 
 def step_diagram(state: CaseState, reached: CaseState | None = None) -> Markup:
-    """`reached`: for a closed case, the last open state it was in."""
+    """`reached`: for a closed case, the last open state it was in. Two drawings, five steps a
+    row for wide screens and two for phones; the stylesheet shows one."""
+    return Markup(f'<div class="diagram-wrap">{_drawing(state, reached, 5, "wide")}'
+                  f'{_drawing(state, reached, 2, "narrow")}</div>')
+
+
+def _drawing(state: CaseState, reached: CaseState | None, per_row: int, variant: str) -> str:
     now = current_step(state, reached)
+    PER_ROW = per_row  # noqa: N806
     rows = (len(STEPS) + PER_ROW - 1) // PER_ROW
     width = PER_ROW * BOX_W + (PER_ROW - 1) * GAP_X + 20
     height = rows * BOX_H + (rows - 1) * GAP_Y + 20
     label = f"Stap {now + 1} van {len(STEPS)}: {STEPS[now][0]} ({state.label})"
     parts = [
-        f'<svg class="diagram" role="img" aria-label="{escape(label)}" '
+        f'<svg class="diagram {variant}" role="img" aria-label="{escape(label)}" '
         f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">',
         f"<title>{escape(label)}</title>",
     ]
@@ -71,4 +78,4 @@ def step_diagram(state: CaseState, reached: CaseState | None = None) -> Markup:
                      f'font-family="sans-serif" font-size="13" fill="#a4000f">'
                      f"{escape(state.label)}</text>")
     parts.append("</svg>")
-    return Markup("".join(parts))
+    return "".join(parts)

@@ -1,5 +1,548 @@
-"""Placeholder router; its owner fills it in."""
+"""The JSON API (/api/v1): open, list and read cases, and one endpoint per decision.
 
-from fastapi import APIRouter
+Every change goes through `service.actions`, exactly as the pages do. Staff authenticate with
+an API token; reviewers and practitioners with the signed token from their mail link, which
+is good for its own case only. Refusals are Dutch; bad input is a 422 naming each field and
+records nothing.
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError
+from sqlalchemy import func, or_
+from sqlmodel import Session, col, select
+
+from domain import messages as m
+from domain.errors import (
+    CaseError,
+    CaseNotFound,
+    DecisionConflict,
+    InvalidInput,
+    InvalidTransition,
+    LinkExpired,
+    LinkInvalid,
+    NotAllowed,
+    RegistrationNotLapsed,
+)
+from domain.states import CaseState, Role
+from flows.inputs import DECISIONS, Decision
+from models.case import Case, CaseEvent, case_policy, case_verdict, find_case, history
+from models.certificate import get_certificate
+from models.db import session_scope
+from models.invoice import case_invoices
+from models.outbox import case_mails
+from models.practitioner import Practitioner
+from models.review import Reviewer, case_reviews
+from models.staff import StaffRole
+from service.actions import Actor, CaseRequest, Outcome, act, open_case
+from service.validation import dutch_errors
+from tasks.links import Purpose, read_token
+from web.deps import db
+from web.security import actor_for, staff_from_token
+
+INVALID_INPUT = "Ongeldige invoer"
+JSON_INVALID = "De invoer is geen geldige JSON."
+LINK_OTHER_CASE = "Deze link hoort bij een andere aanvraag."
+OPEN_TITLE = "Aanvraag registreren"
+READ_TITLE = "Aanvraag inzien"
+
+router = APIRouter(prefix="/api/v1")
+
+bearer = HTTPBearer(
+    auto_error=False, scheme_name="ApiToken",
+    description="API-token van een medewerker: `Authorization: Bearer hr_...`.",
+)
+link_header = APIKeyHeader(
+    name="X-Link-Token", auto_error=False, scheme_name="LinkToken",
+    description="Het token uit de link in de e-mail aan de beoordelaar (`/beoordeling/<token>`) "
+    "of de oefentherapeut (`/status/<token>`); geldig voor die ene aanvraag.",
+)
+
+
+# --- response bodies --------------------------------------------------------------------------
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+class Conflict(BaseModel):
+    detail: str
+    state: CaseState | None = Field(description="De huidige status van de aanvraag")
+
+
+class InvalidBody(BaseModel):
+    detail: str
+    errors: dict[str, str] = Field(description="Per veld wat er mis is")
+
+
+class OutcomeOut(BaseModel):
+    case_id: int
+    number: str
+    state: CaseState
+    delivered: bool = Field(description="Doorgegeven aan de workflow (anders later, door de sweep)")
+    message: str
+
+
+class CaseItem(BaseModel):
+    number: str
+    state: CaseState
+    state_label: str
+    specialisation: str
+    request_date: date
+    awaiting_action: str | None = Field(description="De actie waarop de aanvraag wacht")
+    awaiting_title: str | None
+    due_on: date | None = Field(description="Uiterste datum van die actie")
+    practitioner_name: str
+    kp_number: str
+
+
+class CasePage(BaseModel):
+    items: list[CaseItem]
+    total: int
+    limit: int
+    offset: int
+
+
+class MailOut(BaseModel):
+    key: str
+    template: str
+    recipient: str
+    subject: str
+    status: str
+    sent_at: datetime | None
+
+
+class EventOut(BaseModel):
+    at: datetime
+    kind: str
+    actor_role: Role
+    actor_role_label: str
+    actor_name: str
+    action: str
+    action_title: str | None
+    input: dict[str, Any]
+    from_state: CaseState | None
+    to_state: CaseState | None
+    mails: list[MailOut]
+
+
+class VerdictOut(BaseModel):
+    """R6: points and hours over the five years before the request."""
+
+    sufficient: bool
+    window_start: date
+    window_end: date
+    points_total: Decimal
+    points_by_category: dict[str, Decimal]
+    hours_total: Decimal
+    months_with_hours: int
+    bot_days_held: int | None
+    bot_days_attended: int | None
+    bot_days_required: int | None
+    shortfalls: list[str]
+    notes: list[str]
+
+
+class InvoiceOut(BaseModel):
+    number: str
+    kind: str
+    amount: Decimal
+    status: str
+    issued_on: date
+    paid_on: date | None
+
+
+class ReviewOut(BaseModel):
+    round: int
+    reviewer_name: str
+    assigned_on: date
+    outcome: str | None
+    explanation: str
+    decided_on: date | None
+
+
+class CertificateOut(BaseModel):
+    number: str
+    period_start: date
+    period_end: date
+    issued_on: date
+
+
+class PractitionerOut(BaseModel):
+    kp_number: str
+    name: str
+    email: str
+    member: bool
+
+
+class CaseDetail(CaseItem):
+    specialisation_name: str
+    closed: bool
+    reopened_on: date | None
+    submitted_on: date | None
+    review_round: int
+    processing: bool = Field(description="Een besluit is ontvangen en wordt nog verwerkt")
+    processing_message: str | None
+    practitioner: PractitionerOut
+    verdict: VerdictOut
+    history: list[EventOut]
+    invoices: list[InvoiceOut]
+    reviews: list[ReviewOut]
+    certificate: CertificateOut | None
+
+
+REFUSED: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "Geen of ongeldige inloggegevens"},
+    403: {"model": Problem, "description": "Deze rol of link mag dit niet"},
+    422: {"model": InvalidBody, "description": "Ongeldige invoer, per veld"},
+}
+ON_CASE: dict[int | str, dict[str, Any]] = {
+    **REFUSED,
+    404: {"model": Problem, "description": "Aanvraag bestaat niet"},
+    409: {"model": Conflict, "description": "Kan niet in de huidige status"},
+}
+
+
+# --- who is calling ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller; `case_id` is set for a link, which is good for that case only."""
+
+    actor: Actor
+    staff_role: StaffRole | None = None
+    case_id: int | None = None
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(status_code=401, detail=detail,
+                         headers={"WWW-Authenticate": "Bearer"})
+
+
+def _forbidden(detail: str) -> HTTPException:
+    return HTTPException(status_code=403, detail=detail)
+
+
+def _from_api_token(session: Session,
+                    credentials: HTTPAuthorizationCredentials | None) -> Principal:
+    user = None if credentials is None else staff_from_token(session=session,
+                                                             token=credentials.credentials)
+    if user is None:
+        raise _unauthorized(m.TOKEN_INVALID)
+    return Principal(actor_for(user), staff_role=user.role)
+
+
+def _read_link(token: str) -> dict[str, Any]:
+    """The claims of a status or dossier token; each purpose has its own signing salt."""
+    purposes: tuple[Purpose, ...] = ("status", "dossier")
+    for purpose in purposes:
+        try:
+            return read_token(purpose, token)
+        except LinkExpired as err:
+            raise _unauthorized(m.LINK_EXPIRED) from err
+        except LinkInvalid:
+            continue
+    raise _unauthorized(m.LINK_INVALID)
+
+
+def _from_link(session: Session, token: str) -> Principal:
+    claims = _read_link(token)
+    case = session.get(Case, claims.get("case"))
+    if case is None:
+        raise _unauthorized(m.LINK_INVALID)
+    if claims.get("role") == "reviewer":
+        reviewer = session.get(Reviewer, claims.get("reviewer"))
+        if reviewer is None:
+            raise _unauthorized(m.LINK_INVALID)
+        actor = Actor(Role.REVIEWER, reviewer.name, reviewer_id=reviewer.id)
+    else:
+        practitioner = session.get(Practitioner, case.practitioner_id)
+        actor = Actor(Role.PRACTITIONER, practitioner.name if practitioner else "")
+    return Principal(actor, case_id=case.id)
+
+
+def staff_principal(credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+                    session: Session = Depends(db)) -> Principal:
+    return _from_api_token(session, credentials)
+
+
+def any_principal(credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+                  link: str | None = Depends(link_header),
+                  session: Session = Depends(db)) -> Principal:
+    """A staff token if one is sent, otherwise a mail-link token."""
+    if credentials is not None or not link:
+        return _from_api_token(session, credentials)
+    return _from_link(session, link)
+
+
+def case_opener(principal: Principal = Depends(staff_principal)) -> Principal:
+    if principal.staff_role not in (StaffRole.ASSOCIATION_STAFF, StaffRole.ADMIN):
+        raise _forbidden(m.ROLE_NOT_ALLOWED.format(role=principal.actor.role.label,
+                                                   action=OPEN_TITLE))
+    return principal
+
+
+def _case_for(session: Session, number: str, principal: Principal) -> Case:
+    """The case, if it exists and a link caller's link is for it (and, for a reviewer, the
+    case is assigned to them)."""
+    try:
+        case = find_case(session=session, ref=number)
+    except CaseNotFound as err:
+        raise HTTPException(status_code=404, detail=m.CASE_NOT_FOUND.format(case=number)) from err
+    if principal.case_id is not None and principal.case_id != case.id:
+        raise _forbidden(LINK_OTHER_CASE)
+    if principal.actor.role is Role.REVIEWER and principal.actor.reviewer_id != case.reviewer_id:
+        raise _forbidden(m.WRONG_REVIEWER)
+    return case
+
+
+def _deciding_actor(kind: type[Decision]) -> Any:
+    """Dependency: the caller as an Actor, if its role may give `kind` on this case. Runs before
+    the body is validated, so a caller without the right gets 403, not a list of field errors."""
+
+    def check(number: str, principal: Principal = Depends(any_principal),
+              session: Session = Depends(db)) -> Actor:
+        if principal.actor.role not in kind.roles:
+            raise _forbidden(m.ROLE_NOT_ALLOWED.format(role=principal.actor.role.label,
+                                                       action=kind.title))
+        _case_for(session, number, principal)
+        return principal.actor
+
+    return check
+
+
+# --- refusals ---------------------------------------------------------------------------------
+
+REFUSALS = (InvalidInput, NotAllowed, CaseNotFound, InvalidTransition, DecisionConflict,
+            RegistrationNotLapsed)
+
+
+def _current_state(number: str | None) -> CaseState | None:
+    if number is None:
+        return None
+    with session_scope() as session:
+        return find_case(session=session, ref=number).state
+
+
+def _refusal(err: CaseError, number: str | None) -> JSONResponse:
+    """The service's refusal as JSON: 422 per field, 403, 404, or 409 with the current state."""
+    if isinstance(err, InvalidInput):
+        return JSONResponse({"detail": INVALID_INPUT, "errors": err.errors}, status_code=422)
+    if isinstance(err, NotAllowed):
+        return JSONResponse({"detail": str(err)}, status_code=403)
+    if isinstance(err, CaseNotFound):
+        return JSONResponse({"detail": m.CASE_NOT_FOUND.format(case=number)}, status_code=404)
+    state = err.state if isinstance(err, InvalidTransition) else _current_state(number)
+    return JSONResponse({"detail": str(err), "state": state}, status_code=409)
+
+
+def _outcome(outcome: Outcome) -> OutcomeOut:
+    return OutcomeOut(case_id=outcome.case_id, number=outcome.number, state=outcome.state,
+                      delivered=outcome.delivered, message=outcome.message)
+
+
+def _field_errors(exc: RequestValidationError) -> dict[str, str]:
+    """FastAPI's errors through the same Dutch wording as the service's (`dutch_errors`),
+    with the 'body'/'query' part of the location left off."""
+    errors = exc.errors()
+    if any(error["type"] == "json_invalid" for error in errors):
+        return {"invoer": JSON_INVALID}
+    details = [
+        InitErrorDetails(
+            type=PydanticCustomError(error["type"], error["type"], error.get("ctx")),
+            loc=tuple(error["loc"][1:]), input=error.get("input"),
+        )
+        for error in errors
+    ]
+    return dutch_errors(ValidationError.from_exception_data("invoer", details))
+
+
+async def _invalid_request(request: Request, exc: RequestValidationError) -> Response:
+    if not request.url.path.startswith("/api/"):
+        return await request_validation_exception_handler(request, exc)
+    return JSONResponse({"detail": INVALID_INPUT, "errors": _field_errors(exc)}, status_code=422)
+
+
+def install(app: FastAPI) -> None:
+    """Malformed API requests get the Dutch 422 body; the pages keep FastAPI's handling."""
+    app.exception_handler(RequestValidationError)(_invalid_request)
+
+
+# --- endpoints --------------------------------------------------------------------------------
+
+
+@router.post("/cases", status_code=201, response_model=OutcomeOut, tags=["Aanvragen"],
+             operation_id="open_case", summary=OPEN_TITLE,
+             description="R5: het verzoek van de oefentherapeut. Mag: medewerker VvOCM, beheerder.",
+             responses={**REFUSED, 409: ON_CASE[409]})
+async def create_case(body: CaseRequest,
+                      principal: Principal = Depends(case_opener)) -> OutcomeOut | JSONResponse:
+    try:
+        outcome = await open_case(body.model_dump(mode="json"), actor=principal.actor)
+    except REFUSALS as err:
+        return _refusal(err, None)
+    return _outcome(outcome)
+
+
+@router.get("/cases", response_model=CasePage, tags=["Aanvragen"], operation_id="list_cases",
+            summary="Aanvragen zoeken", responses=REFUSED)
+def list_cases(
+    state: CaseState | None = Query(None, description="Alleen aanvragen in deze status"),
+    specialisation: str | None = Query(None, max_length=10, description="KOT, BOT, PSOT of GOT"),
+    q: str | None = Query(None, max_length=200,
+                          description="Zoek op aanvraagnummer, naam of KP-nummer"),
+    limit: int = Query(50, ge=1, le=200),
+    offset: int = Query(0, ge=0),
+    _: Principal = Depends(staff_principal),
+    session: Session = Depends(db),
+) -> CasePage:
+    statement = select(Case, Practitioner).join(
+        Practitioner, col(Case.practitioner_id) == col(Practitioner.id))
+    if state is not None:
+        statement = statement.where(Case.state == state)
+    if specialisation:
+        statement = statement.where(Case.specialisation == specialisation.strip().upper())
+    if q and q.strip():
+        term = q.strip().lower()
+        statement = statement.where(or_(*(
+            func.lower(column).contains(term, autoescape=True)
+            for column in (col(Case.number), col(Practitioner.name), col(Practitioner.kp_number))
+        )))
+    total = session.exec(select(func.count()).select_from(statement.subquery())).one()
+    rows = session.exec(statement.order_by(col(Case.id)).offset(offset).limit(limit)).all()
+    return CasePage(items=[CaseItem(**_item(case, practitioner)) for case, practitioner in rows],
+                    total=total, limit=limit, offset=offset)
+
+
+@router.get("/cases/{number}", response_model=CaseDetail, tags=["Aanvragen"],
+            operation_id="read_case", summary=READ_TITLE,
+            description="Mag: medewerkers, en de oefentherapeut met de link van de eigen aanvraag.",
+            responses={k: v for k, v in ON_CASE.items() if k not in (409, 422)})
+def read_case(number: str, principal: Principal = Depends(any_principal),
+              session: Session = Depends(db)) -> CaseDetail:
+    if principal.actor.role is Role.REVIEWER:
+        raise _forbidden(m.ROLE_NOT_ALLOWED.format(role=principal.actor.role.label,
+                                                   action=READ_TITLE))
+    return _detail(session, _case_for(session, number, principal))
+
+
+def _add_decision_route(kind: type[Decision]) -> None:
+    """POST /cases/{number}/{action}, with `kind` as its documented request body."""
+
+    allowed = Depends(_deciding_actor(kind))
+
+    async def decide(number: str, body: Decision,
+                     actor: Actor = allowed) -> OutcomeOut | JSONResponse:
+        try:
+            outcome = await act(number, kind.action, body.model_dump(mode="json"), actor=actor)
+        except REFUSALS as err:
+            return _refusal(err, number)
+        return _outcome(outcome)
+
+    decide.__annotations__["body"] = kind  # FastAPI reads the body model from the signature
+    roles = ", ".join(sorted(role.label for role in kind.roles))
+    router.add_api_route(
+        f"/cases/{{number}}/{kind.action}", decide, methods=["POST"], status_code=202,
+        response_model=OutcomeOut, tags=["Besluiten"], operation_id=f"decide_{kind.action}",
+        summary=kind.title, description=f"Mag: {roles}. Het besluit wordt vastgelegd en daarna "
+        "door de workflow verwerkt.", responses=ON_CASE,
+    )
+
+
+for _kind in DECISIONS.values():
+    _add_decision_route(_kind)
+
+
+# --- representations --------------------------------------------------------------------------
+
+
+def _item(case: Case, practitioner: Practitioner) -> dict[str, Any]:
+    awaited = DECISIONS.get(case.awaiting_action or "")
+    return {
+        "number": case.number, "state": case.state, "state_label": case.state.label,
+        "specialisation": case.specialisation, "request_date": case.request_date,
+        "awaiting_action": case.awaiting_action,
+        "awaiting_title": awaited.title if awaited else None, "due_on": case.due_on,
+        "practitioner_name": practitioner.name, "kp_number": practitioner.kp_number,
+    }
+
+
+def _processing(case: Case, events: list[CaseEvent]) -> bool:
+    """A decision is recorded that the run has not yet acted on."""
+    if case.state.is_closed:
+        return False
+    keys = {event.key for event in events}
+    return (case.awaiting_action is None or f"decision:{case.awaiting_key}" in keys
+            or "decision:withdraw" in keys)
+
+
+def _detail(session: Session, case: Case) -> CaseDetail:
+    case_id = case.id or 0
+    practitioner = session.get(Practitioner, case.practitioner_id)
+    assert practitioner is not None
+    events = history(session=session, case_id=case_id)
+    mails = {mail.key: mail for mail in case_mails(session=session, case_id=case_id)}
+    verdict = case_verdict(case)
+    certificate = get_certificate(session=session, case_id=case_id)
+    processing = _processing(case, events)
+    return CaseDetail(
+        **_item(case, practitioner),
+        specialisation_name=case_policy(case).name, closed=case.state.is_closed,
+        reopened_on=case.reopened_on, submitted_on=case.submitted_on,
+        review_round=case.review_round, processing=processing,
+        processing_message=m.RECEIVED_PENDING if processing else None,
+        practitioner=PractitionerOut(kp_number=practitioner.kp_number, name=practitioner.name,
+                                     email=practitioner.email, member=practitioner.member),
+        verdict=VerdictOut(
+            sufficient=verdict.sufficient, window_start=verdict.window[0],
+            window_end=verdict.window[1], points_total=verdict.points_total,
+            points_by_category=verdict.points_by_category, hours_total=verdict.hours_total,
+            months_with_hours=verdict.months_with_hours, bot_days_held=verdict.bot_days_held,
+            bot_days_attended=verdict.bot_days_attended,
+            bot_days_required=verdict.bot_days_required,
+            shortfalls=[shortfall.message for shortfall in verdict.shortfalls],
+            notes=verdict.notes,
+        ),
+        history=[
+            EventOut(
+                at=event.at, kind=event.kind, actor_role=event.actor_role,
+                actor_role_label=event.actor_role.label, actor_name=event.actor_name,
+                action=event.action,
+                action_title=kind.title if (kind := DECISIONS.get(event.action)) else None,
+                input=event.input, from_state=event.from_state, to_state=event.to_state,
+                mails=[MailOut(key=mail.key, template=mail.template, recipient=mail.recipient,
+                               subject=mail.subject, status=mail.status, sent_at=mail.sent_at)
+                       for key in event.mails if (mail := mails.get(key)) is not None],
+            )
+            for event in events
+        ],
+        invoices=[InvoiceOut(number=i.number, kind=i.kind, amount=i.amount, status=i.status,
+                             issued_on=i.issued_on, paid_on=i.paid_on)
+                  for i in case_invoices(session=session, case_id=case_id)],
+        reviews=[ReviewOut(round=r.round, reviewer_name=_reviewer_name(session, r.reviewer_id),
+                           assigned_on=r.assigned_on, outcome=r.outcome,
+                           explanation=r.explanation, decided_on=r.decided_on)
+                 for r in case_reviews(session=session, case_id=case_id)],
+        certificate=CertificateOut(number=certificate.number,
+                                   period_start=certificate.period_start,
+                                   period_end=certificate.period_end,
+                                   issued_on=certificate.issued_on) if certificate else None,
+    )
+
+
+def _reviewer_name(session: Session, reviewer_id: int) -> str:
+    reviewer = session.get(Reviewer, reviewer_id)
+    return reviewer.name if reviewer else ""

@@ -1,5 +1,499 @@
-"""Placeholder router; its owner fills it in."""
+"""Pages behind the signed links in the mails, for people without an account: the reviewer's
+dossier with the findings form, and the practitioner's status page with the forms for what the
+practitioner must do. A token is bound to one case and role (tasks/links.py); an expired
+status link can be exchanged for a fresh one, sent to the registered address only."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+from starlette.datastructures import FormData
+
+from domain import messages as m
+from domain.errors import (
+    CaseNotFound,
+    DecisionConflict,
+    InvalidInput,
+    InvalidTransition,
+    LinkExpired,
+    LinkInvalid,
+    NotAllowed,
+)
+from domain.states import CaseState, Role
+from flows.inputs import DECISIONS, Decision, Findings, Withdrawal
+from models.case import Case, CaseEvent, EventKind, case_policy, case_verdict, get_case, history
+from models.certificate import get_certificate
+from models.db import session_scope, utcnow
+from models.invoice import InvoiceKind, InvoiceStatus, case_invoices
+from models.outbox import OutboxMail, get_mail
+from models.practitioner import Practitioner
+from models.review import case_reviews, get_reviewer
+from policies import Evidence
+from service.actions import Actor, act
+from settings import AMSTERDAM, get_settings
+from tasks.cases import AWAITED_LABELS
+from tasks.links import read_token, status_url
+from tasks.mail import DeliveryFailed, deliver_pending
+from tasks.rendering import format_date, format_number, render_mail
+from web.deps import db
+from web.diagram import step_diagram
+from web.forms import CHOICE_LABELS, form_fields, parse_form
+from web.security import require_csrf
+from web.templating import templates
+
+router = APIRouter(include_in_schema=False)
+
+# Token in the URL: keep it out of caches and out of Referer headers.
+PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
+           "X-Robots-Tag": "noindex"}
+FRESH_LINK_EVERY = timedelta(hours=1)
+
+REVIEWER_LINK_EXPIRED = (
+    "Deze link naar het dossier is verlopen. Vraag het Kwaliteitsregister Paramedici (KP) om "
+    "een nieuwe link; vermeld het kenmerk uit de e-mail."
+)
+STATUS_LINK_EXPIRED = (
+    "Deze link naar uw aanvraag is verlopen. Vraag hieronder een nieuwe link aan; wij sturen "
+    "die naar het e-mailadres dat bij ons bekend is."
+)
+FRESH_LINK_SENT = "We hebben een nieuwe link gestuurd naar {email}."
+FRESH_LINK_RECENT = (
+    "Er is in het afgelopen uur al een nieuwe link gestuurd naar {email}. Kijk in uw mailbox, "
+    "ook bij ongewenste e-mail. Een volgende link kunt u over een uur aanvragen."
+)
+CONFIRM_WITHDRAW = "Vink aan dat u de aanvraag echt wilt intrekken."
+CATEGORY_LABELS = {"course": "Cursus", "other": "Overige activiteit"}
+KIND_LABELS = {InvoiceKind.INTAKE: "Startgesprek", InvoiceKind.REREGISTRATION: "Herregistratie"}
+
+# Per awaited action: who acts and what happens next, as the practitioner reads it.
+NEXT_STEPS: dict[str, tuple[str, str]] = {
+    "association_decision": ("de VvOCM", "De VvOCM controleert uw punten en uren."),
+    "intake_outcome": ("de VvOCM", "De VvOCM voert een online startgesprek met u en besluit "
+                                   "daarna over uw punten en uren."),
+    "portfolio_reopened": ("het KP", "De VvOCM heeft het KP geadviseerd uw digitaal portfolio "
+                                     "te heropenen. Het KP heropent het en laat het u weten."),
+    "submit": ("u", "U dient uw dossier in: werk uw digitaal portfolio voor de specialisatie bij "
+                    "en vul hieronder de datum van indienen in. Die datum wordt de ingangsdatum "
+                    "van uw nieuwe registratieperiode."),
+    "payment_received": ("u", "U betaalt de factuur. Het KP behandelt uw aanvraag zodra de "
+                              "betaling binnen is."),
+    "completeness": ("het KP", "Het KP controleert of uw aanvraag compleet is."),
+    "completion_supplied": ("u", "Uw aanvraag is nog niet compleet. Lever aan wat ontbreekt "
+                                 "(zie de e-mail van het KP) en meld dat hieronder."),
+    "assign_reviewer": ("het KP", "Het KP koppelt uw dossier aan een vakinhoudelijk "
+                                  "beoordelaar."),
+    "findings": ("de beoordelaar", "Een vakinhoudelijk beoordelaar beoordeelt uw werkervaring "
+                                   "en activiteiten."),
+    "additions_supplied": ("u", "De beoordelaar vraagt om een aanvulling. Lever die aan (zie de "
+                                "e-mail) en meld hieronder wat u heeft aangevuld."),
+}
+CLOSED_TEXT: dict[CaseState, str] = {
+    CaseState.CERTIFIED: "Uw herregistratie is rond en u staat weer in het openbaar register.",
+    CaseState.REJECTED: "Uw aanvraag is afgewezen. In de e-mail leest u wat er ontbreekt.",
+    CaseState.DECLINED: "Uw punten of uren zijn niet toereikend. In de e-mail leest u wat er "
+                        "ontbreekt.",
+    CaseState.WITHDRAWN: "De aanvraag is ingetrokken.",
+    CaseState.EXPIRED: "De aanvraag is gesloten omdat een termijn is verstreken.",
+}
+HISTORY_DECISIONS = {"open_case": "Aanvraag geregistreerd",
+                     "withdraw": "Verzoek om de aanvraag in te trekken"}
+PRACTITIONER_ACTIONS = tuple(a for a, kind in DECISIONS.items() if Role.PRACTITIONER in kind.roles)
+
+
+@dataclass(frozen=True)
+class Row:
+    when: str
+    text: str
+
+
+# --- small helpers -------------------------------------------------------------------------
+
+def _local(at: datetime) -> datetime:
+    """SQLite hands back naive datetimes; they were written in UTC."""
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(AMSTERDAM)
+
+
+def _when(at: datetime) -> str:
+    local = _local(at)
+    return f"{format_date(local.date())}, {local:%H:%M}"
+
+
+def _values(form: FormData) -> dict[str, str]:
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+def mask_email(address: str) -> str:
+    """p***@example.org: enough to recognise one's own address, not to learn someone's."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+    return templates().TemplateResponse(request, name, {"user": None, **context},
+                                        status_code=status, headers=PRIVATE)
+
+
+def _decision_rows(events: list[CaseEvent], action: str) -> list[CaseEvent]:
+    return [e for e in events if e.kind is EventKind.DECISION and e.action == action]
+
+
+def _pending(case: Case, events: list[CaseEvent]) -> bool:
+    """A decision is recorded but the case's run has not processed it yet."""
+    if case.state.is_closed:
+        return False
+    keys = {e.key for e in events}
+    return (case.awaiting_action is None or f"decision:{case.awaiting_key}" in keys
+            or "decision:withdraw" in keys)
+
+
+# --- reviewer ------------------------------------------------------------------------------
+
+def _reviewer_case(session: Session, token: str) -> tuple[dict[str, Any], Case]:
+    """The claims and the case, if the link is genuine and its reviewer still has the case.
+    LinkExpired passes through: it gets its own page."""
+    try:
+        claims = read_token("dossier", token)
+    except LinkExpired:
+        raise
+    except LinkInvalid as err:
+        raise HTTPException(status_code=403, detail=m.LINK_INVALID) from err
+    try:
+        case = get_case(session=session, case_id=int(claims["case"]))
+    except (CaseNotFound, KeyError, TypeError, ValueError) as err:
+        raise HTTPException(status_code=403, detail=m.LINK_INVALID) from err
+    if claims.get("role") != "reviewer" or case.reviewer_id is None \
+            or case.reviewer_id != claims.get("reviewer"):
+        raise HTTPException(status_code=403, detail=m.LINK_INVALID)
+    return claims, case
+
+
+def _findings_sent(events: list[CaseEvent], round: int) -> CaseEvent | None:
+    """The findings recorded for this round (a pause reopened after bad Prefect UI input gets
+    a `-retry-n` key)."""
+    base = f"decision:findings-{round}"
+    sent = [e for e in _decision_rows(events, "findings")
+            if e.key == base or e.key.startswith(f"{base}-retry-")]
+    return sent[-1] if sent else None
+
+
+def _evidence(case: Case) -> dict[str, Any]:
+    evidence = Evidence.model_validate(case.evidence)
+    return {
+        "activities": [
+            {"on": a.on, "title": a.title, "points": format_number(a.points),
+             "category": CATEGORY_LABELS[a.category], "accredited": a.accredited}
+            for a in sorted(evidence.activities, key=lambda a: a.on)
+        ],
+        "work_hours": [
+            {"start": w.start, "end": w.end, "hours": format_number(w.hours),
+             "description": w.description}
+            for w in sorted(evidence.work_hours, key=lambda w: w.start)
+        ],
+        "bot_days": sorted(d.on for d in evidence.bot_days),
+    }
+
+
+def _dossier_page(request: Request, session: Session, token: str, claims: dict[str, Any],
+                  case: Case, *, values: dict[str, str] | None = None,
+                  errors: dict[str, str] | None = None, status: int = 200) -> Response:
+    round = int(claims["round"])
+    events = history(session=session, case_id=case.id or 0)
+    sent = _findings_sent(events, round)
+    practitioner = session.get(Practitioner, case.practitioner_id)
+    reviewer = get_reviewer(session=session, reviewer_id=int(claims["reviewer"]))
+    verdict = case_verdict(case)
+    open_form = sent is None and case.awaiting_action == "findings" \
+        and case.review_round == round
+    context = {
+        "token": token, "case": case, "round": round, "reviewer": reviewer,
+        "practitioner": practitioner, "specialisation": case_policy(case).name,
+        "evidence": _evidence(case), "verdict": verdict,
+        "points": {k: format_number(v) for k, v in verdict.points_by_category.items()},
+        "points_total": format_number(verdict.points_total),
+        "hours_total": format_number(verdict.hours_total),
+        "reviews": [r for r in case_reviews(session=session, case_id=case.id or 0)
+                    if r.round < round and r.outcome is not None],
+        "outcomes": CHOICE_LABELS,
+        "additions": [
+            {"when": _when(e.at), "supplied_on": e.input.get("supplied_on", ""),
+             "description": e.input.get("description", "")}
+            for e in _decision_rows(events, "additions_supplied")
+        ],
+        "sent": None if sent is None else {
+            "outcome": CHOICE_LABELS.get(str(sent.input.get("outcome")), ""),
+            "explanation": sent.input.get("explanation", ""), "when": _when(sent.at),
+        },
+        "processing": sent is not None and case.awaiting_action == "findings"
+        and case.review_round == round,
+        "received_text": m.RECEIVED_PENDING,
+        "fields": form_fields(Findings, values, errors) if open_form else [],
+        "errors": errors or {},
+    }
+    return _page(request, "reviewer_dossier.html", context, status)
+
+
+def _reviewer_expired(request: Request) -> Response:
+    return _page(request, "link_expired.html", {"message": REVIEWER_LINK_EXPIRED}, 410)
+
+
+@router.get("/beoordeling/{token}", response_class=HTMLResponse)
+async def dossier(request: Request, token: str, session: Session = Depends(db)) -> Response:
+    """The dossier, read-only, and the findings form while this round awaits findings."""
+    try:
+        claims, case = _reviewer_case(session, token)
+    except LinkExpired:
+        return _reviewer_expired(request)
+    return _dossier_page(request, session, token, claims, case)
+
+
+@router.post("/beoordeling/{token}", dependencies=[Depends(require_csrf)])
+async def send_findings(request: Request, token: str,
+                        session: Session = Depends(db)) -> Response:
+    """One submission per round: a second one is a conflict, not a correction."""
+    try:
+        claims, case = _reviewer_case(session, token)
+    except LinkExpired:
+        return _reviewer_expired(request)
+    round = int(claims["round"])
+    if case.review_round != round \
+            or _findings_sent(history(session=session, case_id=case.id or 0), round):
+        raise HTTPException(status_code=409, detail=m.ALREADY_DECIDED)
+    form = await request.form()
+    reviewer = get_reviewer(session=session, reviewer_id=int(claims["reviewer"]))
+    actor = Actor(Role.REVIEWER, reviewer.name, reviewer_id=reviewer.id)
+    try:
+        await act(case.number, Findings.action, parse_form(Findings, form), actor=actor)
+    except InvalidInput as err:
+        return _dossier_page(request, session, token, claims, case, values=_values(form),
+                             errors=err.errors, status=422)
+    except (DecisionConflict, InvalidTransition) as err:
+        raise HTTPException(status_code=409, detail=str(err)) from err
+    except NotAllowed as err:
+        raise HTTPException(status_code=403, detail=str(err)) from err
+    return RedirectResponse(f"/beoordeling/{token}", status_code=303)
+
+
+# --- practitioner --------------------------------------------------------------------------
+
+def _status_case(session: Session, token: str) -> Case:
+    """The case of a genuine, unexpired status link. LinkExpired passes through."""
+    try:
+        claims = read_token("status", token)
+    except LinkExpired:
+        raise
+    except LinkInvalid as err:
+        raise HTTPException(status_code=403, detail=m.LINK_INVALID) from err
+    return _claimed_case(session, claims)
+
+
+def _claimed_case(session: Session, claims: Any) -> Case:
+    try:
+        if claims.get("role") != "practitioner":
+            raise LinkInvalid(m.LINK_INVALID)
+        return get_case(session=session, case_id=int(claims["case"]))
+    except (AttributeError, CaseNotFound, KeyError, LinkInvalid, TypeError, ValueError) as err:
+        raise HTTPException(status_code=403, detail=m.LINK_INVALID) from err
+
+
+def genuine_status_claims(token: str) -> Any:
+    """The claims of a status token signed by us, however old; None if forged or tampered.
+    Same serializer settings as tasks/links.py, without the age check."""
+    serializer = URLSafeTimedSerializer(get_settings().links.secret_key, salt="herreg-status")
+    try:
+        return serializer.loads(token)
+    except BadSignature:
+        return None
+
+
+def _reached(case: Case, events: list[CaseEvent]) -> CaseState | None:
+    """For a withdrawn or expired case, the open state it stopped in."""
+    closing = [e for e in events if e.kind is EventKind.TRANSITION and e.to_state == case.state]
+    return closing[-1].from_state if closing else None
+
+
+def _history_rows(events: list[CaseEvent]) -> list[Row]:
+    """The history in plain Dutch: decisions, state changes and what the case waited for."""
+    rows = []
+    for e in events:
+        if e.kind is EventKind.DECISION:
+            kind = DECISIONS.get(e.action)
+            title = HISTORY_DECISIONS.get(e.action) or (kind.title if kind else "")
+            if title:
+                rows.append(Row(_when(e.at), f"{title}, door {e.actor_role.label}"))
+        elif e.kind is EventKind.TRANSITION and e.to_state is not None:
+            rows.append(Row(_when(e.at), f"Nieuwe status: {e.to_state.label}"))
+        elif e.action.startswith("awaiting:"):
+            awaited = AWAITED_LABELS.get(e.action.removeprefix("awaiting:"))
+            due = e.input.get("due_on")
+            if awaited and isinstance(due, str):
+                rows.append(Row(_when(e.at), f"Wacht op {awaited}, uiterlijk "
+                                             f"{format_date(date.fromisoformat(due))}"))
+    return rows
+
+
+def _dates(session: Session, case: Case) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = [("Aanvraag ontvangen", format_date(case.request_date))]
+    if case.reopened_on:
+        found.append(("Portfolio heropend", format_date(case.reopened_on)))
+    if case.submitted_on:
+        found.append(("Dossier ingediend", format_date(case.submitted_on)))
+    for invoice in case_invoices(session=session, case_id=case.id or 0):
+        if invoice.paid_on:
+            found.append((f"Betaling ontvangen ({KIND_LABELS[invoice.kind].lower()})",
+                          format_date(invoice.paid_on)))
+    certificate = get_certificate(session=session, case_id=case.id or 0)
+    if certificate:
+        start, end = format_date(certificate.period_start), format_date(certificate.period_end)
+        found.append(("Nieuwe registratieperiode", f"{start} tot en met {end}"))
+    return found
+
+
+def _status_page(request: Request, session: Session, token: str, case: Case, *,
+                 received: bool = False, failed: str | None = None,
+                 values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
+                 status: int = 200) -> Response:
+    """`failed`: the action whose form came back with `errors` and the typed `values`."""
+    events = history(session=session, case_id=case.id or 0)
+    pending = _pending(case, events)
+    practitioner = session.get(Practitioner, case.practitioner_id)
+
+    def fields(kind: type[Decision]) -> Any:
+        mine = failed == kind.action
+        return form_fields(kind, values if mine else None, errors if mine else None)
+
+    forms = [
+        {"action": a, "title": DECISIONS[a].title, "fields": fields(DECISIONS[a])}
+        for a in PRACTITIONER_ACTIONS
+        if a == case.awaiting_action and a != Withdrawal.action and not pending
+    ]
+    can_withdraw = not case.state.is_closed and "decision:withdraw" not in {e.key for e in events}
+    context = {
+        "token": token, "case": case, "practitioner": practitioner,
+        "specialisation": case_policy(case).name,
+        "diagram": step_diagram(case.state, _reached(case, events)),
+        "pending": pending, "received": received, "received_text": m.RECEIVED_PENDING,
+        "next": None if case.state.is_closed or pending
+        else NEXT_STEPS.get(case.awaiting_action or ""),
+        "closed_text": CLOSED_TEXT.get(case.state),
+        "dates": _dates(session, case),
+        "invoices": [(i, KIND_LABELS[i.kind])
+                     for i in case_invoices(session=session, case_id=case.id or 0)
+                     if i.status is InvoiceStatus.OPEN],
+        "history": _history_rows(events), "forms": forms,
+        "withdraw": fields(Withdrawal) if can_withdraw else None,
+        "withdraw_error": (errors or {}).get("bevestigen") if failed == "withdraw" else None,
+        "other_errors": [msg for key, msg in (errors or {}).items()
+                         if failed and key not in DECISIONS[failed].model_fields
+                         and key != "bevestigen"],
+    }
+    return _page(request, "status_page.html", context, status)
+
+
+def _status_expired(request: Request, session: Session, token: str) -> Response:
+    claims = genuine_status_claims(token)
+    if claims is None:
+        raise HTTPException(status_code=403, detail=m.LINK_INVALID)
+    case = _claimed_case(session, claims)
+    practitioner = session.get(Practitioner, case.practitioner_id)
+    masked = mask_email(practitioner.email) if practitioner else ""
+    return _page(request, "status_expired.html",
+                 {"token": token, "message": STATUS_LINK_EXPIRED, "email": masked}, 410)
+
+
+async def send_fresh_link(case_id: int) -> bool:
+    """Mails a new status link to the registered address, at most once per case per hour;
+    False if one went out within the hour. The hour is part of the outbox key, so two
+    requests at once still make one mail."""
+    now = utcnow()
+    key = f"{case_id}:fresh-link-{now:%Y%m%d%H}:fresh_link"
+    try:
+        with session_scope() as session:
+            earlier = session.exec(select(OutboxMail).where(
+                OutboxMail.case_id == case_id, OutboxMail.template == "fresh_link")).all()
+            recent = [mail for mail in earlier if _local(mail.created_at) > now - FRESH_LINK_EVERY]
+            if recent or get_mail(session=session, key=key) is not None:
+                return False
+            case = get_case(session=session, case_id=case_id)
+            practitioner = session.get(Practitioner, case.practitioner_id)
+            assert practitioner is not None
+            rendered = render_mail("fresh_link", {
+                "case_number": case.number, "practitioner_name": practitioner.name,
+                "kp_number": practitioner.kp_number, "specialisation": case_policy(case).name,
+                "today": get_settings().current_date(), "status_url": status_url(case_id),
+            })
+            session.add(OutboxMail(key=key, case_id=case_id, template="fresh_link",
+                                   recipient=practitioner.email, subject=rendered.subject,
+                                   text=rendered.text, html=rendered.html))
+    except IntegrityError:
+        return False
+    with suppress(DeliveryFailed):  # it stays in the outbox; the sweep sends it later
+        await deliver_pending(case_id)
+    return True
+
+
+@router.post("/status/nieuwe-link", dependencies=[Depends(require_csrf)])
+async def fresh_link(request: Request, session: Session = Depends(db)) -> Response:
+    """Forged tokens get nothing; a genuine one (however old) gets a link to its own case,
+    sent to the address on file, never to one typed here."""
+    form = await request.form()
+    token = form.get("token")
+    claims = genuine_status_claims(token) if isinstance(token, str) else None
+    if claims is None:
+        raise HTTPException(status_code=403, detail=m.LINK_INVALID)
+    case = _claimed_case(session, claims)
+    practitioner = session.get(Practitioner, case.practitioner_id)
+    assert practitioner is not None
+    sent = await send_fresh_link(case.id or 0)
+    message = (FRESH_LINK_SENT if sent else FRESH_LINK_RECENT).format(
+        email=mask_email(practitioner.email))
+    return _page(request, "status_fresh_link.html", {"message": message, "sent": sent})
+
+
+@router.get("/status/{token}", response_class=HTMLResponse)
+async def status(request: Request, token: str, ontvangen: str | None = None,
+                 session: Session = Depends(db)) -> Response:
+    """Where the case is, what comes next and who acts, and the practitioner's own forms."""
+    try:
+        case = _status_case(session, token)
+    except LinkExpired:
+        return _status_expired(request, session, token)
+    return _status_page(request, session, token, case, received=ontvangen is not None)
+
+
+@router.post("/status/{token}/acties/{action}", dependencies=[Depends(require_csrf)])
+async def practitioner_action(request: Request, token: str, action: str,
+                              session: Session = Depends(db)) -> Response:
+    try:
+        case = _status_case(session, token)
+    except LinkExpired:
+        return _status_expired(request, session, token)
+    if action not in PRACTITIONER_ACTIONS:
+        raise HTTPException(status_code=404, detail=m.UNKNOWN_ACTION.format(
+            action=action, actions=", ".join(PRACTITIONER_ACTIONS)))
+    kind = DECISIONS[action]
+    form = await request.form()
+    values = _values(form)
+    if kind is Withdrawal and values.get("bevestigen") != "ja":
+        return _status_page(request, session, token, case, failed=action, values=values,
+                            errors={"bevestigen": CONFIRM_WITHDRAW}, status=422)
+    practitioner = session.get(Practitioner, case.practitioner_id)
+    assert practitioner is not None
+    try:
+        await act(case.number, action, parse_form(kind, form),
+                  actor=Actor(Role.PRACTITIONER, practitioner.name))
+    except InvalidInput as err:
+        return _status_page(request, session, token, case, failed=action, values=values,
+                            errors=err.errors, status=422)
+    except (DecisionConflict, InvalidTransition) as err:
+        raise HTTPException(status_code=409, detail=str(err)) from err
+    except NotAllowed as err:
+        raise HTTPException(status_code=403, detail=str(err)) from err
+    return RedirectResponse(f"/status/{token}?ontvangen=1", status_code=303)

@@ -1,0 +1,233 @@
+"""The pages behind the mailed links (reviewer and practitioner, no account) and the public
+register, against the real stack; every link is taken from a mail the SMTP server received."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+
+from domain import messages as m
+from models.db import session_scope
+from models.invoice import case_invoices
+from models.practitioner import Practitioner
+from service.actions import act, open_case
+from settings import get_settings
+from tasks.links import make_token
+from tests.conftest import (
+    ASSOCIATION,
+    REGISTER,
+    TODAY,
+    Mailbox,
+    awaiting,
+    case_row,
+    csrf_from,
+    settled,
+    wait_until,
+)
+from tests.factories import request
+from web.routes.links import (
+    CONFIRM_WITHDRAW,
+    FRESH_LINK_RECENT,
+    FRESH_LINK_SENT,
+    REVIEWER_LINK_EXPIRED,
+    STATUS_LINK_EXPIRED,
+    mask_email,
+)
+
+pytestmark = pytest.mark.usefixtures("stack")
+
+
+async def link_from_mail(mailbox: Mailbox, case_id: int, template: str, kind: str) -> str:
+    """The path of the `kind` link ("status" or "beoordeling") in the mail's text part."""
+    base = re.escape(get_settings().links.base_url)
+
+    def find() -> str | None:
+        for message in mailbox.for_case(case_id):
+            if str(message["X-Herregistratie-Key"]).split(":")[2] != template:
+                continue
+            body = message.get_body(preferencelist=("plain",))
+            assert body is not None
+            found = re.search(rf"{base}(/{kind}/[\w.-]+)", body.get_content())
+            if found:
+                return found.group(1)
+        return None
+
+    return str(await wait_until(find, 60, f"{template} mail with a {kind} link"))
+
+
+def practitioner_of(case: Any) -> Practitioner:
+    with session_scope() as session:
+        found = session.get(Practitioner, case.practitioner_id)
+        assert found is not None
+        return found
+
+
+def tampered(path: str) -> str:
+    prefix, token = path.rsplit("/", 1)
+    return f"{prefix}/{('B' if token[0] != 'B' else 'C')}{token[1:]}"
+
+
+class PastSigner(TimestampSigner):
+    """Signs as if the link were mailed 200 days ago (links live 60 or 120 days)."""
+
+    def get_timestamp(self) -> int:
+        return int(time.time()) - 200 * 86400
+
+
+@pytest.fixture(scope="module")
+async def lapsed_case(stack: Any) -> Any:
+    """A case that stays at the association's check: its registration is lapsed (R4)."""
+    opened = await open_case(request(TODAY - timedelta(days=20)), actor=ASSOCIATION)
+    return case_row(opened.case_id)
+
+
+async def test_practitioner_submits_and_reviewer_certifies_through_mailed_links(
+    client: Any, mailbox: Mailbox, lapsed_case: Any,
+) -> None:
+    opened = await open_case(request(TODAY - timedelta(days=30)), actor=ASSOCIATION)
+    case_id, ref = opened.case_id, opened.number
+    practitioner = practitioner_of(case_row(case_id))
+    status = await link_from_mail(mailbox, case_id, "request_received", "status")
+    await awaiting(ref, "association_decision")
+    await act(ref, "association_decision", {"outcome": "advise"}, actor=ASSOCIATION)
+    await awaiting(ref, "portfolio_reopened")
+    await act(ref, "portfolio_reopened", {"reopened_on": str(TODAY - timedelta(days=10))},
+              actor=REGISTER)
+    await awaiting(ref, "submit")
+
+    page = client.get(status)
+    assert page.status_code == 200
+    assert "Wacht op indienen dossier" in page.text and "U dient uw dossier in" in page.text
+    assert practitioner.email not in page.text
+    action = f"{status}/acties/submit"
+    bad = client.post(action, data={"submitted_on": "2026-02-31",
+                                    "csrf_token": csrf_from(page.text)})
+    assert bad.status_code == 422
+    assert m.FIELD_DATE in bad.text and 'value="2026-02-31"' in bad.text
+    sent = client.post(action, data={"submitted_on": str(TODAY - timedelta(days=3)),
+                                     "csrf_token": csrf_from(page.text)},
+                       follow_redirects=False)
+    assert sent.status_code == 303
+    assert m.RECEIVED_PENDING in client.get(sent.headers["location"]).text
+    await awaiting(ref, "payment_received")
+    with session_scope() as session:
+        invoice = case_invoices(session=session, case_id=case_id)[0]
+    page = client.get(status)
+    assert "Wacht op betaling" in page.text and invoice.number in page.text
+    assert "€" in page.text and 'action="' + action not in page.text
+
+    await act(ref, "payment_received", {"paid_on": str(TODAY)}, actor=REGISTER)
+    await awaiting(ref, "completeness")
+    await act(ref, "completeness", {"complete": True}, actor=REGISTER)
+    await awaiting(ref, "assign_reviewer")
+    await act(ref, "assign_reviewer", {"reviewer_name": "Dr. L. Link",
+                                       "reviewer_email": "link-reviewer@example.org"},
+              actor=REGISTER)
+    dossier = await link_from_mail(mailbox, case_id, "review_assigned", "beoordeling")
+    await awaiting(ref, "findings")
+
+    assert client.get(tampered(dossier)).status_code == 403
+    reviewer_id = case_row(case_id).reviewer_id
+    for other in (make_token("dossier", case=case_id, role="reviewer",
+                             reviewer=reviewer_id + 1000, round=1),
+                  make_token("dossier", case=lapsed_case.id, role="reviewer",
+                             reviewer=reviewer_id, round=1)):
+        refused = client.get(f"/beoordeling/{other}")
+        assert refused.status_code == 403 and m.LINK_INVALID in refused.text
+
+    old = URLSafeTimedSerializer(get_settings().links.secret_key, salt="herreg-dossier",
+                                 signer=PastSigner).dumps(
+        {"case": case_id, "role": "reviewer", "reviewer": reviewer_id, "round": 1})
+    expired = client.get(f"/beoordeling/{old}")
+    assert expired.status_code == 410 and REVIEWER_LINK_EXPIRED in expired.text
+
+    page = client.get(dossier)
+    assert page.status_code == 200
+    assert practitioner.name in page.text and "Kinderoefentherapie" in page.text
+    assert "Activiteit 1" in page.text and "Bevindingen versturen" in page.text
+    incomplete = client.post(dossier, data={"outcome": "additions", "explanation": "",
+                                            "csrf_token": csrf_from(page.text)})
+    assert incomplete.status_code == 422 and m.EXPLANATION_REQUIRED in incomplete.text
+    assert re.search(r'value="additions"\s+checked', incomplete.text)
+    done = client.post(dossier, data={"outcome": "positive", "explanation": "Prima dossier.",
+                                      "csrf_token": csrf_from(page.text)})
+    assert done.status_code == 200 and "Uw bevindingen voor ronde 1" in done.text
+    assert "Prima dossier." in done.text and "Bevindingen versturen" not in done.text
+    again = client.post(dossier, data={"outcome": "negative", "explanation": "Toch niet.",
+                                       "csrf_token": csrf_from(page.text)})
+    assert again.status_code == 409 and m.ALREADY_DECIDED in again.text
+    await settled(ref, "certified")
+    later = client.get(dossier)
+    assert "Prima dossier." in later.text and "Bevindingen versturen" not in later.text
+
+    page = client.get(status)
+    assert "Geherregistreerd" in page.text and "Nieuwe registratieperiode" in page.text
+    assert "Aanvraag intrekken" not in page.text
+
+    certified, lapsed = practitioner, practitioner_of(lapsed_case)
+    register = client.get("/register")
+    assert certified.name in register.text and certified.kp_number in register.text
+    assert lapsed.name not in register.text
+    found = client.get("/register", params={"kp": certified.kp_number, "specialisatie": "KOT"})
+    assert certified.name in found.text and "1 registratie gevonden" in found.text
+    assert lapsed.name not in client.get("/register", params={"kp": lapsed.kp_number}).text
+    for page_text in (register.text, found.text):
+        assert certified.email not in page_text and "@example.org" not in page_text
+
+
+async def test_expired_status_link_offers_one_fresh_link_per_hour(
+    client: Any, mailbox: Mailbox, lapsed_case: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    email = practitioner_of(lapsed_case).email
+    old = URLSafeTimedSerializer(get_settings().links.secret_key, salt="herreg-status",
+                                 signer=PastSigner).dumps({"case": lapsed_case.id,
+                                                           "role": "practitioner"})
+    expired = client.get(f"/status/{old}")
+    assert expired.status_code == 410 and STATUS_LINK_EXPIRED in expired.text
+    assert mask_email(email) in expired.text and email not in expired.text
+    csrf = csrf_from(expired.text)
+    forged = client.post("/status/nieuwe-link", data={"token": tampered(f"/{old}")[1:],
+                                                      "csrf_token": csrf})
+    assert forged.status_code == 403
+
+    first = client.post("/status/nieuwe-link", data={"token": old, "csrf_token": csrf})
+    assert first.status_code == 200
+    assert FRESH_LINK_SENT.format(email=mask_email(email)) in first.text
+    assert email not in first.text
+    fresh = await link_from_mail(mailbox, lapsed_case.id, "fresh_link", "status")
+    assert lapsed_case.number in client.get(fresh).text
+
+    second = client.post("/status/nieuwe-link", data={"token": old, "csrf_token": csrf})
+    assert FRESH_LINK_RECENT.format(email=mask_email(email)) in second.text
+    assert mailbox.templates(lapsed_case.id).count("fresh_link") == 1
+
+
+async def test_practitioner_withdraws_with_confirmation(
+    client: Any, mailbox: Mailbox, lapsed_case: Any,
+) -> None:
+    status = await link_from_mail(mailbox, lapsed_case.id, "request_received", "status")
+    await awaiting(lapsed_case.id, "association_decision")
+    page = client.get(status)
+    assert "De VvOCM controleert uw punten en uren." in page.text
+    assert "/acties/submit" not in page.text
+    csrf = csrf_from(page.text)
+    early = client.post(f"{status}/acties/submit",
+                        data={"submitted_on": str(TODAY), "csrf_token": csrf})
+    assert early.status_code == 409
+    withdraw = f"{status}/acties/withdraw"
+    unconfirmed = client.post(withdraw, data={"reason": "Ik stop ermee.", "csrf_token": csrf})
+    assert unconfirmed.status_code == 422 and CONFIRM_WITHDRAW in unconfirmed.text
+    assert "Ik stop ermee." in unconfirmed.text
+    done = client.post(withdraw, data={"reason": "Ik stop ermee.", "bevestigen": "ja",
+                                       "csrf_token": csrf}, follow_redirects=False)
+    assert done.status_code == 303
+    await settled(lapsed_case.id, "withdrawn")
+    page = client.get(status)
+    assert "Ingetrokken" in page.text and "Aanvraag intrekken</h2>" not in page.text
+    closed = client.post(withdraw, data={"bevestigen": "ja", "csrf_token": csrf})
+    assert closed.status_code == 409
