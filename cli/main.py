@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Coroutine
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -18,6 +19,9 @@ from models.practitioner import Practitioner
 from service.actions import Actor, act, open_case
 from settings import get_settings
 from tasks.rendering import format_date
+from tasks.runs import configured_api
+
+T = TypeVar("T")
 
 app = typer.Typer(help="Herregistratie: verlopen herregistratie specialisatie (KP/VvOCM).",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -32,6 +36,11 @@ def _actor(role: str, name: str) -> Actor:
     if role not in ROLES:
         raise typer.BadParameter(f"onbekende rol '{role}'; kies uit {', '.join(ROLES)}")
     return Actor(ROLES[role], name)
+
+
+def _run(work: Coroutine[Any, Any, T]) -> T:
+    with configured_api():
+        return asyncio.run(work)
 
 
 def _fail(err: CaseError) -> None:
@@ -72,7 +81,7 @@ def open_command(
     if evidence is not None:
         data["evidence"] = json.loads(evidence.read_text())
     try:
-        outcome = asyncio.run(open_case(data, actor=_actor(role, by)))
+        outcome = _run(open_case(data, actor=_actor(role, by)))
     except CaseError as err:
         _fail(err)
         return
@@ -97,7 +106,7 @@ def act_command(
         field, _, value = item.partition("=")
         data[field] = {"ja": True, "nee": False}.get(value, value)
     try:
-        outcome = asyncio.run(act(case, action, data, actor=_actor(role, by)))
+        outcome = _run(act(case, action, data, actor=_actor(role, by)))
     except CaseError as err:
         _fail(err)
         return
@@ -153,7 +162,7 @@ def sweep_command(
     """Verlopen registraties en termijnen afhandelen, achtergebleven besluiten en mail versturen."""
     from flows.sweeps import sweep
 
-    report = asyncio.run(sweep(today=date.fromisoformat(today) if today else None))
+    report = _run(sweep(today=date.fromisoformat(today) if today else None))
     typer.echo(", ".join(f"{k}: {v}" for k, v in report.items()))
 
 
@@ -200,7 +209,8 @@ def web_command() -> None:
     from web.app import create_app
 
     web = get_settings().web
-    uvicorn.run(create_app(), host=web.host, port=web.port, log_level="warning")
+    with configured_api():
+        uvicorn.run(create_app(), host=web.host, port=web.port, log_level="warning")
 
 
 @app.command("admin")

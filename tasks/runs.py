@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
 from prefect import get_client, task
 from prefect.deployments import arun_deployment
 from prefect.exceptions import ObjectNotFound
+from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.states import Cancelled
 from sqlmodel import select
 
@@ -135,3 +138,11 @@ async def resume_pending_decisions() -> int:
     for case_id, pause_key in pending:
         delivered += await deliver_decision(case_id, pause_key)
     return delivered
+
+
+@contextmanager
+def configured_api() -> Iterator[None]:
+    """Prefect's client reads its own settings; entry points (CLI, web server) point it at
+    ours (HERREG_PREFECT__API_URL), so one setting decides where the Prefect server is."""
+    with temporary_settings(updates={PREFECT_API_URL: get_settings().prefect.api_url}):
+        yield

@@ -199,6 +199,7 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screens
 @pytest.fixture(scope="session")
 def web_url(stack: Stack) -> Iterator[str]:
     """The web app served by uvicorn on loopback, in a thread of this process."""
+    import contextvars
     import threading
 
     import uvicorn
@@ -208,7 +209,9 @@ def web_url(stack: Stack) -> Iterator[str]:
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port,
                                            log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
+    # A thread does not inherit this context (the stack's Prefect API URL); give it a copy.
+    context = contextvars.copy_context()
+    thread = threading.Thread(target=context.run, args=(server.run,), daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
     while not server.started and time.monotonic() < deadline:

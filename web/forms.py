@@ -68,7 +68,9 @@ def form_fields(
         field_kind, choices = _kind(name, info.annotation)
         raw = values.get(name, "")
         fields.append(FormField(
-            name=name, label=LABELS.get(name, name), hint=info.description or "",
+            name=name, label=LABELS.get(name, name),
+            hint="" if (info.description or "").startswith(LABELS.get(name, name))
+            else info.description or "",
             kind=field_kind,
             required=info.is_required(), value="" if raw is None else str(raw),
             error=errors.get(name), choices=choices,
