@@ -97,17 +97,7 @@ class Stack:
     def start_server(self, timeout: float = 120) -> None:
         self._spawn("prefect-server", self._prefect(), "server", "start", "--host", "127.0.0.1",
                     "--port", str(self.port))
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.api_url}/health", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if self.processes[-1].poll() is not None:
-                raise RuntimeError("Prefect server stopped; see its log in the data folder")
-            time.sleep(0.3)
-        raise TimeoutError(f"Prefect server did not answer on {self.api_url}")
+        self._wait_until_up(f"{self.api_url}/health", "Prefect server", timeout)
 
     def deploy(self) -> None:
         """Create the work pool (if needed) and apply prefect.yaml."""
@@ -135,17 +125,22 @@ class Stack:
         script = Path(sys.executable).parent / "herregistratie"
         self._spawn("web", str(script), "web")
         url = f"http://{web.host}:{web.port}"
+        self._wait_until_up(f"{url}/inloggen", "web app", timeout)
+        return url
+
+    def _wait_until_up(self, url: str, name: str, timeout: float) -> None:
+        """Until `url` answers 200; fails early if the process just started has died."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"{url}/inloggen", timeout=2).status_code == 200:
-                    return url
+                if httpx.get(url, timeout=2).status_code == 200:
+                    return
             except httpx.HTTPError:
                 pass
             if self.processes[-1].poll() is not None:
-                raise RuntimeError("web app stopped; see its log in the data folder")
+                raise RuntimeError(f"{name} stopped; see its log in the data folder")
             time.sleep(0.3)
-        raise TimeoutError(f"web app did not answer on {url}")
+        raise TimeoutError(f"{name} did not answer on {url}")
 
     def start(self) -> None:
         self.start_server()

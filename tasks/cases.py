@@ -41,13 +41,7 @@ Recipient = Literal["practitioner", "association", "register"]
 
 def _retry_unless_domain_error(_task: Task[Any, Any], _run: TaskRun, state: State[Any]) -> bool:
     """Database hiccups are retried; a domain refusal is an answer, not a failure."""
-    try:
-        state.result()
-    except CaseError:
-        return False
-    except Exception:
-        return True
-    return False
+    return not isinstance(state.result(raise_on_failure=False), CaseError)
 
 
 step_task = task(retries=3, retry_delay_seconds=[1, 5, 20],
