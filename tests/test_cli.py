@@ -6,13 +6,16 @@ import asyncio
 import json
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
 from domain import messages as m
-from tests.conftest import TODAY, case_row, wait_until
+from models.db import session_scope
+from models.staff import staff_by_email
+from tests.conftest import TODAY, case_row, login, wait_until
 from tests.factories import evidence
 
 pytestmark = pytest.mark.usefixtures("stack")
@@ -62,3 +65,17 @@ def test_unknown_case_is_a_clear_error() -> None:
     result = runner.invoke(app, ["show", "HR-1999-00001"])
     assert result.exit_code == 2
     assert "Fout:" in result.output
+
+
+def test_first_admin_is_created_from_the_command_line(client: Any) -> None:
+    short = runner.invoke(app, ["admin", "--email", "eerste@example.org", "--naam", "Eerste",
+                                "--wachtwoord", "kort"])
+    assert short.exit_code != 0 and "minstens 10 tekens" in short.output
+    made = runner.invoke(app, ["admin", "--email", "Eerste@Example.org", "--naam", "Eerste",
+                               "--wachtwoord", "een-goed-wachtwoord"])
+    assert made.exit_code == 0, made.output
+    with session_scope() as session:
+        admin = staff_by_email(session=session, email="eerste@example.org")
+    assert admin is not None and admin.role == "admin"
+    login(client, admin, password="een-goed-wachtwoord")
+    assert client.get("/beheer").status_code == 200
