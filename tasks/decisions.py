@@ -164,7 +164,13 @@ def accept_decision(case_id: int, pause_key: str, decision: Decision) -> bool:
         rejected_key = f"rejected:{pause_key}"
         if get_event(session=session, case_id=case_id, key=rejected_key) is not None:
             return False
-        if get_event(session=session, case_id=case_id, key=decision_key(pause_key)) is None:
+        recorded = get_event(session=session, case_id=case_id, key=decision_key(pause_key))
+        if recorded is not None and recorded.resumed_at is None:
+            # The run has it, so the sweep must not try to deliver it again (e.g. when the
+            # response to a successful resume was lost).
+            recorded.resumed_at = utcnow()
+            session.add(recorded)
+        if recorded is None:
             errors = validate_decision(
                 case=case, decision=decision, today=get_settings().current_date()
             )

@@ -9,13 +9,15 @@ from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
+import httpx
 from prefect import get_client, task
 from prefect.deployments import arun_deployment
-from prefect.exceptions import ObjectNotFound
+from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.states import Cancelled
-from sqlmodel import select
+from sqlmodel import col, select
 
+from domain.states import CLOSED_STATES
 from models.case import Case, CaseEvent, EventKind, get_case, get_event
 from models.db import session_scope, utcnow
 from settings import get_settings
@@ -52,6 +54,15 @@ async def resume_case_run(flow_run_id: str, pause_key: str, run_input: dict[str,
     return not (after.state and after.state.is_paused())
 
 
+async def _try_resume(flow_run_id: str, pause_key: str, run_input: dict[str, Any]) -> bool:
+    """A Prefect server under load (SQLite: "database is locked") fails some calls; within the
+    caller's wait window that is worth another try, like a run still on its way to the pause."""
+    try:
+        return await resume_case_run(flow_run_id, pause_key, run_input)
+    except (httpx.HTTPError, PrefectHTTPStatusError):
+        return False
+
+
 async def cancel_run(flow_run_id: str) -> None:
     """Stops a suspended (or running) case run; a run already gone is fine."""
     async with get_client() as client:
@@ -85,7 +96,7 @@ async def deliver_decision(case_id: int, pause_key: str, *, wait_seconds: float 
         if flow_run_id is None:
             return False
         deadline = time.monotonic() + wait_seconds
-        while not await resume_case_run(flow_run_id, pause_key, run_input):
+        while not await _try_resume(flow_run_id, pause_key, run_input):
             if time.monotonic() >= deadline:
                 return False
             await asyncio.sleep(0.25)
@@ -127,13 +138,13 @@ async def start_missing_runs() -> int:
 async def resume_pending_decisions() -> int:
     """Decisions recorded while Prefect was unreachable are delivered now."""
     with session_scope() as session:
-        pending = [
-            (event.case_id, event.key.removeprefix("decision:"))
-            for event in session.exec(
-                select(CaseEvent).where(CaseEvent.kind == EventKind.DECISION,
-                                        CaseEvent.resumed_at == None)  # noqa: E711
+        rows = session.exec(
+            select(CaseEvent, Case).join(Case, col(Case.id) == CaseEvent.case_id).where(
+                CaseEvent.kind == EventKind.DECISION, col(CaseEvent.key).startswith("decision:"),
+                col(CaseEvent.resumed_at).is_(None), col(Case.state).not_in(CLOSED_STATES),
             )
-        ]
+        )
+        pending = [(event.case_id, event.key.removeprefix("decision:")) for event, _ in rows]
     delivered = 0
     for case_id, pause_key in pending:
         delivered += await deliver_decision(case_id, pause_key)

@@ -141,7 +141,8 @@ async def test_inbox_filters_case_page_and_refused_input(
     case = case_row(bot.number)
     for shortfall in case_verdict(case).shortfalls:
         assert shown(shortfall.message) in page.text
-    assert '<svg class="diagram wide" role="img" aria-label="Stap 2 van 10: Controle VvOCM' in page.text
+    assert ('<svg class="diagram wide" role="img" '
+            'aria-label="Stap 2 van 10: Controle VvOCM') in page.text
     assert "Aanvraag geregistreerd" in page.text and "Aanvraag bevestigd" in page.text
     assert format_date(case.due_on) in page.text
     assert AssociationDecision.title in page.text
