@@ -23,9 +23,11 @@ from datetime import date, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from prefect import get_client  # noqa: E402
 from prefect.settings import PREFECT_API_URL, temporary_settings  # noqa: E402
 
 from cli.smtp_sink import start_sink  # noqa: E402
@@ -67,13 +69,21 @@ def sample(i: int) -> dict[str, Any]:
 
 
 async def waiting_cases(numbers: list[str], action: str, timeout: float) -> None:
+    """Until every case's run is suspended at `action` in Prefect (not only marked in our
+    database), so the measurement starts from people acting on waiting cases."""
     deadline = time.monotonic() + timeout
     pending = set(numbers)
-    while pending and time.monotonic() < deadline:
-        with session_scope() as session:
-            pending = {n for n in pending
-                       if find_case(session=session, ref=n).awaiting_action != action}
-        await asyncio.sleep(0.5)
+    async with get_client() as client:
+        while pending and time.monotonic() < deadline:
+            with session_scope() as session:
+                cases = [find_case(session=session, ref=n) for n in pending]
+            for case in cases:
+                if case.awaiting_action != action or case.flow_run_id is None:
+                    continue
+                run = await client.read_flow_run(UUID(case.flow_run_id))
+                if run.state is not None and run.state.is_paused():
+                    pending.discard(case.number)
+            await asyncio.sleep(0.5)
     if pending:
         raise TimeoutError(f"{len(pending)} cases never waited for {action}")
 
