@@ -40,7 +40,7 @@ from policies import Evidence
 from service.actions import Actor, act
 from settings import AMSTERDAM, get_settings
 from tasks.cases import AWAITED_LABELS
-from tasks.links import read_token, status_url
+from tasks.links import Purpose, read_token, status_url
 from tasks.mail import DeliveryFailed, deliver_pending
 from tasks.rendering import format_date, format_number, render_mail
 from web.deps import db
@@ -154,17 +154,23 @@ def _pending(case: Case, events: list[CaseEvent]) -> bool:
             or "decision:withdraw" in keys)
 
 
+def _genuine_claims(purpose: Purpose, token: str) -> dict[str, Any]:
+    """Claims of a genuine link; forged or tampered is a 403. LinkExpired passes through, as
+    it gets its own page."""
+    try:
+        return read_token(purpose, token)
+    except LinkExpired:
+        raise
+    except LinkInvalid as err:
+        raise HTTPException(status_code=403, detail=m.LINK_INVALID) from err
+
+
 # --- reviewer ------------------------------------------------------------------------------
 
 def _reviewer_case(session: Session, token: str) -> tuple[dict[str, Any], Case]:
     """The claims and the case, if the link is genuine and its reviewer still has the case.
     LinkExpired passes through: it gets its own page."""
-    try:
-        claims = read_token("dossier", token)
-    except LinkExpired:
-        raise
-    except LinkInvalid as err:
-        raise HTTPException(status_code=403, detail=m.LINK_INVALID) from err
+    claims = _genuine_claims("dossier", token)
     try:
         case = get_case(session=session, case_id=int(claims["case"]))
     except (CaseNotFound, KeyError, TypeError, ValueError) as err:
@@ -285,13 +291,7 @@ async def send_findings(request: Request, token: str,
 
 def _status_case(session: Session, token: str) -> Case:
     """The case of a genuine, unexpired status link. LinkExpired passes through."""
-    try:
-        claims = read_token("status", token)
-    except LinkExpired:
-        raise
-    except LinkInvalid as err:
-        raise HTTPException(status_code=403, detail=m.LINK_INVALID) from err
-    return _claimed_case(session, claims)
+    return _claimed_case(session, _genuine_claims("status", token))
 
 
 def _claimed_case(session: Session, claims: Any) -> Case:
