@@ -53,3 +53,7 @@ class CaseClosed(CaseError):
     def __init__(self, message: str, *, state: str) -> None:
         super().__init__(message)
         self.state = state
+
+
+class Unavailable(CaseError):
+    """A part we depend on (the database, the workflow server) cannot be reached right now."""

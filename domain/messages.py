@@ -18,9 +18,26 @@ PRACTITIONER_UNKNOWN = "KP-nummer {kp} is niet bekend."
 OPEN_CASE_EXISTS = "Er loopt al een aanvraag ({number}) voor {specialisation}."
 RECEIVED_PENDING = "Besluit ontvangen; het wordt verwerkt."
 RECEIVED_QUEUED = (
-    "Besluit ontvangen en vastgelegd. De workflowserver is nu niet bereikbaar; het besluit wordt "
-    "verwerkt zodra die weer bereikbaar is."
+    "Besluit ontvangen en vastgelegd. De workflow pakt het binnen enkele minuten op; u hoeft "
+    "niets meer te doen."
 )
+STEP_MOVED_ON = (
+    "Deze stap is al afgerond; de aanvraag staat nu op '{label}'. Laad de pagina opnieuw."
+)
+IDENTITY_TITLE = "Gegevens van de oefentherapeut wijzigen"
+IDENTITY_DIFFERS = (
+    "KP-nummer {kp} is bij ons bekend met {field} '{value}'. Klopt dat niet meer, wijzig het "
+    "dan eerst via '" + IDENTITY_TITLE + "'."
+)
+RESTART_TITLE = "Herstarten"
+PREFECT_UNAVAILABLE = (
+    "De workflowserver is nu niet bereikbaar. Probeer het over een minuut opnieuw."
+)
+DATABASE_UNAVAILABLE = (
+    "De database is tijdelijk niet bereikbaar. Probeer het over een minuut opnieuw; wat eerder "
+    "is vastgelegd, blijft bewaard."
+)
+
 LINK_INVALID = "Deze link is ongeldig."
 LINK_EXPIRED = "Deze link is verlopen."
 
@@ -32,6 +49,11 @@ FIELD_TEXT_REQUIRED = "Vul een toelichting in."
 FIELD_EMAIL = "Vul een geldig e-mailadres in."
 FIELD_INVALID = "Ongeldige waarde."
 FIELD_UNKNOWN = "Onbekend veld."
+FIELD_TOO_LONG = "Ten hoogste {max} tekens."
+FIELD_TOO_LARGE = "Ten hoogste {max}."
+FIELD_TOO_SMALL = "Moet groter zijn dan {min}."
+FIELD_DECIMALS = "Ten hoogste {places} cijfers achter de komma."
+FIELD_KP_NUMBER = "Een KP-nummer bestaat uit 5 tot 9 cijfers."
 FIELD_NUMBER = "Vul een getal in."
 DATE_IN_FUTURE = "De datum mag niet in de toekomst liggen."
 DATE_BEFORE = "De datum mag niet voor {label} ({date}) liggen."
@@ -56,5 +78,40 @@ CSRF_FAILED = (
     "Het formulier is verlopen of ongeldig. Laad de pagina opnieuw en probeer het nog eens."
 )
 FORBIDDEN = "U heeft geen toegang tot deze pagina."
-CLAIMED_BY_OTHER = "{name} werkt nu aan deze aanvraag."
+CLAIMED_BY_OTHER = (
+    "{name} werkt nu aan deze stap. Neem de stap over als dat nodig is (dat wordt vastgelegd)."
+)
+NOTHING_TO_CLAIM = "Deze aanvraag wacht nu niet op een medewerker; er valt niets op te pakken."
+CLAIM_NOT_YOUR_STEP = "De stap '{action}' is niet voor uw rol; u kunt hem niet oppakken."
 TOKEN_INVALID = "Ongeldig of ingetrokken API-token."
+
+# Repairs by the reconciler, as staff read them in the history and on the case page.
+REPAIR_CAUSES = {
+    "undelivered": "het besluit was nog niet aan de workflow-run doorgegeven",
+    "withdrawal": "de intrekking was nog niet verwerkt",
+    "run_missing": "de workflow-run ontbrak",
+    "run_ended": "de workflow-run was gestopt ({state})",
+    "zombie": "de workflow-run gaf geen teken van leven meer (het proces is gestopt)",
+    "stalled": "de workflow-run bleef hangen ({state})",
+    "wrong_pause": "de workflow-run wachtte op een andere stap dan de aanvraag",
+    "resume_refused": "de workflow-run nam het besluit niet aan",
+    "staff_restart": "herstart door een medewerker",
+}
+REPAIRED = "Automatisch hersteld: {cause}. De workflow is opnieuw gestart."
+STUCK = (
+    "Vastgelopen: {cause}; {attempts} automatische herstarts hielpen niet. Los de oorzaak op "
+    "(zie de logboeken) en kies dan 'Herstarten'."
+)
+RESTARTED = "De workflow van deze aanvraag is opnieuw gestart."
+RESTARTED_LATER = (
+    "De aanvraag is herstart. De workflowserver is nu niet bereikbaar; de workflow start vanzelf "
+    "zodra die weer bereikbaar is."
+)
+NOT_STUCK = "Deze aanvraag is niet vastgelopen; herstarten is niet nodig."
+DELAYED = (
+    "Het besluit is vastgelegd, maar de verwerking duurt langer dan normaal. Het systeem "
+    "herstelt dit automatisch; u hoeft niets te doen."
+)
+
+RESEND_TITLE = "E-mail opnieuw versturen"
+MAIL_NOT_DEAD = "Deze e-mail staat niet als onbestelbaar gemarkeerd; opnieuw versturen kan niet."

@@ -3,14 +3,16 @@
 from models.case import Case, CaseEvent
 from models.certificate import Certificate
 from models.counter import Counter
+from models.decision import DecisionRecord
 from models.invoice import Invoice
 from models.outbox import OutboxMail
-from models.practitioner import Practitioner
+from models.practitioner import Practitioner, PractitionerChange
 from models.registration import Registration
 from models.review import Review, Reviewer
-from models.staff import ApiToken, StaffUser
+from models.staff import ApiToken, StaffSession, StaffUser
 
 __all__ = [
-    "ApiToken", "Case", "CaseEvent", "Certificate", "Counter", "Invoice", "OutboxMail",
-    "Practitioner", "Registration", "Review", "Reviewer", "StaffUser",
+    "ApiToken", "Case", "CaseEvent", "Certificate", "Counter", "DecisionRecord", "Invoice",
+    "OutboxMail", "Practitioner", "PractitionerChange", "Registration", "Review", "Reviewer",
+    "StaffSession", "StaffUser",
 ]

@@ -1,22 +1,29 @@
-"""The mail outbox: rendered with the transition, delivered later, once per key."""
+"""The mail outbox: rendered with the transition, delivered later, once per key.
+
+A mail that keeps failing, or that the server refuses for good (5xx), becomes a dead letter:
+it is not retried blindly, shows on the case page and in the operator's view, and can be
+sent again by hand.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import DateTime, Text, or_, update
+from sqlalchemy import Text, or_, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from models.db import utcnow
+from models.db import UTCDateTime, utcnow
 
-CLAIM_TIMEOUT = timedelta(minutes=5)
+# A send takes seconds (SMTP timeout 10 s); an older claim belongs to a sender that died.
+CLAIM_TIMEOUT = timedelta(minutes=2)
 
 
 class MailStatus(StrEnum):
     PENDING = "pending"
     SENDING = "sending"
     SENT = "sent"
+    DEAD = "dead"
 
 
 class OutboxMail(SQLModel, table=True):
@@ -31,9 +38,9 @@ class OutboxMail(SQLModel, table=True):
     status: MailStatus = Field(default=MailStatus.PENDING, index=True)
     attempts: int = 0
     last_error: str = Field(default="", max_length=500)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
-    claimed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
-    sent_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 def get_mail(*, session: Session, key: str) -> OutboxMail | None:
@@ -80,3 +87,8 @@ def case_mails(*, session: Session, case_id: int) -> list[OutboxMail]:
             select(OutboxMail).where(OutboxMail.case_id == case_id).order_by(col(OutboxMail.id))
         )
     )
+
+
+def dead_letters(*, session: Session) -> list[OutboxMail]:
+    return list(session.exec(select(OutboxMail).where(OutboxMail.status == MailStatus.DEAD)
+                             .order_by(col(OutboxMail.id))))

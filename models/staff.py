@@ -1,15 +1,14 @@
-"""Staff accounts (VvOCM, KP, admin) and their API tokens. Passwords and tokens are stored
-only as hashes."""
+"""Staff accounts (VvOCM, KP, admin), their login sessions and API tokens. Passwords, session
+ids and tokens are stored only as hashes."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import DateTime
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from models.db import utcnow
+from models.db import UTCDateTime, utcnow
 
 
 class StaffRole(StrEnum):
@@ -26,8 +25,19 @@ class StaffUser(SQLModel, table=True):
     password_hash: str = Field(max_length=300)
     active: bool = True
     failed_logins: int = 0
-    locked_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
-    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class StaffSession(SQLModel, table=True):
+    """A login: the cookie carries the id, the server keeps its hash, so logging out (or being
+    deactivated) ends it for good, whatever copies of the cookie exist."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, max_length=128)
+    staff_id: int = Field(foreign_key="staffuser.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class ApiToken(SQLModel, table=True):
@@ -35,7 +45,7 @@ class ApiToken(SQLModel, table=True):
     staff_id: int = Field(foreign_key="staffuser.id", index=True)
     name: str = Field(max_length=100)
     token_hash: str = Field(unique=True, max_length=128)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     revoked: bool = False
 
 

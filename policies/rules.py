@@ -114,6 +114,9 @@ class _Frozen(BaseModel):
 
 
 PositiveDecimal = Annotated[Decimal, Field(gt=0)]
+# Evidence comes from people: bounded, so no number can overflow a page or a sum.
+Points = Annotated[Decimal, Field(gt=0, le=1000, decimal_places=2, allow_inf_nan=False)]
+Hours = Annotated[Decimal, Field(gt=0, le=100_000, decimal_places=2, allow_inf_nan=False)]
 
 # --- Evidence: what the practitioner shows (totals only; no patient data). ---
 
@@ -123,10 +126,10 @@ class Activity(_Frozen):
     course counts towards both the course and the accredited minimum."""
 
     on: date
-    points: PositiveDecimal
+    points: Points
     category: Literal["course", "other"]
     accredited: bool = False
-    title: str = ""
+    title: str = Field("", max_length=200)
 
 
 class WorkHours(_Frozen):
@@ -139,8 +142,8 @@ class WorkHours(_Frozen):
 
     start: date
     end: date
-    hours: PositiveDecimal
-    description: str = ""
+    hours: Hours
+    description: str = Field("", max_length=500)
 
     @model_validator(mode="after")
     def _end_not_before_start(self) -> WorkHours:
@@ -158,9 +161,9 @@ class BotDayAttendance(_Frozen):
 class Evidence(_Frozen):
     """Everything the association checks in R6 (and R15 for BOT)."""
 
-    activities: list[Activity] = Field(default_factory=list)
-    work_hours: list[WorkHours] = Field(default_factory=list)
-    bot_days: list[BotDayAttendance] = Field(default_factory=list)
+    activities: list[Activity] = Field(default_factory=list, max_length=2000)
+    work_hours: list[WorkHours] = Field(default_factory=list, max_length=2000)
+    bot_days: list[BotDayAttendance] = Field(default_factory=list, max_length=100)
 
 
 class Shortfall(_Frozen):

@@ -2,6 +2,9 @@
 
 Nested groups use a double underscore: `HERREG_DATABASE__URL`, `HERREG_SMTP__URL`.
 Nothing is read at import time; call `get_settings()`.
+
+Secrets have no working defaults: outside an explicit `development` or `test` environment the
+session key, the link key and Prefect's API password must be configured, or nothing starts.
 """
 
 from __future__ import annotations
@@ -12,11 +15,20 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
-DEVELOPMENT_SECRET = "alleen-voor-ontwikkeling"
+# Only ever used in an explicit development or test environment (see `Settings`).
+DEVELOPMENT_SECRETS = {
+    "session": "ontwikkeling-sessies-niet-voor-productie-0000000000",
+    "link": "ontwikkeling-links-niet-voor-productie-00000000000000",
+}
+MIN_SECRET_LENGTH = 32
+
+
+class SettingsError(Exception):
+    """The configuration is incomplete or unsafe; the message says what to set (Dutch)."""
 
 
 class DatabaseSettings(BaseModel):
@@ -27,19 +39,51 @@ class SmtpSettings(BaseModel):
     url: str = Field("smtp://127.0.0.1:8025", description="smtp://host:port or file:///dir")
     sender: str = "Herregistratie KP/VvOCM <noreply@herregistratie.local>"
     timeout_seconds: float = 10.0
+    max_attempts: int = Field(8, ge=1, description="failed sends before a dead letter ...")
+    give_up_hours: int = Field(24, ge=0, description="... once it has failed this long: an "
+                               "SMTP server that is down for a while kills no mail")
+    message_id_domain: str = "herregistratie.local"
 
 
 class PrefectSettings(BaseModel):
     api_url: str = "http://127.0.0.1:4200/api"
+    auth_string: str = Field(
+        "", description="user:password of Prefect's API (PREFECT_SERVER_API_AUTH_STRING); "
+        "required in production"
+    )
     deployment: str = "lapsed-specialisation/lapsed-specialisation"
     closure_deployment: str = "case-closure/case-closure"
     server_database_url: str = Field("", description="Prefect server DB; empty: SQLite")
     query_seconds: float = Field(0.5, description="how often the worker polls for runs")
     concurrency: int = Field(5, description="case runs executing at once (work-pool limit)")
+    heartbeat_seconds: int = Field(30, ge=30, description="flow-run heartbeats (Prefect's minimum)")
+
+
+class RepairSettings(BaseModel):
+    """When the reconciler (in the sweep) considers a case's run lost, and when it gives up."""
+
+    max_attempts: int = Field(5, ge=1, description="fresh runs before the case is marked stuck")
+    pending_seconds: int = Field(
+        60, description="a run stuck in Pending this long is lost (its process starts in "
+        "seconds); a case without a run gets one after this long too"
+    )
+    zombie_seconds: int = Field(
+        90, description="a Running run without a heartbeat or state change this long is dead "
+        "(heartbeats come every 30 s; Prefect's events may lag under load)"
+    )
+    running_seconds: int = Field(
+        600, description="a run Running this long is lost, heartbeats or not: between two "
+        "pauses a run takes seconds, minutes only while it retries through an outage"
+    )
+    settle_seconds: int = Field(
+        20, description="a decision (or a new run) is left to the service's own hand-over "
+        "for this long"
+    )
+    stuck_retry_minutes: int = Field(10, description="how often a stuck case is tried again")
 
 
 class LinkSettings(BaseModel):
-    secret_key: str = DEVELOPMENT_SECRET
+    secret_key: str = Field("", description="signs the mail links; required in production")
     base_url: str = "http://127.0.0.1:8000"
     status_days: int = 120
     dossier_days: int = 60
@@ -48,10 +92,13 @@ class LinkSettings(BaseModel):
 class WebSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8000
+    session_secret: str = Field("", description="signs session cookies; required in production")
     session_hours: int = 8
     max_failed_logins: int = 5
     lockout_minutes: int = 15
     page_size: int = 20
+    claim_hours: int = Field(8, ge=1, description="a claim on a case lapses after this long")
+    max_body_bytes: int = Field(1_000_000, description="larger request bodies get 413 unread")
 
 
 class AddressSettings(BaseModel):
@@ -80,27 +127,48 @@ class Settings(BaseSettings):
         env_prefix="HERREG_", env_nested_delimiter="__", extra="ignore"
     )
 
-    environment: Literal["development", "test", "production"] = "development"
+    environment: Literal["development", "test", "production"] = "production"
     data_dir: Path = Path(".data")
     today: date | None = Field(None, description="fixed 'today' for demos and tests")
     max_additions_rounds: int = 2
     database: DatabaseSettings = DatabaseSettings()
     smtp: SmtpSettings = SmtpSettings()
     prefect: PrefectSettings = PrefectSettings()
+    repair: RepairSettings = RepairSettings()
     links: LinkSettings = LinkSettings()
     addresses: AddressSettings = AddressSettings()
     web: WebSettings = WebSettings()
     deadlines: DeadlineSettings = DeadlineSettings()
 
     @model_validator(mode="after")
-    def _no_development_secret_in_production(self) -> Settings:
-        if self.environment == "production" and self.links.secret_key == DEVELOPMENT_SECRET:
-            raise ValueError("HERREG_LINKS__SECRET_KEY must be set in production")
+    def _secrets_configured_outside_development(self) -> Settings:
+        if self.environment != "production":
+            return self
+        missing = [name for name, value in (
+            ("HERREG_WEB__SESSION_SECRET", self.web.session_secret),
+            ("HERREG_LINKS__SECRET_KEY", self.links.secret_key),
+        ) if len(value) < MIN_SECRET_LENGTH]
+        if missing:
+            raise ValueError(
+                f"{' en '.join(missing)} ontbreekt of is korter dan {MIN_SECRET_LENGTH} tekens")
+        if self.web.session_secret == self.links.secret_key:
+            raise ValueError("sessies en links moeten elk een eigen sleutel hebben")
+        if ":" not in self.prefect.auth_string:
+            raise ValueError("HERREG_PREFECT__AUTH_STRING (gebruiker:wachtwoord voor de "
+                             "Prefect-API) ontbreekt")
         return self
 
     @property
     def database_url(self) -> str:
         return self.database.url or f"sqlite:///{self.data_dir.resolve() / 'herregistratie.db'}"
+
+    @property
+    def session_secret(self) -> str:
+        return self.web.session_secret or DEVELOPMENT_SECRETS["session"]
+
+    @property
+    def link_secret(self) -> str:
+        return self.links.secret_key or DEVELOPMENT_SECRETS["link"]
 
     def current_date(self) -> date:
         """Today in Europe/Amsterdam, unless fixed for a demo or test."""
@@ -109,4 +177,12 @@ class Settings(BaseSettings):
 
 @cache
 def get_settings() -> Settings:
-    return Settings()
+    """The settings, or SettingsError with one Dutch sentence naming what to configure."""
+    try:
+        return Settings()
+    except ValidationError as err:
+        reasons = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in err.errors())
+        raise SettingsError(
+            f"Onvolledige configuratie: {reasons}. Stel dit in, of zet voor lokaal gebruik "
+            "HERREG_ENVIRONMENT=development."
+        ) from err
