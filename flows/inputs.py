@@ -10,7 +10,7 @@ from datetime import date
 from typing import ClassVar, Literal
 
 from prefect.input import RunInput
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, EmailStr, Field
 
 from domain.states import Role
 
@@ -99,9 +99,7 @@ class ReviewerAssignment(Decision):
     roles = frozenset({Role.REGISTER_STAFF})
 
     reviewer_name: str = Field(min_length=2, max_length=200, description="Naam beoordelaar")
-    reviewer_email: str = Field(
-        max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", description="E-mail beoordelaar"
-    )
+    reviewer_email: EmailStr = Field(max_length=254, description="E-mail beoordelaar (één adres)")
 
 
 class Findings(Decision):

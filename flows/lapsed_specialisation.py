@@ -10,18 +10,20 @@ period starts on the submission date (R12), a request for additions (R13), or re
 
 Every human decision is a suspended run waiting for a typed input: no process waits. A
 resumed run replays from the top; each task recognises from the case history that its step
-happened, so nothing is done twice. This module only orders the steps: all I/O is in tasks.
+happened, so nothing is done twice. The flow acts on the decision recorded in our database,
+never on what Prefect hands it. This module only orders the steps: all I/O is in tasks, and
+an `Executor` (flows/executor.py) says how they run.
 """
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from prefect import flow
-from prefect.cache_policies import INPUTS, RUN_ID
-from prefect.flow_runs import asuspend_flow_run
+from prefect import Flow, flow
+from prefect.client.schemas.objects import FlowRun, State
 
 from domain.errors import CaseClosed
+from flows.executor import Executor, PrefectExecutor
 from flows.inputs import (
     AdditionsSupplied,
     ApplicationSubmitted,
@@ -46,6 +48,7 @@ from tasks.cases import (
     decline,
     invite_to_intake_call,
     invoice_application,
+    note_run_stopped,
     open_submission,
     reject,
     request_additions,
@@ -54,110 +57,110 @@ from tasks.cases import (
     resume_review,
 )
 from tasks.decisions import accept_decision, open_pause
-from tasks.mail import deliver_mail
 
 D = TypeVar("D", bound=Decision)
-CACHE = INPUTS + RUN_ID
 
 
-async def decide(case_id: int, kind: type[D], key: str, days: int) -> tuple[D, str]:
-    """Wait (suspended) for a person's decision; returns it with the pause key it answered.
+async def decide(run: Executor, case_id: int, kind: type[D], key: str,
+                 days: int) -> tuple[D, str]:
+    """Wait for a person's decision; returns the recorded decision and the pause it answered.
     Input that fails validation, which can only come from the Prefect UI, is recorded as
-    rejected and the pause opens again under a new key (Prefect allows [a-z0-9-] only)."""
-    await _send_mail(case_id)
+    refused and the pause opens again under a new key (Prefect allows [a-z0-9-] only)."""
+    await run.send_mail(case_id)
     attempt = 0
     while True:
         pause_key = key if attempt == 0 else f"{key}-retry-{attempt}"
-        pause = open_pause.with_options(cache_policy=CACHE)(case_id, pause_key, kind.action, days)
-        if pause.recorded is not None:
-            decision = kind.model_validate(pause.recorded)
-        else:
-            decision = await asuspend_flow_run(
-                wait_for_input=kind.with_initial_data(description=f"**{kind.title}**"),
-                key=pause_key, timeout=pause.timeout_seconds,
-            )
-        if accept_decision.with_options(cache_policy=CACHE)(case_id, pause_key, decision):
-            return decision, pause_key
+        pause = run.step(open_pause, case_id, pause_key, kind.action, days)
+        offered = None if pause.decided else await run.suspend(kind, pause_key,
+                                                              pause.timeout_seconds)
+        recorded = run.step(accept_decision, case_id, pause_key, offered)
+        if recorded is not None:
+            return kind.model_validate(recorded), pause_key
         attempt += 1
 
 
-@flow(name="lapsed-specialisation", persist_result=True)
-async def lapsed_specialisation(case_id: int) -> str:
-    """One case from request to certificate, declined, rejected or closed."""
-    try:
-        return await _step_plan(case_id)
-    except CaseClosed as closed:
-        return closed.state
-
-
-async def _step_plan(case_id: int) -> str:
+async def step_plan(case_id: int, run: Executor) -> str:
+    """One case from request to certificate, declined or rejected."""
     days = get_settings().deadlines
-    acknowledge_request(case_id)
+    run.step(acknowledge_request, case_id)
 
-    check, cause = await decide(case_id, AssociationDecision, "association-decision",
+    check, cause = await decide(run, case_id, AssociationDecision, "association-decision",
                                 days.association_decision)
     outcome, note = check.outcome, check.note
     if outcome == "intake_call":
-        invite_to_intake_call(case_id, cause=cause)
-        call, cause = await decide(case_id, IntakeOutcome, "intake-outcome", days.intake_outcome)
+        run.step(invite_to_intake_call, case_id, cause=cause)
+        call, cause = await decide(run, case_id, IntakeOutcome, "intake-outcome",
+                                   days.intake_outcome)
         outcome, note = call.outcome, call.note
     if outcome == "decline":
-        decline(case_id, note, cause=cause)
-        return await _finish(case_id, "declined")
+        run.step(decline, case_id, note, cause=cause)
+        return await _finish(run, case_id, "declined")
 
-    advise_reopening(case_id, note, cause=cause)
-    reopened, cause = await decide(case_id, PortfolioReopened, "portfolio-reopened",
+    run.step(advise_reopening, case_id, note, cause=cause)
+    reopened, cause = await decide(run, case_id, PortfolioReopened, "portfolio-reopened",
                                    days.portfolio_reopened)
-    confirm_reopening(case_id, reopened.reopened_on, cause=cause)
-    open_submission(case_id)
+    run.step(confirm_reopening, case_id, reopened.reopened_on, cause=cause)
+    run.step(open_submission, case_id)
 
-    submission, cause = await decide(case_id, ApplicationSubmitted, "submission",
+    submission, cause = await decide(run, case_id, ApplicationSubmitted, "submission",
                                      days.submission)
-    invoice_application(case_id, submission.submitted_on, cause=cause)
-    payment, cause = await decide(case_id, PaymentReceived, "payment", days.payment)
-    confirm_payment(case_id, payment.paid_on, cause=cause)
+    run.step(invoice_application, case_id, submission.submitted_on, cause=cause)
+    payment, cause = await decide(run, case_id, PaymentReceived, "payment", days.payment)
+    run.step(confirm_payment, case_id, payment.paid_on, cause=cause)
 
     attempt = 1
     while True:
-        completeness, cause = await decide(case_id, CompletenessChecked,
+        completeness, cause = await decide(run, case_id, CompletenessChecked,
                                            f"completeness-{attempt}", days.completeness)
         if completeness.complete:
             break
-        request_completion(case_id, attempt, completeness.missing, cause=cause)
-        _, cause = await decide(case_id, CompletionSupplied, f"completion-{attempt}",
+        run.step(request_completion, case_id, attempt, completeness.missing, cause=cause)
+        _, cause = await decide(run, case_id, CompletionSupplied, f"completion-{attempt}",
                                 days.completion)
-        resume_completeness_check(case_id, attempt, cause=cause)
+        run.step(resume_completeness_check, case_id, attempt, cause=cause)
         attempt += 1
 
-    assignment, cause = await decide(case_id, ReviewerAssignment, "assignment", days.assignment)
-    assign_reviewer(case_id, assignment.reviewer_name, assignment.reviewer_email, cause=cause)
+    assignment, cause = await decide(run, case_id, ReviewerAssignment, "assignment",
+                                     days.assignment)
+    run.step(assign_reviewer, case_id, assignment.reviewer_name, assignment.reviewer_email,
+             cause=cause)
 
     round = 1
     while True:
-        findings, cause = await decide(case_id, Findings, f"findings-{round}", days.findings)
+        findings, cause = await decide(run, case_id, Findings, f"findings-{round}",
+                                       days.findings)
         if findings.outcome != "additions":
             break
-        request_additions(case_id, round, findings.explanation, cause=cause)
-        supplied, cause = await decide(case_id, AdditionsSupplied, f"additions-{round}",
+        run.step(request_additions, case_id, round, findings.explanation, cause=cause)
+        supplied, cause = await decide(run, case_id, AdditionsSupplied, f"additions-{round}",
                                        days.additions)
         round += 1
-        resume_review(case_id, round, supplied.description, cause=cause)
+        run.step(resume_review, case_id, round, supplied.description, cause=cause)
 
     if findings.outcome == "positive":
-        certify(case_id, findings.explanation, cause=cause)
-        return await _finish(case_id, "certified")
-    reject(case_id, findings.explanation, cause=cause)
-    return await _finish(case_id, "rejected")
+        run.step(certify, case_id, findings.explanation, cause=cause)
+        return await _finish(run, case_id, "certified")
+    run.step(reject, case_id, findings.explanation, cause=cause)
+    return await _finish(run, case_id, "rejected")
 
 
-async def _finish(case_id: int, outcome: str) -> str:
-    await _send_mail(case_id)
+async def _finish(run: Executor, case_id: int, outcome: str) -> str:
+    await run.send_mail(case_id)
     return outcome
 
 
-async def _send_mail(case_id: int) -> None:
-    """Send this case's outbox now. If SMTP stays down after a short retry the run goes on to
-    its pause rather than hold a process; the mail stays pending for the sweep."""
-    sending = deliver_mail.with_options(retries=2, retry_delay_seconds=[1, 5])
-    # Prefect's overloads type return_state=True as a State, but an async task gives a coroutine.
-    await sending(case_id, return_state=True)  # type: ignore[misc]
+def _run_stopped(flow: Flow[..., Any], flow_run: FlowRun, state: State[Any]) -> None:
+    """Crash and failure hook: the case history says so at once; the sweep's reconciler
+    replaces the run (a killed process runs no hook, and needs none: the sweep finds it)."""
+    note_run_stopped(int(flow_run.parameters["case_id"]), str(flow_run.id),
+                        state.name or "", state.message or "")
+
+
+@flow(name="lapsed-specialisation", persist_result=True, on_crashed=[_run_stopped],
+      on_failure=[_run_stopped])
+async def lapsed_specialisation(case_id: int) -> str:
+    """One case from request to certificate, declined, rejected or closed."""
+    try:
+        return await step_plan(case_id, PrefectExecutor())
+    except CaseClosed as closed:
+        return closed.state

@@ -1,34 +1,67 @@
 """The scheduled sweep: what no person's action triggers.
 
-Lapse detection (R4), runs and decisions that could not reach Prefect while it was down,
-expired pauses, and mail that could not be sent while SMTP was down.
+Lapse detection (R4); the reconciler, which hands decisions to runs that did not get them and
+replaces runs that are lost, dead or stuck; withdrawals whose own run did not close the case;
+expired pauses; and mail that could not be sent while SMTP was down. Every part, and every
+case within a part, fails on its own: one error never holds up the rest, and the report counts
+what happened per cause, errors included.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date
+from typing import Any
 
-from prefect import flow
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import State
 
 from flows.case_closure import case_closure
 from settings import get_settings
 from tasks.cases import overdue_cases
 from tasks.mail import deliver_mail
+from tasks.reconcile import Action, Repair, plan_repairs, repair_case
 from tasks.registrations import mark_lapsed_registrations
-from tasks.runs import resume_pending_decisions, start_missing_runs
+
+
+@task(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5)
+async def find_repairs() -> list[Repair]:
+    """Open cases whose run disagrees with what the database says they await."""
+    return await plan_repairs()
 
 
 @flow(name="sweep")
 async def sweep(today: date | None = None) -> dict[str, int]:
     """Idempotent; safe to run as often as the schedule likes."""
     day = today or get_settings().current_date()
-    report = {
-        "lapsed": mark_lapsed_registrations(day),
-        "started": await start_missing_runs(),
-        "resumed": await resume_pending_decisions(),
-        "expired": 0,
-    }
-    for case_id in overdue_cases(day):
-        report["expired"] += await case_closure(case_id, "expired", day)
-    report["mailed"] = await deliver_mail.with_options(retries=1, retry_delay_seconds=2)()
-    return report
+    report: Counter[str] = Counter()
+
+    report["lapsed"] = await _outcome(report, mark_lapsed_registrations(day, return_state=True))
+
+    # Prefect types an async task's return_state=True call as a State; it is a coroutine.
+    repairs = await _outcome(report, await find_repairs(return_state=True)) or []  # type: ignore[misc]
+    for repair in repairs:
+        if repair.action is Action.CLOSE:
+            closed = await case_closure(repair.case_id, "withdrawn", day, return_state=True)
+            done = "closed" if await _outcome(report, closed) else "settled"
+        else:
+            done = await _outcome(report, await repair_case(repair, return_state=True))  # type: ignore[misc]
+        if done:
+            report[f"{done}:{repair.cause}"] += 1
+
+    for case_id in await _outcome(report, overdue_cases(day, return_state=True)) or []:
+        expired = await case_closure(case_id, "expired", day, return_state=True)
+        report["expired"] += bool(await _outcome(report, expired))
+
+    sending = deliver_mail.with_options(retries=1, retry_delay_seconds=2)
+    report["mailed"] = await _outcome(report, await sending(return_state=True)) or 0  # type: ignore[misc]
+    return dict(report)
+
+
+async def _outcome(report: Counter[str], state: State[Any]) -> Any:
+    """A part's result, or None after counting its failure in the report."""
+    if state.is_completed():
+        return await state.aresult()
+    report["errors"] += 1
+    return None

@@ -12,17 +12,26 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Literal
 
-from prefect import Task, task
-from prefect.client.schemas.objects import State, TaskRun
+from prefect import task
 from sqlmodel import Session, col, select
 
-from domain.errors import CaseClosed, CaseError, InvalidTransition
+from domain.errors import CaseClosed, InvalidTransition
 from domain.messages import CASE_CLOSED, WRONG_STATE
 from domain.states import CLOSED_STATES, CaseState, Role
-from models.case import Case, CaseEvent, EventKind, case_policy, case_verdict, get_case, get_event
+from models.case import (
+    Case,
+    CaseEvent,
+    EventKind,
+    add_note,
+    case_policy,
+    case_verdict,
+    get_case,
+    get_event,
+)
 from models.certificate import Certificate
 from models.counter import next_number
 from models.db import session_scope, utcnow
+from models.decision import get_decision
 from models.invoice import InvoiceKind, InvoiceStatus, get_invoice, issue_invoice
 from models.outbox import OutboxMail, get_mail
 from models.practitioner import Practitioner
@@ -30,22 +39,13 @@ from models.registration import Registration, RegistrationStatus, latest_registr
 from models.review import Review, ReviewOutcome, get_review, get_reviewer, upsert_reviewer
 from policies import RegisterPolicy
 from settings import get_settings
-from tasks.decisions import decision_key
 from tasks.links import dossier_url, status_url
 from tasks.rendering import render_mail
+from tasks.retrying import case_task
 
 S = CaseState
 OPEN_STATES = frozenset(CaseState) - CLOSED_STATES
 Recipient = Literal["practitioner", "association", "register"]
-
-
-def _retry_unless_domain_error(_task: Task[Any, Any], _run: TaskRun, state: State[Any]) -> bool:
-    """Database hiccups are retried; a domain refusal is an answer, not a failure."""
-    return not isinstance(state.result(raise_on_failure=False), CaseError)
-
-
-step_task = task(retries=3, retry_delay_seconds=[1, 5, 20],
-                 retry_condition_fn=_retry_unless_domain_error)
 
 
 @dataclass
@@ -124,7 +124,7 @@ def run_step(
         step = Step(session=session, case=case, practitioner=practitioner,
                     policy=case_policy(case), today=get_settings().current_date(), key=name)
         body(step)
-        decision = get_event(session=session, case_id=case_id, key=decision_key(cause)) \
+        decision = get_decision(session=session, case_id=case_id, pause_key=cause) \
             if cause else None
         session.add(CaseEvent(
             case_id=case_id, key=key, kind=EventKind.TRANSITION,
@@ -134,6 +134,8 @@ def run_step(
             from_state=case.state, to_state=to, mails=step.mails,
         ))
         case.state, case.updated_at = to, utcnow()
+        # Progress: whatever repairs it took to get here worked.
+        case.repair_attempts, case.stuck_reason, case.stuck_since = 0, None, None
         session.add(case)
     return True
 
@@ -143,7 +145,7 @@ def _verdict_summary(step: Step) -> dict[str, Any]:
     return {"verdict": verdict, "member": step.practitioner.member}
 
 
-@step_task
+@case_task
 def acknowledge_request(case_id: int) -> bool:
     """R5/R6: confirms the request to the practitioner and asks VvOCM to check points and hours."""
     def body(step: Step) -> None:
@@ -154,7 +156,7 @@ def acknowledge_request(case_id: int) -> bool:
                     to=S.ASSOCIATION_CHECK, body=body)
 
 
-@step_task
+@case_task
 def invite_to_intake_call(case_id: int, cause: str) -> bool:
     """R7: the intake call is free for members; non-members get an invoice for the fee."""
     def body(step: Step) -> None:
@@ -168,7 +170,7 @@ def invite_to_intake_call(case_id: int, cause: str) -> bool:
                     to=S.INTAKE_CALL, body=body, cause=cause)
 
 
-@step_task
+@case_task
 def decline(case_id: int, note: str, cause: str) -> bool:
     """Points or hours short: the mail says exactly what is short."""
     def body(step: Step) -> None:
@@ -178,12 +180,11 @@ def decline(case_id: int, note: str, cause: str) -> bool:
                     to=S.DECLINED, body=body, cause=cause)
 
 
-@step_task
+@case_task
 def advise_reopening(case_id: int, note: str, cause: str) -> bool:
     """R8: VvOCM advises KP by e-mail to reopen the specialisation portfolio."""
     def body(step: Step) -> None:
-        decision = get_event(session=step.session, case_id=step.case_id,
-                             key=decision_key(cause))
+        decision = get_decision(session=step.session, case_id=step.case_id, pause_key=cause)
         step.mail("reopen_advice", "register",
                   association_staff=decision.actor_name if decision else "VvOCM",
                   verdict=case_verdict(step.case), note=note)
@@ -191,7 +192,7 @@ def advise_reopening(case_id: int, note: str, cause: str) -> bool:
                     to=S.REOPEN_ADVISED, body=body, cause=cause)
 
 
-@step_task
+@case_task
 def confirm_reopening(case_id: int, reopened_on: date, cause: str) -> bool:
     """R8: KP reopened the portfolio and informs the practitioner, with the deadline."""
     def body(step: Step) -> None:
@@ -202,14 +203,14 @@ def confirm_reopening(case_id: int, reopened_on: date, cause: str) -> bool:
                     to=S.PORTFOLIO_REOPENED, body=body, cause=cause)
 
 
-@step_task
+@case_task
 def open_submission(case_id: int) -> bool:
     """The practitioner may now update the portfolio and submit (R9)."""
     return run_step(case_id, "open-submission", expect={S.PORTFOLIO_REOPENED},
                     to=S.AWAITING_SUBMISSION)
 
 
-@step_task
+@case_task
 def invoice_application(case_id: int, submitted_on: date, cause: str) -> bool:
     """R9: the submission date is kept (it starts the new period, R12); an invoice follows."""
     def body(step: Step) -> None:
@@ -224,7 +225,7 @@ def invoice_application(case_id: int, submitted_on: date, cause: str) -> bool:
                     to=S.AWAITING_PAYMENT, body=body, cause=cause)
 
 
-@step_task
+@case_task
 def confirm_payment(case_id: int, paid_on: date, cause: str) -> bool:
     """R9: the application is handled only once KP has received payment."""
     def body(step: Step) -> None:
@@ -239,7 +240,7 @@ def confirm_payment(case_id: int, paid_on: date, cause: str) -> bool:
                     to=S.COMPLETENESS_CHECK, body=body, cause=cause)
 
 
-@step_task
+@case_task
 def request_completion(case_id: int, attempt: int, missing: str, cause: str) -> bool:
     """R10: an incomplete application goes back to the practitioner with what is missing."""
     def body(step: Step) -> None:
@@ -249,14 +250,14 @@ def request_completion(case_id: int, attempt: int, missing: str, cause: str) -> 
                     to=S.AWAITING_COMPLETION, body=body, cause=cause)
 
 
-@step_task
+@case_task
 def resume_completeness_check(case_id: int, attempt: int, cause: str) -> bool:
     """The completed application is checked again."""
     return run_step(case_id, f"resume-completeness-{attempt}", expect={S.AWAITING_COMPLETION},
                     to=S.COMPLETENESS_CHECK, cause=cause)
 
 
-@step_task
+@case_task
 def assign_reviewer(case_id: int, reviewer_name: str, reviewer_email: str, cause: str) -> bool:
     """R10: the dossier goes to a reviewer, who gets a signed link to it."""
     def body(step: Step) -> None:
@@ -279,7 +280,7 @@ def _record_findings(step: Step, outcome: ReviewOutcome, explanation: str) -> No
     step.session.add(review)
 
 
-@step_task
+@case_task
 def request_additions(case_id: int, round: int, requested: str, cause: str) -> bool:
     """R13: the dossier cannot be approved yet; the practitioner is asked for additions."""
     def body(step: Step) -> None:
@@ -290,7 +291,7 @@ def request_additions(case_id: int, round: int, requested: str, cause: str) -> b
                     to=S.ADDITIONS_REQUESTED, body=body, cause=cause)
 
 
-@step_task
+@case_task
 def resume_review(case_id: int, round: int, description: str, cause: str) -> bool:
     """R13: the same reviewer assesses the additions in a new round."""
     def body(step: Step) -> None:
@@ -308,7 +309,7 @@ def resume_review(case_id: int, round: int, description: str, cause: str) -> boo
                     to=S.UNDER_REVIEW, body=body, cause=cause)
 
 
-@step_task
+@case_task
 def certify(case_id: int, explanation: str, cause: str) -> bool:
     """R12: the new five-year period starts on the submission date and does not join the old
     one; the registration becomes visible in the public register again."""
@@ -338,7 +339,7 @@ def certify(case_id: int, explanation: str, cause: str) -> bool:
                     cause=cause)
 
 
-@step_task
+@case_task
 def reject(case_id: int, explanation: str, cause: str) -> bool:
     """R14: the application goes back with what is missing explained."""
     def body(step: Step) -> None:
@@ -362,7 +363,7 @@ AWAITED_LABELS = {
 }
 
 
-@step_task
+@case_task
 def close_case(case_id: int, reason: Literal["withdrawn", "expired"], today: date) -> bool:
     """Withdrawal or an expired deadline ends any open case; False if there was nothing to
     close. A decision that arrived for the pause in time wins over expiry (the flow processes
@@ -371,15 +372,18 @@ def close_case(case_id: int, reason: Literal["withdrawn", "expired"], today: dat
     def body(step: Step) -> None:
         case = step.case
         if reason == "withdrawn":
-            event = get_event(session=step.session, case_id=step.case_id,
-                              key=decision_key("withdraw"))
+            event = get_decision(session=step.session, case_id=step.case_id,
+                                 pause_key="withdraw")
             step.mail("withdrawn", "practitioner",
                       reason=str(event.input.get("reason", "")) if event else "",
                       withdrawn_by=event.actor_role.label if event else "")
+            if event is not None and event.consumed_at is None:
+                event.consumed_at = utcnow()
+                step.session.add(event)
         else:
             if (case.due_on is None or case.due_on >= today or case.awaiting_key is None
-                    or get_event(session=step.session, case_id=step.case_id,
-                                 key=decision_key(case.awaiting_key)) is not None):
+                    or get_decision(session=step.session, case_id=step.case_id,
+                                    pause_key=case.awaiting_key) is not None):
                 raise _NotOverdue
             step.mail("expired", "practitioner",
                       awaited=AWAITED_LABELS.get(case.awaiting_action or "", ""),
@@ -406,3 +410,14 @@ def overdue_cases(today: date) -> list[int]:
             select(Case).where(col(Case.due_on) < today, col(Case.state).in_(OPEN_STATES))
         )
         return [case.id for case in cases if case.id is not None]
+
+
+def note_run_stopped(case_id: int, flow_run_id: str, state: str, message: str) -> None:
+    """Writes down, once per run, that the case's run stopped before the case ended."""
+    with session_scope() as session:
+        case = get_case(session=session, case_id=case_id, for_update=True)
+        key = f"run-stopped:{flow_run_id}"
+        if case.state.is_closed or get_event(session=session, case_id=case_id, key=key):
+            return
+        add_note(session=session, case=case, key=key, action="run_stopped",
+                 data={"state": state, "message": message[:300]})

@@ -1,7 +1,8 @@
-"""Validating and recording human decisions: the one check both the service and the flow use.
+"""Human decisions: the one validate-and-record function, and the two pause tasks of the flow.
 
-The service records a decision before it resumes the run; input that reached the run some
-other way (the Prefect UI's resume form) passes the same validation here before the flow acts.
+Whoever decides (a page, the API, the CLI, or an operator through the Prefect UI's resume
+form) goes through `record_decision`: the same checks, one record per pause. The flow then
+acts only on what is recorded here, never on what Prefect hands it.
 """
 
 from __future__ import annotations
@@ -9,16 +10,16 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from prefect import task
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from domain.errors import DecisionConflict
+from domain.errors import CaseClosed, DecisionConflict, InvalidInput
 from domain.messages import (
     ADDITIONS_LIMIT,
     ADVISE_NEEDS_SUFFICIENT,
     ALREADY_DECIDED,
+    CASE_CLOSED,
     DATE_BEFORE,
     DATE_IN_FUTURE,
     DECLINE_NEEDS_SHORTFALL,
@@ -38,10 +39,14 @@ from flows.inputs import (
     PaymentReceived,
     PortfolioReopened,
 )
-from models.case import Case, CaseEvent, EventKind, case_verdict, get_case, get_event
+from models.case import Case, CaseEvent, EventKind, add_note, case_verdict, get_case, get_event
 from models.db import session_scope, utcnow
+from models.decision import DecisionRecord, DecisionSource, get_decision
 from settings import get_settings
 from tasks.rendering import format_date
+from tasks.retrying import pause_task
+
+PREFECT_UI = "Prefect UI"
 
 
 def decision_key(pause_key: str) -> str:
@@ -102,93 +107,98 @@ def validate_decision(*, case: Case, decision: Decision, today: date) -> dict[st
 
 
 def record_decision(
-    *, session: Session, case: Case, pause_key: str, decision: Decision, role: Role, name: str
-) -> CaseEvent:
-    """Writes the decision row; a second decision for the same pause is a conflict."""
-    event = CaseEvent(
-        case_id=case.id or 0, key=decision_key(pause_key), kind=EventKind.DECISION,
-        actor_role=role, actor_name=name, action=decision.action,
-        input=decision.model_dump(mode="json"), from_state=case.state,
-    )
+    *, session: Session, case: Case, pause_key: str, decision: Decision, role: Role, name: str,
+    source: DecisionSource = DecisionSource.SERVICE,
+) -> DecisionRecord:
+    """Validate against the case and record, with the actor, in the caller's transaction (which
+    holds the case lock). InvalidInput names each field; a second decision for the same pause
+    is a DecisionConflict. The history gets its own, unchangeable row."""
+    errors = validate_decision(case=case, decision=decision, today=get_settings().current_date())
+    if errors:
+        raise InvalidInput(errors)
+    data = decision.model_dump(mode="json")
+    record = DecisionRecord(case_id=case.id or 0, pause_key=pause_key, action=decision.action,
+                            input=data, actor_role=role, actor_name=name, source=source)
     try:
         with session.begin_nested():
-            session.add(event)
+            session.add(record)
+            session.add(CaseEvent(
+                case_id=case.id or 0, key=decision_key(pause_key), kind=EventKind.DECISION,
+                actor_role=role, actor_name=name, action=decision.action, input=data,
+                from_state=case.state,
+            ))
     except IntegrityError as err:
         raise DecisionConflict(ALREADY_DECIDED) from err
-    return event
+    return record
 
 
 class PauseInfo(BaseModel):
     due_on: date
     timeout_seconds: int
-    recorded: dict[str, Any] | None = None
+    decided: bool = False
 
 
-@task
+@pause_task
 def open_pause(case_id: int, pause_key: str, action: str, days: int) -> PauseInfo:
-    """Marks what the case waits for and until when, once per pause. A decision recorded before
-    the run got here (the service could not resume a run that was still busy) comes back in
-    `recorded`, so the run goes on without suspending."""
+    """Marks what the case waits for and until when, once per pause; `decided` says a decision
+    is already recorded (the run was restarted, or the person was quicker than the run), so
+    the run goes on without suspending."""
     today = get_settings().current_date()
     with session_scope() as session:
         case = get_case(session=session, case_id=case_id, for_update=True)
+        if case.state.is_closed:
+            raise CaseClosed(CASE_CLOSED.format(label=case.state.label), state=case.state)
         opened = get_event(session=session, case_id=case_id, key=f"pause:{pause_key}")
         if opened is None:
             due = today + timedelta(days=days)
-            session.add(CaseEvent(
-                case_id=case_id, key=f"pause:{pause_key}", kind=EventKind.NOTE,
-                actor_role=Role.SYSTEM, actor_name="workflow", action=f"awaiting:{action}",
-                input={"due_on": due.isoformat()}, from_state=case.state, to_state=case.state,
-            ))
-            case.awaiting_key, case.awaiting_action, case.due_on = pause_key, action, due
-            session.add(case)
+            add_note(session=session, case=case, key=f"pause:{pause_key}",
+                     action=f"awaiting:{action}", data={"due_on": due.isoformat()})
+            # A new pause is progress: whatever repairs it took to get here worked.
+            case.repair_attempts, case.stuck_reason, case.stuck_since = 0, None, None
         else:
             due = date.fromisoformat(opened.input["due_on"])
-        decided = get_event(session=session, case_id=case_id, key=decision_key(pause_key))
-        if decided is not None and decided.resumed_at is None:
-            decided.resumed_at = utcnow()
-            session.add(decided)
+        decided = get_decision(session=session, case_id=case_id, pause_key=pause_key)
+        if decided is None or decided.consumed_at is None:
+            case.awaiting_key, case.awaiting_action, case.due_on = pause_key, action, due
+        session.add(case)
     grace = get_settings().deadlines.grace
-    return PauseInfo(
-        due_on=due, timeout_seconds=max(3600, ((due - today).days + grace) * 86400),
-        recorded=decided.input if decided is not None else None,
-    )
+    return PauseInfo(due_on=due, decided=decided is not None,
+                     timeout_seconds=max(3600, ((due - today).days + grace) * 86400))
 
 
-@task
-def accept_decision(case_id: int, pause_key: str, decision: Decision) -> bool:
-    """True if the flow may act on the input: recorded by the service, or valid operator input
-    (then recorded as an operator decision made in the Prefect UI). Never acts on invalid input."""
+@pause_task
+def accept_decision(case_id: int, pause_key: str,
+                    offered: Decision | None) -> dict[str, Any] | None:
+    """The recorded decision for the pause, marked consumed: the run is past the pause. Input
+    only Prefect had (an operator used the Prefect UI's resume form) is first put through
+    `record_decision` as an operator decision; if it fails the checks it is written down as
+    refused and None comes back, so the flow opens the pause again."""
     with session_scope() as session:
         case = get_case(session=session, case_id=case_id, for_update=True)
-        rejected_key = f"rejected:{pause_key}"
-        if get_event(session=session, case_id=case_id, key=rejected_key) is not None:
-            return False
-        recorded = get_event(session=session, case_id=case_id, key=decision_key(pause_key))
-        if recorded is not None and recorded.resumed_at is None:
-            # The run has it, so the sweep must not try to deliver it again (e.g. when the
-            # response to a successful resume was lost).
-            recorded.resumed_at = utcnow()
-            session.add(recorded)
-        if recorded is None:
-            errors = validate_decision(
-                case=case, decision=decision, today=get_settings().current_date()
-            )
-            if errors:
-                session.add(CaseEvent(
-                    case_id=case_id, key=rejected_key, kind=EventKind.NOTE,
-                    actor_role=Role.OPERATOR, actor_name="Prefect UI",
-                    action=f"rejected:{decision.action}",
-                    input={"input": decision.model_dump(mode="json"), "errors": errors},
-                    from_state=case.state, to_state=case.state,
-                ))
-                return False
-            record_decision(
-                session=session, case=case, pause_key=pause_key, decision=decision,
-                role=Role.OPERATOR, name="Prefect UI",
-            )
+        if case.state.is_closed:
+            raise CaseClosed(CASE_CLOSED.format(label=case.state.label), state=case.state)
+        record = get_decision(session=session, case_id=case_id, pause_key=pause_key)
+        if record is None and offered is not None:
+            refused_key = f"rejected:{pause_key}"
+            if get_event(session=session, case_id=case_id, key=refused_key) is not None:
+                return None
+            try:
+                record = record_decision(session=session, case=case, pause_key=pause_key,
+                                         decision=offered, role=Role.OPERATOR, name=PREFECT_UI,
+                                         source=DecisionSource.PREFECT_UI)
+            except InvalidInput as refused:
+                add_note(session=session, case=case, key=refused_key,
+                         action=f"rejected:{offered.action}", role=Role.OPERATOR,
+                         name=PREFECT_UI, data={"input": offered.model_dump(mode="json"),
+                                                "errors": refused.errors})
+                return None
+        if record is None:
+            return None
+        if record.consumed_at is None:
+            record.consumed_at = utcnow()
+            session.add(record)
         if case.awaiting_key == pause_key:
             case.awaiting_key = case.awaiting_action = None
             case.due_on = None
             session.add(case)
-    return True
+        return dict(record.input)

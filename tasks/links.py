@@ -18,7 +18,7 @@ Purpose = Literal["status", "dossier"]
 
 
 def _serializer(purpose: Purpose) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(get_settings().links.secret_key, salt=f"herreg-{purpose}")
+    return URLSafeTimedSerializer(get_settings().link_secret, salt=f"herreg-{purpose}")
 
 
 def _max_age(purpose: Purpose) -> int:

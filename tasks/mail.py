@@ -1,10 +1,20 @@
 """Delivers the outbox. Each mail is claimed before it is sent and marked sent after, so two
-deliverers never send the same mail; the transport is chosen by URL (smtp://, file://)."""
+deliverers never send the same mail; the transport is chosen by URL (smtp://, file://).
+
+"Once" for mail means at least once with one stable Message-ID: a sender killed between the
+SMTP server's 250 and our "sent" mark leaves a claim that expires, and the mail goes out a
+second time with the same Message-ID (derived from the outbox key), which receivers and
+their servers recognise as the same message. A mail the server refuses for good (5xx), or
+that failed `smtp.max_attempts` times over at least `smtp.give_up_hours`, becomes a dead
+letter and waits for an operator.
+"""
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -16,9 +26,17 @@ from models.db import session_scope, utcnow
 from models.outbox import MailStatus, OutboxMail, claim, deliverable
 from settings import get_settings
 
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
 
 class DeliveryFailed(Exception):
     """Some mails could not be sent now; they stay pending and the task retries."""
+
+
+def message_id(key: str) -> str:
+    """The same for every send of one outbox mail, and unique to it."""
+    local = _UNSAFE.sub("-", key.replace(":", "."))
+    return f"<{local}@{get_settings().smtp.message_id_domain}>"
 
 
 def build_message(mail: OutboxMail) -> EmailMessage:
@@ -27,9 +45,7 @@ def build_message(mail: OutboxMail) -> EmailMessage:
     message["To"] = mail.recipient
     message["Subject"] = mail.subject
     message["Date"] = format_datetime(mail.created_at)
-    # The outbox key in the Message-ID lets a receiver discard a duplicate after a crash
-    # between sending and recording (the only window where a second send is possible).
-    message["Message-ID"] = make_msgid(idstring=mail.key.replace(":", "."), domain="herregistratie")
+    message["Message-ID"] = message_id(mail.key)
     message["X-Herregistratie-Key"] = mail.key
     message.set_content(mail.text)
     message.add_alternative(mail.html, subtype="html")
@@ -51,11 +67,37 @@ async def send_message(message: EmailMessage) -> None:
     )
 
 
+def is_permanent(err: Exception) -> bool:
+    """A 5xx answer: sending the same mail again will be refused again."""
+    if isinstance(err, aiosmtplib.SMTPRecipientsRefused):
+        return bool(err.recipients) and all(500 <= r.code < 600 for r in err.recipients)
+    return isinstance(err, aiosmtplib.SMTPResponseException) and 500 <= err.code < 600
+
+
+def _given_up(mail: OutboxMail) -> bool:
+    """Failed often enough, and for long enough: an SMTP server that is down for minutes or
+    hours (every claim counts as an attempt) does not turn the mail into a dead letter."""
+    smtp = get_settings().smtp
+    return mail.attempts >= smtp.max_attempts \
+        and utcnow() - mail.created_at >= timedelta(hours=smtp.give_up_hours)
+
+
+def _settle(mail_id: int, status: MailStatus, error: str = "") -> None:
+    with session_scope() as session:
+        row = session.get(OutboxMail, mail_id)
+        assert row is not None
+        row.status, row.last_error = status, error[:500]
+        if status is MailStatus.SENT:
+            row.sent_at = utcnow()
+        session.add(row)
+
+
 async def deliver_pending(case_id: int | None = None) -> int:
-    """Sends what is pending (for one case or all); returns how many went out."""
+    """Sends what is pending (for one case or all); returns how many went out. Raises
+    DeliveryFailed after trying every mail if some may succeed later."""
     with session_scope() as session:
         ids = deliverable(session=session, case_id=case_id)
-    sent, errors = 0, []
+    sent, retry_later = 0, []
     for mail_id in ids:
         with session_scope() as session:
             mail = claim(session=session, mail_id=mail_id)
@@ -64,25 +106,30 @@ async def deliver_pending(case_id: int | None = None) -> int:
         try:
             await send_message(build_message(mail))
         except (aiosmtplib.SMTPException, OSError) as err:
-            errors.append(f"{mail.key}: {err}")
-            with session_scope() as session:
-                row = session.get(OutboxMail, mail_id)
-                assert row is not None
-                row.status, row.last_error = MailStatus.PENDING, str(err)[:500]
-                session.add(row)
+            error = f"{type(err).__name__}: {err}"
+            if is_permanent(err) or _given_up(mail):
+                _settle(mail_id, MailStatus.DEAD, error)
+            else:
+                _settle(mail_id, MailStatus.PENDING, error)
+                retry_later.append(f"{mail.key}: {error}")
             continue
-        with session_scope() as session:
-            row = session.get(OutboxMail, mail_id)
-            assert row is not None
-            row.status, row.sent_at, row.last_error = MailStatus.SENT, utcnow(), ""
-            session.add(row)
+        _settle(mail_id, MailStatus.SENT)
         sent += 1
-    if errors:
-        raise DeliveryFailed("; ".join(errors))
+    if retry_later:
+        raise DeliveryFailed("; ".join(retry_later))
     return sent
 
 
 @task(retries=6, retry_delay_seconds=[2, 5, 15, 60, 300, 900], cache_policy=NO_CACHE)
 async def deliver_mail(case_id: int | None = None) -> int:
-    """Sends each pending mail at most once; retries with backoff while SMTP is down."""
+    """Sends each pending mail; retries with backoff while SMTP is down."""
     return await deliver_pending(case_id)
+
+
+async def send_now(case_id: int | None = None) -> None:
+    """Within a flow: send what is pending, retrying briefly. If SMTP stays down the flow goes
+    on rather than hold a process; the mail stays pending for the sweep."""
+    sending = deliver_mail.with_options(retries=2, retry_delay_seconds=[1, 5])
+    # Prefect's overloads type return_state=True as a State, but an async task gives a
+    # coroutine.
+    await sending(case_id, return_state=True)  # type: ignore[misc]
