@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import shutil
 import time
 from datetime import date, timedelta
@@ -14,16 +15,16 @@ from typing import Any
 import httpx
 import typer
 from dateutil.relativedelta import relativedelta
-from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from cli.smtp_sink import start_sink
 from cli.stack import Stack, free_port, wait_for_stop
 from domain.states import Role
 from models.case import find_case, get_case
-from models.db import migrate, session_scope
-from service.actions import Actor
+from models.db import migrate, read_session, session_scope
+from service.actors import Actor
 from settings import get_settings
 from tasks.links import make_token, status_url
+from tasks.runs import configured_api
 
 VVOCM = Actor(Role.ASSOCIATION_STAFF, "Anne de Vries (VvOCM)")
 KP = Actor(Role.REGISTER_STAFF, "Karel Jansen (KP)")
@@ -109,7 +110,7 @@ async def _wait_for(ref: str, action: str | None, state: str | None = None,
                     timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with session_scope() as session:
+        with read_session() as session:
             case = find_case(session=session, ref=ref)
         if (action and case.awaiting_action == action) or (state and case.state == state):
             return
@@ -126,16 +127,17 @@ DEMO_STAFF = [("beheer@demo.local", "Beheerder Demo", "admin"),
 def _demo_accounts() -> dict[str, str]:
     """Demo logins for the pages, and an API token per staff role for the walk."""
     from models.staff import StaffRole, StaffUser
-    from web.security import hash_password, new_api_token
+    from service.accounts import hash_password, new_api_token
 
     tokens = {}
-    with session_scope() as session:
-        for email, name, role in DEMO_STAFF:
+    for email, name, role in DEMO_STAFF:
+        with session_scope() as session:
             user = StaffUser(email=email, name=name, role=StaffRole(role),
                              password_hash=hash_password(DEMO_PASSWORD))
             session.add(user)
-            session.commit()
-            tokens[role] = new_api_token(session=session, staff=user, name="demo")
+            session.flush()
+            staff_id = user.id or 0
+        tokens[role] = new_api_token(staff_id=staff_id, name="demo")
     return tokens
 
 
@@ -176,12 +178,18 @@ async def _scenario(today: date, web_url: str, tokens: dict[str, str]) -> None:
 
 
 def run_demo(*, keep_running: bool = True) -> None:
+    """The demo is an explicit development environment: built-in development keys sign its
+    sessions and links, and its Prefect server gets a password made up for this run."""
+    os.environ.setdefault("HERREG_ENVIRONMENT", "development")
+    get_settings.cache_clear()
     base = get_settings()
     data_dir = (base.data_dir / "demo").resolve()
     shutil.rmtree(data_dir, ignore_errors=True)
     mail_dir = data_dir / "mail"
     smtp_port, prefect_port, web_port = _port(8025), _port(4200), _port(8000)
+    prefect_login = base.prefect.auth_string or f"demo:{secrets.token_urlsafe(16)}"
     os.environ.update({
+        "HERREG_PREFECT__AUTH_STRING": prefect_login,
         "HERREG_DATA_DIR": str(data_dir),
         "HERREG_SMTP__URL": f"smtp://127.0.0.1:{smtp_port}",
         "HERREG_PREFECT__API_URL": f"http://127.0.0.1:{prefect_port}/api",
@@ -202,23 +210,24 @@ def run_demo(*, keep_running: bool = True) -> None:
         migrate()
         typer.echo(f"Prefect-server starten op {stack.ui_url} (SQLite) ...")
         stack.start_server()
-        typer.echo("Deployments uit prefect.yaml toepassen en worker starten ...")
+        typer.echo("Deployments uit prefect.yaml toepassen en workers starten ...")
         stack.deploy()
         stack.start_worker()
+        stack.supervise()
         typer.echo("Webapplicatie starten ...")
         web_url = stack.start_web()
         tokens = _demo_accounts()
         typer.echo(f"Inbox:       {web_url}/inbox")
         for email, name, _role in DEMO_STAFF:
             typer.echo(f"   login {email} / {DEMO_PASSWORD}  ({name})")
-        with temporary_settings(updates={PREFECT_API_URL: stack.api_url}):
+        with configured_api():
             asyncio.run(_scenario(today, web_url, tokens))
         time.sleep(2)
         typer.secho("\nKlaar: de aanvraag is geherregistreerd.", fg="green", bold=True)
         typer.echo(f"Inbox:       {web_url}/inbox  (wachtwoord {DEMO_PASSWORD})")
         typer.echo(f"Register:    {web_url}/register")
         typer.echo(f"API-docs:    {web_url}/api/v1/docs")
-        typer.echo(f"Prefect UI:  {stack.ui_url}")
+        typer.echo(f"Prefect UI:  {stack.ui_url}  (wachtwoord: {prefect_login})")
         typer.echo(f"Mails (.eml): {mail_dir}")
         typer.echo(f"Logbestanden: {data_dir / 'logs'}")
         if keep_running:

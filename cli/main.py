@@ -11,15 +11,17 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from domain import messages as m
 from domain.errors import CaseError, InvalidInput
 from domain.states import CaseState, Role
 from models.case import find_case, history, list_cases
-from models.db import migrate, session_scope
+from models.db import DATABASE_DOWN, migrate, read_session
 from models.practitioner import Practitioner
-from service.actions import Actor, act, open_case
-from settings import get_settings
+from service.actions import act, open_case
+from service.actors import Actor
+from settings import SettingsError, get_settings
 from tasks.rendering import format_date
-from tasks.runs import configured_api
+from tasks.runs import PREFECT_DOWN, configured_api
 
 T = TypeVar("T")
 
@@ -116,7 +118,7 @@ def act_command(
 @app.command("show")
 def show_command(case: Annotated[str, typer.Argument(help="nummer of id")]) -> None:
     """Een aanvraag met haar volledige geschiedenis tonen."""
-    with session_scope() as session:
+    with read_session() as session:
         try:
             row = find_case(session=session, ref=case)
         except CaseError as err:
@@ -147,7 +149,7 @@ def list_command(
         wanted = CaseState(state) if state else None
     except ValueError as err:
         raise typer.BadParameter(f"onbekende status; kies uit {', '.join(CaseState)}") from err
-    with session_scope() as session:
+    with read_session() as session:
         rows = list_cases(session=session, state=wanted)
     for row in rows:
         typer.echo(f"{row.number}  {row.specialisation:<4}  {row.state.label:<32}  "
@@ -186,7 +188,8 @@ def smtp_command(
 
 @app.command("runner")
 def runner_command() -> None:
-    """Deployments uit prefect.yaml toepassen en een worker starten (Prefect-server bestaat al)."""
+    """Deployments uit prefect.yaml toepassen en de workers starten (Prefect-server bestaat al);
+    een worker die stopt wordt opnieuw gestart."""
     from cli.stack import Stack, wait_for_stop
 
     settings = get_settings()
@@ -194,7 +197,8 @@ def runner_command() -> None:
     stack = Stack(settings=settings, port=port)
     stack.deploy()
     stack.start_worker()
-    typer.echo(f"Worker draait tegen {stack.api_url} (Ctrl-C stopt).")
+    stack.supervise()
+    typer.echo(f"Workers draaien tegen {stack.api_url} (Ctrl-C stopt).")
     try:
         wait_for_stop()
     finally:
@@ -221,16 +225,11 @@ def admin_command(
                                           confirmation_prompt=True)],
 ) -> None:
     """De eerste beheerder aanmaken (of het wachtwoord van een bestaande vervangen)."""
-    from models.staff import StaffRole, StaffUser, staff_by_email
-    from web.security import hash_password
+    from service.accounts import set_admin
 
     if len(password) < 10:
         raise typer.BadParameter("het wachtwoord moet minstens 10 tekens hebben")
-    with session_scope() as session:
-        user = staff_by_email(session=session, email=email) or StaffUser(
-            email=email.strip().lower(), name=name, role=StaffRole.ADMIN, password_hash="")
-        user.password_hash, user.role, user.active = hash_password(password), StaffRole.ADMIN, True
-        session.add(user)
+    set_admin(email=email, name=name, password=password)
     typer.echo(f"Beheerder {email} kan inloggen.")
 
 
@@ -245,5 +244,21 @@ def demo_command(
     run_demo(keep_running=keep)
 
 
+def main() -> None:
+    """The command line: a missing setting, a database or workflow server that is down, ends
+    in one Dutch line (exit code 2), never a traceback."""
+    try:
+        app()
+    except SettingsError as err:
+        typer.secho(f"Fout: {err}", fg="red", err=True)
+        raise SystemExit(2) from err
+    except DATABASE_DOWN as err:
+        typer.secho(f"Fout: {m.DATABASE_UNAVAILABLE}", fg="red", err=True)
+        raise SystemExit(2) from err
+    except PREFECT_DOWN as err:
+        typer.secho(f"Fout: {m.PREFECT_UNAVAILABLE}", fg="red", err=True)
+        raise SystemExit(2) from err
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -1,5 +1,7 @@
 """The embedded stack on loopback: Prefect server (SQLite unless configured), the deployments
-from prefect.yaml on a process work pool, and a worker that runs (and resumes) case runs."""
+from prefect.yaml, a worker for case runs and one for the sweep (its own pool, so case runs
+can never take the sweep's slot), and the web app. A supervisor restarts any of them that
+dies, so a killed worker is back within seconds."""
 
 from __future__ import annotations
 
@@ -9,7 +11,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,10 +33,26 @@ def free_port() -> int:
         return port
 
 
-def work_pool_name() -> str:
-    """The pool named in prefect.yaml, so that file stays the one place deployments live."""
+def work_pools() -> dict[str, str]:
+    """Deployment name -> work pool, from prefect.yaml (the one place deployments live)."""
     config = yaml.safe_load(PREFECT_YAML.read_text())
-    return str(config["deployments"][0]["work_pool"]["name"])
+    return {d["name"]: d["work_pool"]["name"] for d in config["deployments"]}
+
+
+def case_pool() -> str:
+    return work_pools()["lapsed-specialisation"]
+
+
+def sweep_pool() -> str:
+    return work_pools()["sweep"]
+
+
+@dataclass
+class Child:
+    name: str
+    args: tuple[str, ...]
+    process: subprocess.Popen[bytes]
+    restarts: int = 0
 
 
 @dataclass
@@ -45,7 +65,10 @@ class Stack:
     ui: bool = False
     log_dir: Path | None = None
     persist_task_results: bool = True
-    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    children: dict[str, Child] = field(default_factory=dict)
+    _supervisor: threading.Thread | None = None
+    _stopping: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def api_url(self) -> str:
@@ -57,6 +80,7 @@ class Stack:
 
     def env(self) -> dict[str, str]:
         home = (self.settings.data_dir / "prefect").resolve()
+        prefect = self.settings.prefect
         env = {
             **os.environ,
             "PREFECT_HOME": str(home),
@@ -65,10 +89,12 @@ class Stack:
             "PREFECT_UI_ENABLED": "true" if self.ui else "false",
             "PREFECT_RESULTS_PERSIST_BY_DEFAULT": str(self.persist_task_results).lower(),
             "PREFECT_LOCAL_STORAGE_PATH": str(home / "storage"),
-            "PREFECT_WORKER_QUERY_SECONDS": str(self.settings.prefect.query_seconds),
+            "PREFECT_WORKER_QUERY_SECONDS": str(prefect.query_seconds),
             "PREFECT_WORKER_PREFETCH_SECONDS": "2",
             "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
+            "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(prefect.heartbeat_seconds),
             "HERREG_PROJECT_DIR": str(PROJECT_DIR),
+            "HERREG_ENVIRONMENT": self.settings.environment,
             "HERREG_PREFECT__API_URL": self.api_url,
             "HERREG_DATA_DIR": str(self.settings.data_dir.resolve()),
             "HERREG_DATABASE__URL": self.settings.database_url,
@@ -76,59 +102,68 @@ class Stack:
             "HERREG_LINKS__BASE_URL": self.settings.links.base_url,
             "HERREG_WEB__PORT": str(self.settings.web.port),
         }
-        if self.settings.prefect.server_database_url:
-            env["PREFECT_API_DATABASE_CONNECTION_URL"] = self.settings.prefect.server_database_url
+        if prefect.auth_string:
+            env["PREFECT_SERVER_API_AUTH_STRING"] = prefect.auth_string
+            env["PREFECT_API_AUTH_STRING"] = prefect.auth_string
+            env["HERREG_PREFECT__AUTH_STRING"] = prefect.auth_string
+        if prefect.server_database_url:
+            env["PREFECT_API_DATABASE_CONNECTION_URL"] = prefect.server_database_url
         if self.settings.today is not None:
             env["HERREG_TODAY"] = self.settings.today.isoformat()
         return env
 
-    def _spawn(self, name: str, *args: str) -> None:
+    def _open(self, name: str, args: tuple[str, ...]) -> subprocess.Popen[bytes]:
         log_dir = self.log_dir or self.settings.data_dir / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         log = (log_dir / f"{name}.log").open("ab")
-        self.processes.append(subprocess.Popen(
-            args, env=self.env(), cwd=PROJECT_DIR, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        ))
+        return subprocess.Popen(args, env=self.env(), cwd=PROJECT_DIR, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+    def _spawn(self, name: str, *args: str) -> Child:
+        child = Child(name, args, self._open(name, args))
+        with self._lock:
+            self.children[name] = child
+        return child
 
     def _prefect(self) -> str:
         return shutil.which("prefect", path=str(Path(sys.executable).parent)) or "prefect"
 
     def start_server(self, timeout: float = 120) -> None:
-        self._spawn("prefect-server", self._prefect(), "server", "start", "--host", "127.0.0.1",
-                    "--port", str(self.port))
-        self._wait_until_up(f"{self.api_url}/health", "Prefect server", timeout)
+        child = self._spawn("prefect-server", self._prefect(), "server", "start",
+                            "--host", "127.0.0.1", "--port", str(self.port))
+        self._wait_until_up(f"{self.api_url}/health", child, timeout)
 
     def deploy(self) -> None:
-        """Create the work pool (if needed) and apply prefect.yaml."""
+        """Create the work pools (if needed) and apply prefect.yaml."""
         env = self.env()
-        pool = work_pool_name()
-        subprocess.run([self._prefect(), "work-pool", "create", pool, "--type", "process",
-                        "--overwrite"], env=env, cwd=PROJECT_DIR, check=True,
-                       capture_output=True)
-        subprocess.run([self._prefect(), "work-pool", "set-concurrency-limit", pool,
-                        str(self.settings.prefect.concurrency)], env=env, cwd=PROJECT_DIR,
-                       check=True, capture_output=True)
-        subprocess.run([self._prefect(), "--no-prompt", "deploy", "--all",
-                        "--prefect-file", str(PREFECT_YAML)], env=env, cwd=PROJECT_DIR,
-                       check=True, capture_output=True)
+
+        def prefect(*args: str) -> None:
+            subprocess.run([self._prefect(), *args], env=env, cwd=PROJECT_DIR, check=True,
+                           capture_output=True)
+
+        prefect("work-pool", "create", case_pool(), "--type", "process", "--overwrite")
+        prefect("work-pool", "set-concurrency-limit", case_pool(),
+                str(self.settings.prefect.concurrency))
+        prefect("work-pool", "create", sweep_pool(), "--type", "process", "--overwrite")
+        prefect("--no-prompt", "deploy", "--all", "--prefect-file", str(PREFECT_YAML))
 
     def start_worker(self) -> None:
         """No `--limit`: prefect 3.8.8's worker limiter crashes the worker when a resumed run
         is picked up while its suspended process still holds a token. The pool's concurrency
         limit (set in `deploy`) bounds the processes instead."""
-        self._spawn("worker", self._prefect(), "worker", "start", "--pool", work_pool_name())
+        self._spawn("worker", self._prefect(), "worker", "start", "--pool", case_pool())
+        self._spawn("sweep-worker", self._prefect(), "worker", "start", "--pool", sweep_pool())
 
     def start_web(self, timeout: float = 60) -> str:
         """The web app (`herregistratie web`) on the configured loopback port."""
         web = self.settings.web
         script = Path(sys.executable).parent / "herregistratie"
-        self._spawn("web", str(script), "web")
+        child = self._spawn("web", str(script), "web")
         url = f"http://{web.host}:{web.port}"
-        self._wait_until_up(f"{url}/inloggen", "web app", timeout)
+        self._wait_until_up(f"{url}/inloggen", child, timeout)
         return url
 
-    def _wait_until_up(self, url: str, name: str, timeout: float) -> None:
+    def _wait_until_up(self, url: str, child: Child, timeout: float) -> None:
         """Until `url` answers 200; fails early if the process just started has died."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -137,26 +172,87 @@ class Stack:
                     return
             except httpx.HTTPError:
                 pass
-            if self.processes[-1].poll() is not None:
-                raise RuntimeError(f"{name} stopped; see its log in the data folder")
+            if child.process.poll() is not None:
+                raise RuntimeError(f"{child.name} stopped; see its log in the data folder")
             time.sleep(0.3)
-        raise TimeoutError(f"{name} did not answer on {url}")
+        raise TimeoutError(f"{child.name} did not answer on {url}")
 
     def start(self) -> None:
         self.start_server()
         self.deploy()
         self.start_worker()
 
+    def supervise(self, every: float = 1.0) -> None:
+        """Restart, from a background thread, any child that exits before `stop()`."""
+        def watch() -> None:
+            while not self._stopping.wait(every):
+                with self._lock:
+                    dead = [c for c in self.children.values() if c.process.poll() is not None]
+                for child in dead:
+                    self.restart(child.name)
+
+        self._supervisor = threading.Thread(target=watch, name="stack-supervisor", daemon=True)
+        self._supervisor.start()
+
+    def restart(self, name: str) -> None:
+        """Start a child again (stopping it first if it still runs)."""
+        with self._lock:
+            child = self.children[name]
+            if child.process.poll() is None:
+                _end(child.process)
+            child.process = self._open(name, child.args)
+            child.restarts += 1
+
+    def kill(self, name: str) -> None:
+        """SIGKILL a child with everything it started (for fault tests)."""
+        with self._lock:
+            child = self.children[name]
+            for pid in [*descendants(child.process.pid), child.process.pid]:
+                with suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            child.process.wait()
+
     def stop(self) -> None:
-        for process in reversed(self.processes):
+        self._stopping.set()
+        if self._supervisor is not None:
+            self._supervisor.join(timeout=5)
+        with self._lock:
+            processes = [c.process for c in reversed(self.children.values())]
+            self.children.clear()
+        for process in processes:
             if process.poll() is None:
                 process.terminate()
-        for process in reversed(self.processes):
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        self.processes.clear()
+        for process in processes:
+            _end(process)
+
+
+def _end(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process started, directly or not, by `pid` (read from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 def wait_for_stop() -> None:

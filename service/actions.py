@@ -1,20 +1,21 @@
 """Acting on a case: the one entry point for the CLI, the web pages, the API and the demo.
 
-Check the actor's role and the case's current pause, validate, record the decision with the
-actor in one transaction, then resume the suspended run with the typed input. If Prefect
-cannot be reached the decision stays recorded and the sweep delivers it later.
+Check the actor's role and the pause the decision answers, validate and record it with the
+actor in one transaction, then hand it to the case's run. The hand-over is a courtesy: if the
+run is busy, lost or Prefect cannot be reached, the decision is already recorded and the
+sweep's reconciler delivers it, so the caller is told "recorded", never an error.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import httpx
-from prefect.exceptions import PrefectHTTPStatusError
 from pydantic import BaseModel, EmailStr, Field, ValidationError
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from domain import messages as m
@@ -24,31 +25,31 @@ from domain.errors import (
     InvalidTransition,
     NotAllowed,
     RegistrationNotLapsed,
+    Unavailable,
 )
 from domain.states import CaseState, Role
 from flows.inputs import DECISIONS, Decision, Withdrawal
-from models.case import Case, CaseEvent, EventKind, find_case, get_case, get_event
+from models.case import Case, CaseEvent, EventKind, find_case
 from models.counter import next_number
 from models.db import session_scope
-from models.practitioner import PractitionerCreate, upsert_practitioner
+from models.practitioner import (
+    Practitioner,
+    PractitionerChange,
+    PractitionerCreate,
+    get_by_kp_number,
+)
 from models.registration import Registration, RegistrationStatus, latest_registration
-from models.staff import StaffUser
 from policies import Evidence, load_policy
+from service.actors import Actor
+from service.claims import check_claim
 from service.validation import dutch_errors
-from settings import get_settings
-from tasks.decisions import record_decision, validate_decision
+from tasks.decisions import record_decision
+from tasks.reconcile import Cause, attach_run, restart_run
 from tasks.rendering import format_date
-from tasks.runs import deliver_decision, start_case_run
+from tasks.runs import PREFECT_DOWN, Resume, resume_run, start_closure_run
 
-PREFECT_UNREACHABLE = (httpx.HTTPError, PrefectHTTPStatusError, OSError)
-
-
-@dataclass(frozen=True)
-class Actor:
-    role: Role
-    name: str
-    reviewer_id: int | None = None
-    staff_id: int | None = None
+KP_NUMBER = r"^[0-9]{5,9}$"
+SPECIALISATIONS = ("KOT", "BOT", "PSOT", "GOT")
 
 
 @dataclass(frozen=True)
@@ -63,16 +64,24 @@ class Outcome:
 class CaseRequest(BaseModel):
     """R5: what the practitioner's e-mail to the association brings."""
 
-    kp_number: str = Field(min_length=1, max_length=20)
+    kp_number: str = Field(pattern=KP_NUMBER, description="KP-nummer: 5 tot 9 cijfers")
     name: str = Field(min_length=1, max_length=200)
     email: EmailStr
     member: bool
-    specialisation: str
+    specialisation: str = Field(max_length=10)
     request_date: date
     evidence: Evidence = Evidence()
     previous_period_start: date | None = Field(
         None, description="start of the lapsed period, if KP's register does not hold it yet"
     )
+
+
+class IdentityChange(BaseModel):
+    """A staff member's deliberate change of a practitioner's name or e-mail address."""
+
+    name: str = Field(min_length=1, max_length=200)
+    email: EmailStr
+    reason: str = Field(min_length=1, max_length=500)
 
 
 def _parse(kind: type[BaseModel], data: dict[str, Any]) -> Any:
@@ -82,18 +91,22 @@ def _parse(kind: type[BaseModel], data: dict[str, Any]) -> Any:
         raise InvalidInput(dutch_errors(err)) from err
 
 
+def _same(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
 async def open_case(data: dict[str, Any], *, actor: Actor) -> Outcome:
-    """Registers the request and starts its run. R4: only a lapsed specialisation qualifies."""
+    """Registers the request and starts its run. R4: only a lapsed specialisation qualifies.
+    A known KP number keeps its name and e-mail: a request that differs is refused, since
+    changing them is a staff action of its own (`change_identity`)."""
     request: CaseRequest = _parse(CaseRequest, data)
-    code = request.specialisation.upper()
-    if code not in {"KOT", "BOT", "PSOT", "GOT"}:
-        raise InvalidInput({"specialisation": m.FIELD_CHOICE.format(choices="KOT, BOT, PSOT, GOT")})
+    code = request.specialisation.strip().upper()
+    if code not in SPECIALISATIONS:
+        raise InvalidInput({"specialisation": m.FIELD_CHOICE.format(
+            choices=", ".join(SPECIALISATIONS))})
     policy = load_policy(code)
     with session_scope() as session:
-        practitioner = upsert_practitioner(session=session, data=PractitionerCreate(
-            kp_number=request.kp_number, name=request.name, email=str(request.email),
-            member=request.member,
-        ))
+        practitioner = _practitioner(session, request)
         assert practitioner.id is not None
         registration = latest_registration(session=session, practitioner_id=practitioner.id,
                                            specialisation=code)
@@ -126,7 +139,7 @@ async def open_case(data: dict[str, Any], *, actor: Actor) -> Outcome:
                                prefix="HR"),
             practitioner_id=practitioner.id, registration_id=registration.id,
             specialisation=code, request_date=request.request_date,
-            evidence=request.evidence.model_dump(mode="json"),
+            evidence=request.evidence.model_dump(mode="json"), run_generation=1,
         )
         session.add(case)
         session.flush()
@@ -137,26 +150,64 @@ async def open_case(data: dict[str, Any], *, actor: Actor) -> Outcome:
             to_state=CaseState.REQUESTED,
         ))
         case_id, number = case.id, case.number
-    delivered = await _start(case_id)
+    try:
+        await attach_run(case_id, number, 1)
+        delivered = True
+    except PREFECT_DOWN:
+        delivered = False  # the reconciler starts it
     return Outcome(case_id=case_id, number=number, state=CaseState.REQUESTED,
                    delivered=delivered,
                    message=m.RECEIVED_PENDING if delivered else m.RECEIVED_QUEUED)
 
 
-async def _start(case_id: int) -> bool:
-    try:
-        flow_run_id = await start_case_run(case_id)
-    except PREFECT_UNREACHABLE:
-        return False
+def _practitioner(session: Session, request: CaseRequest) -> Practitioner:
+    found = get_by_kp_number(session=session, kp_number=request.kp_number)
+    if found is None:
+        found = Practitioner.model_validate(PractitionerCreate(
+            kp_number=request.kp_number, name=request.name.strip(), email=str(request.email),
+            member=request.member))
+    else:
+        errors = {}
+        if not _same(found.name, request.name):
+            errors["name"] = m.IDENTITY_DIFFERS.format(field="naam", kp=found.kp_number,
+                                                       value=found.name)
+        if not _same(found.email, str(request.email)):
+            errors["email"] = m.IDENTITY_DIFFERS.format(field="e-mailadres",
+                                                        kp=found.kp_number, value=found.email)
+        if errors:
+            raise InvalidInput(errors)
+        found.member = request.member  # membership changes with the year, not identity
+    session.add(found)
+    session.flush()
+    return found
+
+
+def change_identity(kp_number: str, data: dict[str, Any], *, actor: Actor) -> Practitioner:
+    """Staff change a practitioner's name or e-mail address on purpose; the change, its reason
+    and the staff member are written down. Later mails and the register use the new data."""
+    if actor.role not in (Role.ASSOCIATION_STAFF, Role.REGISTER_STAFF, Role.OPERATOR):
+        raise NotAllowed(m.ROLE_NOT_ALLOWED.format(role=actor.role.label,
+                                                   action=m.IDENTITY_TITLE))
+    change: IdentityChange = _parse(IdentityChange, data)
     with session_scope() as session:
-        case = get_case(session=session, case_id=case_id, for_update=True)
-        case.flow_run_id = flow_run_id
-        session.add(case)
-    return True
+        practitioner = get_by_kp_number(session=session, kp_number=kp_number.strip())
+        if practitioner is None:
+            raise InvalidInput({"kp_number": m.PRACTITIONER_UNKNOWN.format(kp=kp_number)})
+        before = {"name": practitioner.name, "email": practitioner.email}
+        practitioner.name, practitioner.email = change.name.strip(), str(change.email)
+        session.add(practitioner)
+        session.add(PractitionerChange(
+            practitioner_id=practitioner.id or 0, actor_role=actor.role, actor_name=actor.name,
+            before=before, after={"name": practitioner.name, "email": practitioner.email},
+            reason=change.reason))
+        return practitioner
 
 
-async def act(case_ref: str, action: str, data: dict[str, Any], *, actor: Actor) -> Outcome:
-    """Validate and record one decision, then resume the case's run with it."""
+async def act(case_ref: str, action: str, data: dict[str, Any], *, actor: Actor,
+              pause_key: str | None = None) -> Outcome:
+    """Validate and record one decision, then hand it to the case's run. `pause_key` names the
+    step the person saw; if the case has moved on since, the decision is refused rather than
+    taken for the next step (a late double click, a stale page)."""
     kind = DECISIONS.get(action)
     if kind is None:
         raise InvalidInput({"action": m.UNKNOWN_ACTION.format(
@@ -165,41 +216,62 @@ async def act(case_ref: str, action: str, data: dict[str, Any], *, actor: Actor)
         raise NotAllowed(m.ROLE_NOT_ALLOWED.format(role=actor.role.label, action=kind.title))
     decision: Decision = _parse(kind, data)
     with session_scope() as session:
-        case = find_case(session=session, ref=case_ref)
-        case = get_case(session=session, case_id=case.id or 0, for_update=True)
-        pause_key = _awaited_pause(case, kind)
-        if (actor.role is Role.REVIEWER and actor.reviewer_id is not None
-                and actor.reviewer_id != case.reviewer_id):
+        case = find_case(session=session, ref=case_ref, for_update=True)
+        key = _awaited_pause(case, kind, pause_key)
+        if actor.role is Role.REVIEWER and (
+                (actor.reviewer_id is not None and actor.reviewer_id != case.reviewer_id)
+                or (actor.review_round is not None and actor.review_round != case.review_round)):
             raise NotAllowed(m.WRONG_REVIEWER)
-        _check_claim(session, case, actor)
-        if get_event(session=session, case_id=case.id or 0,
-                     key=f"decision:{pause_key}") is not None:
-            raise DecisionConflict(m.ALREADY_DECIDED)
-        errors = validate_decision(case=case, decision=decision,
-                                   today=get_settings().current_date())
-        if errors:
-            raise InvalidInput(errors)
-        try:
-            record_decision(session=session, case=case, pause_key=pause_key, decision=decision,
-                            role=actor.role, name=actor.name)
-            session.flush()
-        except IntegrityError as err:
-            raise DecisionConflict(m.ALREADY_DECIDED) from err
+        check_claim(session, case, actor)
+        record = record_decision(session=session, case=case, pause_key=key, decision=decision,
+                                 role=actor.role, name=actor.name)
         case_id, number, state = case.id or 0, case.number, case.state
-    try:
-        delivered = await deliver_decision(case_id, pause_key, wait_seconds=5)
-    except PREFECT_UNREACHABLE:
-        delivered = False
+        flow_run_id, run_input, record_id = case.flow_run_id, record.input, record.id
+    if kind is Withdrawal:
+        delivered = await _start_closure(case_id, number, str(record_id))
+    else:
+        delivered = await _hand_over(flow_run_id, key, run_input, wait_seconds=5)
     return Outcome(case_id=case_id, number=number, state=state, delivered=delivered,
                    message=m.RECEIVED_PENDING if delivered else m.RECEIVED_QUEUED)
 
 
-def _awaited_pause(case: Case, kind: type[Decision]) -> str:
+async def _start_closure(case_id: int, number: str, attempt: str) -> bool:
+    try:
+        await start_closure_run(case_id, number, "withdrawn", attempt)
+    except PREFECT_DOWN:
+        return False
+    return True
+
+
+async def _hand_over(flow_run_id: str | None, pause_key: str, run_input: dict[str, Any], *,
+                     wait_seconds: float) -> bool:
+    """Resumes the run if it waits at the pause, waiting a little for a run still on its way
+    there. False leaves the decision to the reconciler (it is recorded either way)."""
+    if flow_run_id is None:
+        return False
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            outcome = await resume_run(flow_run_id, pause_key, run_input)
+        except httpx.ConnectError:
+            return False  # nobody home: the reconciler delivers it later
+        except PREFECT_DOWN:
+            outcome = Resume.NOT_THERE  # a server under load fails some calls: try again
+        if outcome not in (Resume.NOT_THERE, Resume.NOT_READY):
+            return outcome is Resume.RESUMED
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(0.25)
+
+
+def _awaited_pause(case: Case, kind: type[Decision], pause_key: str | None) -> str:
     """The pause this decision answers, or a Dutch refusal naming the current state."""
     if case.state.is_closed:
         raise InvalidTransition(m.CASE_CLOSED.format(label=case.state.label), state=case.state)
     if kind is Withdrawal:
         return "withdraw"
+    if pause_key is not None and pause_key != case.awaiting_key:
+        raise DecisionConflict(m.STEP_MOVED_ON.format(label=case.state.label))
     if case.awaiting_action != kind.action or case.awaiting_key is None:
         awaited = DECISIONS.get(case.awaiting_action or "")
         raise InvalidTransition(
@@ -211,25 +283,27 @@ def _awaited_pause(case: Case, kind: type[Decision]) -> str:
     return case.awaiting_key
 
 
-def _check_claim(session: Session, case: Case, actor: Actor) -> None:
-    """A case claimed by one staff member is not decided by another meanwhile."""
-    if case.claimed_by_id is None or actor.staff_id is None:
-        return
-    if case.claimed_by_id != actor.staff_id:
-        holder = session.get(StaffUser, case.claimed_by_id)
-        raise DecisionConflict(m.CLAIMED_BY_OTHER.format(name=holder.name if holder else "?"))
-
-
-def claim(case_ref: str, *, actor: Actor, release: bool = False) -> Case:
-    """Take (or give back) a case so two people do not work on it at once."""
+async def restart_case(case_ref: str, *, actor: Actor) -> Outcome:
+    """KP's repair action for a case the reconciler marked stuck: a fresh run, a new count."""
+    if actor.role not in (Role.REGISTER_STAFF, Role.OPERATOR):
+        raise NotAllowed(m.ROLE_NOT_ALLOWED.format(role=actor.role.label,
+                                                   action=m.RESTART_TITLE))
     with session_scope() as session:
         case = find_case(session=session, ref=case_ref)
-        case = get_case(session=session, case_id=case.id or 0, for_update=True)
-        if release:
-            if case.claimed_by_id == actor.staff_id:
-                case.claimed_by_id = None
-        else:
-            _check_claim(session, case, actor)
-            case.claimed_by_id = actor.staff_id
-        session.add(case)
-        return case
+        if case.state.is_closed:
+            raise InvalidTransition(m.CASE_CLOSED.format(label=case.state.label),
+                                    state=case.state)
+        if case.stuck_reason is None:
+            raise InvalidTransition(m.NOT_STUCK, state=case.state)
+        case_id, number, state = case.id or 0, case.number, case.state
+        generation, flow_run_id = case.run_generation, case.flow_run_id
+    try:
+        done = await restart_run(case_id, generation=generation, flow_run_id=flow_run_id,
+                                 cause=Cause.STAFF_RESTART, role=actor.role, name=actor.name)
+    except PREFECT_DOWN as err:
+        raise Unavailable(m.PREFECT_UNAVAILABLE) from err
+    if done not in ("restarted", "queued"):
+        raise DecisionConflict(m.ALREADY_DECIDED)
+    return Outcome(case_id=case_id, number=number, state=state, delivered=done == "restarted",
+                   message=m.RESTARTED if done == "restarted" else m.RESTARTED_LATER)
+

@@ -2,9 +2,41 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import ValidationError
 
 from domain import messages as m
+
+
+def _message(field: str, kind: str, ctx: dict[str, Any]) -> str:
+    if kind == "missing":
+        return m.FIELD_REQUIRED
+    if kind.startswith(("date_", "datetime_")):
+        return m.FIELD_DATE
+    if kind.startswith("bool"):
+        return m.FIELD_BOOL
+    if kind == "literal_error":
+        return m.FIELD_CHOICE.format(choices=ctx.get("expected", ""))
+    if kind == "extra_forbidden":
+        return m.FIELD_UNKNOWN
+    if field.endswith("email"):
+        return m.FIELD_EMAIL
+    if field.endswith("kp_number") and kind == "string_pattern_mismatch":
+        return m.FIELD_KP_NUMBER
+    if kind == "string_too_short":
+        return m.FIELD_TEXT_REQUIRED
+    if kind == "string_too_long":
+        return m.FIELD_TOO_LONG.format(max=ctx.get("max_length", ""))
+    if kind in ("less_than_equal", "less_than"):
+        return m.FIELD_TOO_LARGE.format(max=ctx.get("le", ctx.get("lt", "")))
+    if kind in ("greater_than", "greater_than_equal"):
+        return m.FIELD_TOO_SMALL.format(min=ctx.get("gt", ctx.get("ge", "")))
+    if kind == "decimal_max_places":
+        return m.FIELD_DECIMALS.format(places=ctx.get("decimal_places", ""))
+    if kind.startswith(("int_", "decimal_", "float_", "finite_")):
+        return m.FIELD_NUMBER
+    return m.FIELD_INVALID
 
 
 def dutch_errors(error: ValidationError) -> dict[str, str]:
@@ -12,24 +44,5 @@ def dutch_errors(error: ValidationError) -> dict[str, str]:
     result: dict[str, str] = {}
     for item in error.errors():
         field = ".".join(str(part) for part in item["loc"]) or "invoer"
-        kind = item["type"]
-        if kind == "missing":
-            text = m.FIELD_REQUIRED
-        elif kind.startswith(("date_", "datetime_")):
-            text = m.FIELD_DATE
-        elif kind.startswith("bool"):
-            text = m.FIELD_BOOL
-        elif kind == "literal_error":
-            text = m.FIELD_CHOICE.format(choices=item.get("ctx", {}).get("expected", ""))
-        elif kind == "extra_forbidden":
-            text = m.FIELD_UNKNOWN
-        elif kind == "string_pattern_mismatch":
-            text = m.FIELD_EMAIL
-        elif kind == "string_too_short":
-            text = m.FIELD_TEXT_REQUIRED
-        elif kind.startswith(("int_", "decimal_", "float_")):
-            text = m.FIELD_NUMBER
-        else:
-            text = m.FIELD_INVALID
-        result.setdefault(field, text)
+        result.setdefault(field, _message(field, item["type"], dict(item.get("ctx") or {})))
     return result

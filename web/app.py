@@ -1,30 +1,58 @@
-"""The FastAPI application: pages, static files and the JSON API."""
+"""The FastAPI application: pages, static files and the JSON API.
+
+Every response carries the security headers; request bodies are capped before anything
+parses them; a database or workflow server that is down gives one Dutch 503 (JSON on the
+API), never a bare 500. The API's documentation is served from this site (works offline).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+import fastapi_swagger
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
+from domain import messages as m
+from domain.errors import Unavailable
+from models.db import DATABASE_DOWN
 from settings import get_settings
 from web.deps import LoginRequired
 from web.routes import admin, api, auth, links, public, staff
+from web.security import SECURITY_HEADERS, BodyLimit
 from web.templating import templates
+
+NOT_FOUND = "Deze pagina bestaat niet."
+DEFAULT_DETAILS = {404: NOT_FOUND, 405: "Deze actie kan hier niet.",
+                   500: "Er ging iets mis aan onze kant."}
 
 
 def create_app() -> FastAPI:
     settings = get_settings()
-    app = FastAPI(title="Herregistratie", version="1", docs_url="/api/v1/docs",
-                  openapi_url="/api/v1/openapi.json", redoc_url=None)
+    app = FastAPI(title="Herregistratie", version="1", docs_url=None, redoc_url=None,
+                  openapi_url="/api/v1/openapi.json")
     app.add_middleware(
-        SessionMiddleware, secret_key=settings.links.secret_key,
+        SessionMiddleware, secret_key=settings.session_secret,
         session_cookie="herreg_session", max_age=settings.web.session_hours * 3600,
         same_site="lax", https_only=settings.environment == "production",
     )
+    app.add_middleware(BodyLimit, limit=settings.web.max_body_bytes)
+
+    @app.middleware("http")
+    async def _security_headers(request: Request,
+                                call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    app.mount("/api/v1/docs/assets", StaticFiles(
+        directory=Path(fastapi_swagger.__file__).parent / "resources"), name="api-docs-assets")
     for module in (auth, staff, links, public, admin, api):
         app.include_router(module.router)
     api.install(app)
@@ -33,20 +61,34 @@ def create_app() -> FastAPI:
     async def _to_login(_request: Request, exc: LoginRequired) -> Response:
         return RedirectResponse(f"/inloggen?volgende={exc.next_url}", status_code=303)
 
-    @app.exception_handler(HTTPException)
-    async def _error_page(request: Request, exc: HTTPException) -> Response:
-        if request.url.path.startswith("/api/"):
-            from fastapi.responses import JSONResponse
+    @app.exception_handler(StarletteHTTPException)
+    async def _error_page(request: Request, exc: StarletteHTTPException) -> Response:
+        detail = exc.detail if isinstance(exc.detail, str) and exc.detail not in (
+            "Not Found", "Method Not Allowed") else DEFAULT_DETAILS.get(exc.status_code,
+                                                                         str(exc.detail))
+        return _error(request, exc.status_code, detail, dict(exc.headers or {}))
 
-            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
-                                headers=exc.headers)
-        return templates().TemplateResponse(
-            request, "error.html", {"status": exc.status_code, "detail": exc.detail},
-            status_code=exc.status_code,
-        )
+    async def _unavailable(request: Request, exc: Exception) -> Response:
+        detail = str(exc) if isinstance(exc, Unavailable) else m.DATABASE_UNAVAILABLE
+        return _error(request, 503, detail, {"Retry-After": "30"})
+
+    for kind in (*DATABASE_DOWN, Unavailable):
+        app.add_exception_handler(kind, _unavailable)
+
+    @app.get("/api/v1/docs", response_class=HTMLResponse, include_in_schema=False)
+    async def api_docs(request: Request) -> Response:
+        return templates().TemplateResponse(request, "api_docs.html", {})
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def home(request: Request) -> Response:
         return templates().TemplateResponse(request, "home.html", {})
 
     return app
+
+
+def _error(request: Request, status: int, detail: str, headers: dict[str, str]) -> Response:
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+    return templates().TemplateResponse(request, "error.html",
+                                        {"status": status, "detail": detail},
+                                        status_code=status, headers=headers)

@@ -1,4 +1,7 @@
-"""Request-scoped dependencies: a database session per request and the logged-in staff member."""
+"""Request-scoped dependencies: a read session per request and the logged-in staff member.
+
+Pages read through their request session and write only through the service, whose
+functions each open a write transaction of their own (see models/db.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +11,9 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 from sqlmodel import Session
 
-from models.db import get_engine
+from models.db import read_session
 from models.staff import StaffUser
+from service.accounts import session_user
 
 
 class LoginRequired(Exception):
@@ -21,13 +25,13 @@ class LoginRequired(Exception):
 
 
 def db() -> Iterator[Session]:
-    with Session(get_engine(), expire_on_commit=False) as session:
+    with read_session() as session:
         yield session
 
 
 def current_staff(request: Request, session: Session = Depends(db)) -> StaffUser:
-    user_id = request.session.get("staff_id")
-    user = session.get(StaffUser, user_id) if isinstance(user_id, int) else None
-    if user is None or not user.active:
+    token = request.session.get("sid")
+    user = session_user(session, token) if isinstance(token, str) else None
+    if user is None:
         raise LoginRequired(quote(str(request.url.path)))
     return user

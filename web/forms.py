@@ -91,3 +91,10 @@ def parse_form(kind: type[Decision], form: Mapping[str, Any]) -> dict[str, Any]:
         else:
             data[name] = raw
     return data
+
+
+def page_number(text: str, *, last: int = 100_000) -> int:
+    """A page number from the query string; anything else ("²", 5,000 digits) is page 1."""
+    if text.isascii() and text.isdigit() and len(text) <= 6:
+        return min(max(1, int(text)), last)
+    return 1

@@ -1,65 +1,35 @@
-"""Staff login (argon2 hashes, lockout after repeated failures), signed-cookie sessions, CSRF
-tokens on every form, and API tokens."""
+"""What the web layer adds to the service's accounts: CSRF tokens on every form, role checks
+for pages, the size cap on request bodies, and the security headers of every response."""
 
 from __future__ import annotations
 
-import hashlib
 import secrets
-from datetime import timedelta
 from typing import Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from fastapi import Depends, HTTPException, Request
-from sqlmodel import Session, select
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain import messages as m
-from domain.states import Role
-from models.db import utcnow
-from models.staff import ApiToken, StaffRole, StaffUser, staff_by_email
-from service.actions import Actor
-from settings import get_settings
+from models.staff import StaffRole, StaffUser
+from service.accounts import actor_for
+from service.claims import STAFF_ROLES as ACTOR_ROLES
 
-_hasher = PasswordHasher()
-ACTOR_ROLES = {StaffRole.ASSOCIATION_STAFF: Role.ASSOCIATION_STAFF,
-               StaffRole.REGISTER_STAFF: Role.REGISTER_STAFF, StaffRole.ADMIN: Role.OPERATOR}
+__all__ = ["ACTOR_ROLES", "BodyLimit", "actor_for", "csrf_token", "require_csrf",
+           "roles_allowed", "SECURITY_HEADERS"]
 
-
-class LoginError(Exception):
-    """Dutch message for the login form."""
-
-
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
-
-
-def authenticate(*, session: Session, email: str, password: str) -> StaffUser:
-    """The staff member, or LoginError. Failures count; too many lock the account a while."""
-    web = get_settings().web
-    user = staff_by_email(session=session, email=email)
-    if user is None or not user.active:
-        _hasher.hash(password)  # same work as a real check, so timing does not tell
-        raise LoginError(m.LOGIN_FAILED)
-    now = utcnow()
-    locked_until = user.locked_until
-    if locked_until is not None and locked_until.tzinfo is None:
-        locked_until = locked_until.replace(tzinfo=now.tzinfo)
-    if locked_until is not None and locked_until > now:
-        raise LoginError(m.LOGIN_LOCKED.format(until=f"{locked_until.astimezone():%H:%M}"))
-    try:
-        _hasher.verify(user.password_hash, password)
-    except (VerifyMismatchError, InvalidHashError) as err:
-        user.failed_logins += 1
-        if user.failed_logins >= web.max_failed_logins:
-            user.failed_logins = 0
-            user.locked_until = now + timedelta(minutes=web.lockout_minutes)
-        session.add(user)
-        session.commit()
-        raise LoginError(m.LOGIN_FAILED) from err
-    user.failed_logins, user.locked_until = 0, None
-    session.add(user)
-    session.commit()
-    return user
+BODY_TOO_LARGE = "Het verzoek is te groot."
+# Pages load scripts, styles and images from this site only and are never framed.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; frame-src 'self'; frame-ancestors 'none'; form-action 'self'; "
+        "base-uri 'none'; object-src 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
 
 
 def csrf_token(request: Request) -> str:
@@ -80,31 +50,6 @@ async def require_csrf(request: Request) -> None:
         raise HTTPException(status_code=403, detail=m.CSRF_FAILED)
 
 
-def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def new_api_token(*, session: Session, staff: StaffUser, name: str) -> str:
-    """The token is shown once; only its hash is kept."""
-    token = f"hr_{secrets.token_urlsafe(32)}"
-    session.add(ApiToken(staff_id=staff.id or 0, name=name, token_hash=token_digest(token)))
-    session.commit()
-    return token
-
-
-def staff_from_token(*, session: Session, token: str) -> StaffUser | None:
-    row = session.exec(select(ApiToken).where(ApiToken.token_hash == token_digest(token),
-                                              ApiToken.revoked == False)).first()  # noqa: E712
-    if row is None:
-        return None
-    user = session.get(StaffUser, row.staff_id)
-    return user if user is not None and user.active else None
-
-
-def actor_for(user: StaffUser) -> Actor:
-    return Actor(ACTOR_ROLES[user.role], user.name, staff_id=user.id)
-
-
 def roles_allowed(*roles: StaffRole) -> Any:
     """Page dependency: the logged-in staff member, if their role is one of `roles`."""
     from web.deps import current_staff
@@ -115,3 +60,56 @@ def roles_allowed(*roles: StaffRole) -> Any:
         return user
 
     return Depends(check)
+
+
+class BodyLimit:
+    """Refuses request bodies over `limit` bytes before anything parses them (413): by the
+    declared length at once, and by counting while the body streams in."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await _too_large(scope, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _BodyTooLarge:
+            await _too_large(scope, send)
+
+
+class _BodyTooLarge(StarletteHTTPException):
+    """An HTTP exception, so that the framework's body parsing passes it on as a 413 instead
+    of turning it into a 400 ("error parsing the body") when a chunked body runs over."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=413, detail=BODY_TOO_LARGE)
+
+
+async def _too_large(scope: Scope, send: Send) -> None:
+    from starlette.responses import JSONResponse, PlainTextResponse
+
+    api = str(scope.get("path", "")).startswith("/api/")
+    response = JSONResponse({"detail": BODY_TOO_LARGE}, status_code=413) if api \
+        else PlainTextResponse(BODY_TOO_LARGE, status_code=413)
+    await response(scope, _noop_receive, send)
+
+
+async def _noop_receive() -> Message:
+    return {"type": "http.disconnect"}

@@ -1,8 +1,8 @@
-"""Admin pages: staff accounts (VvOCM, KP, admin), API tokens and reviewers."""
+"""Admin pages: staff accounts (VvOCM, KP, admin), API tokens, reviewers, and the operator's
+view of dead letters (mail the SMTP server refused for good) with a resend action."""
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
@@ -10,10 +10,21 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import EmailStr, TypeAdapter, ValidationError
 from sqlmodel import Session, col, select
 
-from models.review import Reviewer, upsert_reviewer
+from domain.errors import InvalidTransition
+from models.case import Case
+from models.outbox import dead_letters
+from models.review import Reviewer
 from models.staff import ApiToken, StaffRole, StaffUser, list_staff, staff_by_email
+from service.accounts import (
+    add_reviewer,
+    create_staff,
+    deactivate_staff,
+    new_api_token,
+    revoke_api_token,
+)
+from service.mail import resend_mail
 from web.deps import db
-from web.security import hash_password, new_api_token, require_csrf, roles_allowed
+from web.security import actor_for, require_csrf, roles_allowed
 from web.templating import templates
 
 router = APIRouter(prefix="/beheer", include_in_schema=False)
@@ -38,9 +49,13 @@ def _page(request: Request, session: Session, user: StaffUser, status: int = 200
     tokens = session.exec(select(ApiToken).where(ApiToken.revoked == False)  # noqa: E712
                           .order_by(col(ApiToken.id))).all()
     reviewers = session.exec(select(Reviewer).order_by(col(Reviewer.name))).all()
+    dead = dead_letters(session=session)
+    numbers = {c.id: c.number for c in session.exec(
+        select(Case).where(col(Case.id).in_({m.case_id for m in dead if m.case_id})))}
     context = {"user": user, "staff": list_staff(session=session), "tokens": tokens,
                "reviewers": reviewers, "roles": ROLE_NAMES, "errors": {}, "values": {},
-               "new_secret": None, **extra}
+               "new_secret": None, "dead": [(mail, numbers.get(mail.case_id)) for mail in dead],
+               **extra}
     return templates().TemplateResponse(request, "admin.html", context, status_code=status)
 
 
@@ -66,30 +81,27 @@ async def add_staff(
         errors["email"] = EMAIL_INVALID
     elif staff_by_email(session=session, email=address) is not None:
         errors["email"] = EMAIL_TAKEN
-    if not name.strip():
+    if not name.strip() or len(name) > 200:
         errors["name"] = NAME_REQUIRED
     if role not in {r.value for r in StaffRole}:
         errors["role"] = "Kies een rol."
     if errors:
         return _page(request, session, user, 422, errors=errors,
                      values={"email": email, "name": name, "role": role})
-    password = secrets.token_urlsafe(12)
-    session.add(StaffUser(email=address or "", name=name.strip(), role=StaffRole(role),
-                          password_hash=hash_password(password)))
-    session.commit()
+    password = create_staff(email=address or "", name=name, role=StaffRole(role))
     return _page(request, session, user,
                  new_secret=f"Eenmalig wachtwoord voor {address}: {password}")
 
 
 @router.post("/medewerkers/{staff_id}/deactiveren", dependencies=[Depends(require_csrf)])
-async def deactivate(staff_id: int, user: StaffUser = ADMIN,
-                     session: Session = Depends(db)) -> Response:
-    target = session.get(StaffUser, staff_id)
-    if target is None or target.id == user.id:
+async def deactivate(staff_id: int, user: StaffUser = ADMIN) -> Response:
+    """The account's logins and claims end at once."""
+    if staff_id == user.id:
         raise HTTPException(status_code=404, detail=NOT_FOUND)
-    target.active = False
-    session.add(target)
-    session.commit()
+    try:
+        deactivate_staff(staff_id)
+    except LookupError as err:
+        raise HTTPException(status_code=404, detail=NOT_FOUND) from err
     return RedirectResponse("/beheer", status_code=303)
 
 
@@ -103,27 +115,25 @@ async def add_token(
 ) -> Response:
     """The token is shown once; only its hash is stored."""
     owner = session.get(StaffUser, staff_id)
-    if owner is None or not owner.active:
-        raise HTTPException(status_code=404, detail=NOT_FOUND)
-    token = new_api_token(session=session, staff=owner, name=name.strip() or "API")
-    return _page(request, session, user,
-                 new_secret=f"API-token voor {owner.name} (wordt maar één keer getoond): {token}")
+    try:
+        token = new_api_token(staff_id=staff_id, name=name.strip()[:100] or "API")
+    except LookupError as err:
+        raise HTTPException(status_code=404, detail=NOT_FOUND) from err
+    return _page(request, session, user, new_secret=f"API-token voor "
+                 f"{owner.name if owner else ''} (wordt maar één keer getoond): {token}")
 
 
 @router.post("/tokens/{token_id}/intrekken", dependencies=[Depends(require_csrf)])
-async def revoke_token(token_id: int, user: StaffUser = ADMIN,
-                       session: Session = Depends(db)) -> Response:
-    row = session.get(ApiToken, token_id)
-    if row is None:
-        raise HTTPException(status_code=404, detail=NOT_FOUND)
-    row.revoked = True
-    session.add(row)
-    session.commit()
+async def revoke_token(token_id: int, user: StaffUser = ADMIN) -> Response:
+    try:
+        revoke_api_token(token_id)
+    except LookupError as err:
+        raise HTTPException(status_code=404, detail=NOT_FOUND) from err
     return RedirectResponse("/beheer", status_code=303)
 
 
 @router.post("/beoordelaars", dependencies=[Depends(require_csrf)])
-async def add_reviewer(
+async def add_reviewer_page(
     request: Request,
     email: Annotated[str, Form()] = "",
     name: Annotated[str, Form()] = "",
@@ -132,11 +142,21 @@ async def add_reviewer(
 ) -> Response:
     address = _valid_email(email)
     errors = {k: v for k, v in {"reviewer_email": None if address else EMAIL_INVALID,
-                                "reviewer_name": None if name.strip() else NAME_REQUIRED
-                                }.items() if v}
+                                "reviewer_name": None if name.strip() and len(name) <= 200
+                                else NAME_REQUIRED}.items() if v}
     if errors:
         return _page(request, session, user, 422, errors=errors,
                      values={"reviewer_email": email, "reviewer_name": name})
-    upsert_reviewer(session=session, name=name.strip(), email=address or "")
-    session.commit()
+    add_reviewer(name=name, email=address or "")
     return RedirectResponse("/beheer", status_code=303)
+
+
+@router.post("/mail/{mail_id}/opnieuw", dependencies=[Depends(require_csrf)])
+async def resend(request: Request, mail_id: int, user: StaffUser = ADMIN,
+                 session: Session = Depends(db)) -> Response:
+    """A dead letter goes back in the outbox and is tried at once."""
+    try:
+        await resend_mail(mail_id, actor=actor_for(user))
+    except InvalidTransition as err:
+        raise HTTPException(status_code=409, detail=str(err)) from err
+    return RedirectResponse("/beheer#onbestelbaar", status_code=303)

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -34,26 +34,32 @@ from domain.errors import (
     LinkInvalid,
     NotAllowed,
     RegistrationNotLapsed,
+    Unavailable,
 )
 from domain.states import CaseState, Role
 from flows.inputs import DECISIONS, Decision
-from models.case import Case, CaseEvent, case_policy, case_verdict, find_case, history
+from models.case import Case, case_policy, case_verdict, find_case, history
 from models.certificate import get_certificate
-from models.db import session_scope
+from models.db import read_session
 from models.invoice import case_invoices
 from models.outbox import case_mails
 from models.practitioner import Practitioner
 from models.review import Reviewer, case_reviews
 from models.staff import StaffRole
-from service.actions import Actor, CaseRequest, Outcome, act, open_case
+from service.accounts import staff_from_token
+from service.actions import CaseRequest, Outcome, act, open_case, restart_case
+from service.actors import Actor
+from service.read_model import Phase, StatusView, case_progress, status_view
 from service.validation import dutch_errors
 from tasks.links import Purpose, read_token
 from web.deps import db
-from web.security import actor_for, staff_from_token
+from web.security import actor_for
 
 INVALID_INPUT = "Ongeldige invoer"
 JSON_INVALID = "De invoer is geen geldige JSON."
 LINK_OTHER_CASE = "Deze link hoort bij een andere aanvraag."
+LINK_OLD_ROUND = "Deze link hoort bij een eerdere beoordelingsronde."
+RESTART_TITLE = "Aanvraag herstarten"
 OPEN_TITLE = "Aanvraag registreren"
 READ_TITLE = "Aanvraag inzien"
 
@@ -103,6 +109,7 @@ class CaseItem(BaseModel):
     request_date: date
     awaiting_action: str | None = Field(description="De actie waarop de aanvraag wacht")
     awaiting_title: str | None
+    pause_key: str | None = Field(description="De stap waar het besluit op antwoordt")
     due_on: date | None = Field(description="Uiterste datum van die actie")
     practitioner_name: str
     kp_number: str
@@ -193,8 +200,10 @@ class CaseDetail(CaseItem):
     reopened_on: date | None
     submitted_on: date | None
     review_round: int
-    processing: bool = Field(description="Een besluit is ontvangen en wordt nog verwerkt")
-    processing_message: str | None
+    progress: Phase = Field(description="waiting: wacht op een persoon; processing: een besluit "
+                            "wordt verwerkt; delayed: dat duurt langer dan normaal en wordt "
+                            "automatisch hersteld; stuck: vastgelopen, herstarten nodig")
+    progress_message: str | None
     practitioner: PractitionerOut
     verdict: VerdictOut
     history: list[EventOut]
@@ -202,6 +211,12 @@ class CaseDetail(CaseItem):
     reviews: list[ReviewOut]
     certificate: CertificateOut | None
 
+
+CASE_NUMBER = Path(max_length=30, description="Aanvraagnummer (HR-2026-00001) of id")
+PAUSE_KEY = Query(None, max_length=60, pattern=r"^[a-z0-9-]+$",
+                  description="De stap waarop het besluit antwoordt (`pause_key` uit de aanvraag); "
+                  "is de aanvraag intussen verder, dan volgt 409 in plaats van een besluit voor "
+                  "een volgende stap")
 
 REFUSED: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "Geen of ongeldige inloggegevens"},
@@ -260,14 +275,18 @@ def _read_link(token: str) -> dict[str, Any]:
 
 def _from_link(session: Session, token: str) -> Principal:
     claims = _read_link(token)
-    case = session.get(Case, claims.get("case"))
+    case_id = claims.get("case")
+    case = session.get(Case, case_id) if isinstance(case_id, int) else None
     if case is None:
         raise _unauthorized(m.LINK_INVALID)
     if claims.get("role") == "reviewer":
         reviewer = session.get(Reviewer, claims.get("reviewer"))
         if reviewer is None:
             raise _unauthorized(m.LINK_INVALID)
-        actor = Actor(Role.REVIEWER, reviewer.name, reviewer_id=reviewer.id)
+        if claims.get("round") != case.review_round:
+            raise _unauthorized(LINK_OLD_ROUND)
+        actor = Actor(Role.REVIEWER, reviewer.name, reviewer_id=reviewer.id,
+                      review_round=case.review_round)
     else:
         practitioner = session.get(Practitioner, case.practitioner_id)
         actor = Actor(Role.PRACTITIONER, practitioner.name if practitioner else "")
@@ -327,13 +346,13 @@ def _deciding_actor(kind: type[Decision]) -> Any:
 # --- refusals ---------------------------------------------------------------------------------
 
 REFUSALS = (InvalidInput, NotAllowed, CaseNotFound, InvalidTransition, DecisionConflict,
-            RegistrationNotLapsed)
+            RegistrationNotLapsed, Unavailable)
 
 
 def _current_state(number: str | None) -> CaseState | None:
     if number is None:
         return None
-    with session_scope() as session:
+    with read_session() as session:
         return find_case(session=session, ref=number).state
 
 
@@ -345,6 +364,8 @@ def _refusal(err: CaseError, number: str | None) -> JSONResponse:
         return JSONResponse({"detail": str(err)}, status_code=403)
     if isinstance(err, CaseNotFound):
         return JSONResponse({"detail": m.CASE_NOT_FOUND.format(case=number)}, status_code=404)
+    if isinstance(err, Unavailable):
+        return JSONResponse({"detail": str(err)}, status_code=503, headers={"Retry-After": "30"})
     state = err.state if isinstance(err, InvalidTransition) else _current_state(number)
     return JSONResponse({"detail": str(err), "state": state}, status_code=409)
 
@@ -405,7 +426,7 @@ def list_cases(
     q: str | None = Query(None, max_length=200,
                           description="Zoek op aanvraagnummer, naam of KP-nummer"),
     limit: int = Query(50, ge=1, le=200),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=1_000_000),
     _: Principal = Depends(staff_principal),
     session: Session = Depends(db),
 ) -> CasePage:
@@ -427,16 +448,33 @@ def list_cases(
                     total=total, limit=limit, offset=offset)
 
 
-@router.get("/cases/{number}", response_model=CaseDetail, tags=["Aanvragen"],
+@router.get("/cases/{number}", response_model=CaseDetail | StatusView, tags=["Aanvragen"],
             operation_id="read_case", summary=READ_TITLE,
             description="Mag: medewerkers, en de oefentherapeut met de link van de eigen aanvraag.",
             responses={k: v for k, v in ON_CASE.items() if k not in (409, 422)})
-def read_case(number: str, principal: Principal = Depends(any_principal),
-              session: Session = Depends(db)) -> CaseDetail:
+def read_case(number: str = CASE_NUMBER, principal: Principal = Depends(any_principal),
+              session: Session = Depends(db)) -> CaseDetail | StatusView:
+    """Staff get the full case; a practitioner's link gets exactly the status page's view."""
     if principal.actor.role is Role.REVIEWER:
         raise _forbidden(m.ROLE_NOT_ALLOWED.format(role=principal.actor.role.label,
                                                    action=READ_TITLE))
-    return _detail(session, _case_for(session, number, principal))
+    case = _case_for(session, number, principal)
+    if principal.actor.role is Role.PRACTITIONER:
+        return status_view(session, case)
+    return _detail(session, case)
+
+
+@router.post("/cases/{number}/restart", status_code=202, response_model=OutcomeOut,
+             tags=["Besluiten"], operation_id="restart_case", summary=RESTART_TITLE,
+             description="Een vastgelopen aanvraag opnieuw starten. Mag: medewerker KP, "
+             "beheerder.", responses={**ON_CASE, 503: {"model": Problem}})
+async def restart(number: str = CASE_NUMBER,
+                  principal: Principal = Depends(staff_principal)) -> OutcomeOut | JSONResponse:
+    try:
+        outcome = await restart_case(number, actor=principal.actor)
+    except REFUSALS as err:
+        return _refusal(err, number)
+    return _outcome(outcome)
 
 
 def _add_decision_route(kind: type[Decision]) -> None:
@@ -444,10 +482,12 @@ def _add_decision_route(kind: type[Decision]) -> None:
 
     allowed = Depends(_deciding_actor(kind))
 
-    async def decide(number: str, body: Decision,
+    async def decide(body: Decision, number: str = CASE_NUMBER,
+                     pause_key: str | None = PAUSE_KEY,
                      actor: Actor = allowed) -> OutcomeOut | JSONResponse:
         try:
-            outcome = await act(number, kind.action, body.model_dump(mode="json"), actor=actor)
+            outcome = await act(number, kind.action, body.model_dump(mode="json"), actor=actor,
+                                pause_key=pause_key)
         except REFUSALS as err:
             return _refusal(err, number)
         return _outcome(outcome)
@@ -475,18 +515,10 @@ def _item(case: Case, practitioner: Practitioner) -> dict[str, Any]:
         "number": case.number, "state": case.state, "state_label": case.state.label,
         "specialisation": case.specialisation, "request_date": case.request_date,
         "awaiting_action": case.awaiting_action,
-        "awaiting_title": awaited.title if awaited else None, "due_on": case.due_on,
+        "awaiting_title": awaited.title if awaited else None, "pause_key": case.awaiting_key,
+        "due_on": case.due_on,
         "practitioner_name": practitioner.name, "kp_number": practitioner.kp_number,
     }
-
-
-def _processing(case: Case, events: list[CaseEvent]) -> bool:
-    """A decision is recorded that the run has not yet acted on."""
-    if case.state.is_closed:
-        return False
-    keys = {event.key for event in events}
-    return (case.awaiting_action is None or f"decision:{case.awaiting_key}" in keys
-            or "decision:withdraw" in keys)
 
 
 def _detail(session: Session, case: Case) -> CaseDetail:
@@ -497,13 +529,13 @@ def _detail(session: Session, case: Case) -> CaseDetail:
     mails = {mail.key: mail for mail in case_mails(session=session, case_id=case_id)}
     verdict = case_verdict(case)
     certificate = get_certificate(session=session, case_id=case_id)
-    processing = _processing(case, events)
+    progress = case_progress(session, case)
     return CaseDetail(
         **_item(case, practitioner),
         specialisation_name=case_policy(case).name, closed=case.state.is_closed,
         reopened_on=case.reopened_on, submitted_on=case.submitted_on,
-        review_round=case.review_round, processing=processing,
-        processing_message=m.RECEIVED_PENDING if processing else None,
+        review_round=case.review_round, progress=progress.phase,
+        progress_message=progress.staff_text,
         practitioner=PractitionerOut(kp_number=practitioner.kp_number, name=practitioner.name,
                                      email=practitioner.email, member=practitioner.member),
         verdict=VerdictOut(

@@ -1,4 +1,5 @@
-"""Staff login and logout."""
+"""Staff login and logout. A login is a session kept on the server: logging out ends it, so
+a copy of the cookie is worth nothing afterwards."""
 
 from __future__ import annotations
 
@@ -6,10 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlmodel import Session
 
-from web.deps import db
-from web.security import LoginError, authenticate, require_csrf
+from service.accounts import LoginError, authenticate, end_session, start_session
+from web.security import require_csrf
 from web.templating import templates
 
 router = APIRouter(include_in_schema=False)
@@ -34,20 +34,22 @@ async def login(
     email: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
     volgende: Annotated[str, Form()] = "/inbox",
-    session: Session = Depends(db),
 ) -> Response:
     try:
-        user = authenticate(session=session, email=email, password=password)
+        user = authenticate(email=email, password=password)
     except LoginError as err:
         return templates().TemplateResponse(
             request, "login.html", {"next": _safe_next(volgende), "error": str(err),
                                     "email": email}, status_code=400)
     request.session.clear()
-    request.session["staff_id"] = user.id
+    request.session["sid"] = start_session(user)
     return RedirectResponse(_safe_next(volgende), status_code=303)
 
 
 @router.post("/uitloggen", dependencies=[Depends(require_csrf)])
 async def logout(request: Request) -> Response:
+    token = request.session.get("sid")
+    if isinstance(token, str):
+        end_session(token)
     request.session.clear()
     return RedirectResponse("/inloggen", status_code=303)

@@ -6,8 +6,7 @@ status link can be exchanged for a fresh one, sent to the registered address onl
 from __future__ import annotations
 
 from contextlib import suppress
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -28,21 +27,20 @@ from domain.errors import (
     NotAllowed,
 )
 from domain.states import CaseState, Role
-from flows.inputs import DECISIONS, Decision, Findings, Withdrawal
+from flows.inputs import DECISIONS, Findings, Withdrawal
 from models.case import Case, CaseEvent, EventKind, case_policy, case_verdict, get_case, history
-from models.certificate import get_certificate
 from models.db import session_scope, utcnow
-from models.invoice import InvoiceKind, InvoiceStatus, case_invoices
 from models.outbox import OutboxMail, get_mail
 from models.practitioner import Practitioner
 from models.review import case_reviews, get_reviewer
 from policies import Evidence
-from service.actions import Actor, act
+from service.actions import act
+from service.actors import Actor
+from service.read_model import PRACTITIONER_ACTIONS, PUBLIC_RECEIVED, status_view, when
 from settings import AMSTERDAM, get_settings
-from tasks.cases import AWAITED_LABELS
 from tasks.links import Purpose, read_token, status_url
 from tasks.mail import DeliveryFailed, deliver_pending
-from tasks.rendering import format_date, format_number, render_mail
+from tasks.rendering import format_number, render_mail
 from web.deps import db
 from web.diagram import step_diagram
 from web.forms import CHOICE_LABELS, form_fields, parse_form
@@ -71,47 +69,6 @@ FRESH_LINK_RECENT = (
 )
 CONFIRM_WITHDRAW = "Vink aan dat u de aanvraag echt wilt intrekken."
 CATEGORY_LABELS = {"course": "Cursus", "other": "Overige activiteit"}
-KIND_LABELS = {InvoiceKind.INTAKE: "Startgesprek", InvoiceKind.REREGISTRATION: "Herregistratie"}
-
-# Per awaited action: who acts and what happens next, as the practitioner reads it.
-NEXT_STEPS: dict[str, tuple[str, str]] = {
-    "association_decision": ("de VvOCM", "De VvOCM controleert uw punten en uren."),
-    "intake_outcome": ("de VvOCM", "De VvOCM voert een online startgesprek met u en besluit "
-                                   "daarna over uw punten en uren."),
-    "portfolio_reopened": ("het KP", "De VvOCM heeft het KP geadviseerd uw digitaal portfolio "
-                                     "te heropenen. Het KP heropent het en laat het u weten."),
-    "submit": ("u", "U dient uw dossier in: werk uw digitaal portfolio voor de specialisatie bij "
-                    "en vul hieronder de datum van indienen in. Die datum wordt de ingangsdatum "
-                    "van uw nieuwe registratieperiode."),
-    "payment_received": ("u", "U betaalt de factuur. Het KP behandelt uw aanvraag zodra de "
-                              "betaling binnen is."),
-    "completeness": ("het KP", "Het KP controleert of uw aanvraag compleet is."),
-    "completion_supplied": ("u", "Uw aanvraag is nog niet compleet. Lever aan wat ontbreekt "
-                                 "(zie de e-mail van het KP) en meld dat hieronder."),
-    "assign_reviewer": ("het KP", "Het KP koppelt uw dossier aan een vakinhoudelijk "
-                                  "beoordelaar."),
-    "findings": ("de beoordelaar", "Een vakinhoudelijk beoordelaar beoordeelt uw werkervaring "
-                                   "en activiteiten."),
-    "additions_supplied": ("u", "De beoordelaar vraagt om een aanvulling. Lever die aan (zie de "
-                                "e-mail) en meld hieronder wat u heeft aangevuld."),
-}
-CLOSED_TEXT: dict[CaseState, str] = {
-    CaseState.CERTIFIED: "Uw herregistratie is rond en u staat weer in het openbaar register.",
-    CaseState.REJECTED: "Uw aanvraag is afgewezen. In de e-mail leest u wat er ontbreekt.",
-    CaseState.DECLINED: "Uw punten of uren zijn niet toereikend. In de e-mail leest u wat er "
-                        "ontbreekt.",
-    CaseState.WITHDRAWN: "De aanvraag is ingetrokken.",
-    CaseState.EXPIRED: "De aanvraag is gesloten omdat een termijn is verstreken.",
-}
-HISTORY_DECISIONS = {"open_case": "Aanvraag geregistreerd",
-                     "withdraw": "Verzoek om de aanvraag in te trekken"}
-PRACTITIONER_ACTIONS = tuple(a for a, kind in DECISIONS.items() if Role.PRACTITIONER in kind.roles)
-
-
-@dataclass(frozen=True)
-class Row:
-    when: str
-    text: str
 
 
 # --- small helpers -------------------------------------------------------------------------
@@ -119,11 +76,6 @@ class Row:
 def _local(at: datetime) -> datetime:
     """SQLite hands back naive datetimes; they were written in UTC."""
     return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(AMSTERDAM)
-
-
-def _when(at: datetime) -> str:
-    local = _local(at)
-    return f"{format_date(local.date())}, {local:%H:%M}"
 
 
 def _values(form: FormData) -> dict[str, str]:
@@ -143,15 +95,6 @@ def _page(request: Request, name: str, context: dict[str, Any], status: int = 20
 
 def _decision_rows(events: list[CaseEvent], action: str) -> list[CaseEvent]:
     return [e for e in events if e.kind is EventKind.DECISION and e.action == action]
-
-
-def _pending(case: Case, events: list[CaseEvent]) -> bool:
-    """A decision is recorded but the case's run has not processed it yet."""
-    if case.state.is_closed:
-        return False
-    keys = {e.key for e in events}
-    return (case.awaiting_action is None or f"decision:{case.awaiting_key}" in keys
-            or "decision:withdraw" in keys)
 
 
 def _genuine_claims(purpose: Purpose, token: str) -> dict[str, Any]:
@@ -229,17 +172,17 @@ def _dossier_page(request: Request, session: Session, token: str, claims: dict[s
                     if r.round < round and r.outcome is not None],
         "outcomes": CHOICE_LABELS,
         "additions": [
-            {"when": _when(e.at), "supplied_on": e.input.get("supplied_on", ""),
+            {"when": when(e.at), "supplied_on": e.input.get("supplied_on", ""),
              "description": e.input.get("description", "")}
             for e in _decision_rows(events, "additions_supplied")
         ],
         "sent": None if sent is None else {
             "outcome": CHOICE_LABELS.get(str(sent.input.get("outcome")), ""),
-            "explanation": sent.input.get("explanation", ""), "when": _when(sent.at),
+            "explanation": sent.input.get("explanation", ""), "when": when(sent.at),
         },
         "processing": sent is not None and case.awaiting_action == "findings"
         and case.review_round == round,
-        "received_text": m.RECEIVED_PENDING,
+        "received_text": PUBLIC_RECEIVED,
         "fields": form_fields(Findings, values, errors) if open_form else [],
         "errors": errors or {},
     }
@@ -274,7 +217,7 @@ async def send_findings(request: Request, token: str,
         raise HTTPException(status_code=409, detail=m.ALREADY_DECIDED)
     form = await request.form()
     reviewer = get_reviewer(session=session, reviewer_id=int(claims["reviewer"]))
-    actor = Actor(Role.REVIEWER, reviewer.name, reviewer_id=reviewer.id)
+    actor = Actor(Role.REVIEWER, reviewer.name, reviewer_id=reviewer.id, review_round=round)
     try:
         await act(case.number, Findings.action, parse_form(Findings, form), actor=actor)
     except InvalidInput as err:
@@ -306,7 +249,7 @@ def _claimed_case(session: Session, claims: Any) -> Case:
 def genuine_status_claims(token: str) -> Any:
     """The claims of a status token signed by us, however old; None if forged or tampered.
     Same serializer settings as tasks/links.py, without the age check."""
-    serializer = URLSafeTimedSerializer(get_settings().links.secret_key, salt="herreg-status")
+    serializer = URLSafeTimedSerializer(get_settings().link_secret, salt="herreg-status")
     try:
         return serializer.loads(token)
     except BadSignature:
@@ -319,76 +262,25 @@ def _reached(case: Case, events: list[CaseEvent]) -> CaseState | None:
     return closing[-1].from_state if closing else None
 
 
-def _history_rows(events: list[CaseEvent]) -> list[Row]:
-    """The history in plain Dutch: decisions, state changes and what the case waited for."""
-    rows = []
-    for e in events:
-        if e.kind is EventKind.DECISION:
-            kind = DECISIONS.get(e.action)
-            title = HISTORY_DECISIONS.get(e.action) or (kind.title if kind else "")
-            if title:
-                rows.append(Row(_when(e.at), f"{title}, door {e.actor_role.label}"))
-        elif e.kind is EventKind.TRANSITION and e.to_state is not None:
-            rows.append(Row(_when(e.at), f"Nieuwe status: {e.to_state.label}"))
-        elif e.action.startswith("awaiting:"):
-            awaited = AWAITED_LABELS.get(e.action.removeprefix("awaiting:"))
-            due = e.input.get("due_on")
-            if awaited and isinstance(due, str):
-                rows.append(Row(_when(e.at), f"Wacht op {awaited}, uiterlijk "
-                                             f"{format_date(date.fromisoformat(due))}"))
-    return rows
-
-
-def _dates(session: Session, case: Case) -> list[tuple[str, str]]:
-    found: list[tuple[str, str]] = [("Aanvraag ontvangen", format_date(case.request_date))]
-    if case.reopened_on:
-        found.append(("Portfolio heropend", format_date(case.reopened_on)))
-    if case.submitted_on:
-        found.append(("Dossier ingediend", format_date(case.submitted_on)))
-    for invoice in case_invoices(session=session, case_id=case.id or 0):
-        if invoice.paid_on:
-            found.append((f"Betaling ontvangen ({KIND_LABELS[invoice.kind].lower()})",
-                          format_date(invoice.paid_on)))
-    certificate = get_certificate(session=session, case_id=case.id or 0)
-    if certificate:
-        start, end = format_date(certificate.period_start), format_date(certificate.period_end)
-        found.append(("Nieuwe registratieperiode", f"{start} tot en met {end}"))
-    return found
-
-
 def _status_page(request: Request, session: Session, token: str, case: Case, *,
                  received: bool = False, failed: str | None = None,
                  values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
                  status: int = 200) -> Response:
     """`failed`: the action whose form came back with `errors` and the typed `values`."""
+    view = status_view(session, case)
     events = history(session=session, case_id=case.id or 0)
-    pending = _pending(case, events)
-    practitioner = session.get(Practitioner, case.practitioner_id)
 
-    def fields(kind: type[Decision]) -> Any:
-        mine = failed == kind.action
-        return form_fields(kind, values if mine else None, errors if mine else None)
+    def fields(action: str) -> Any:
+        mine = failed == action
+        return form_fields(DECISIONS[action], values if mine else None, errors if mine else None)
 
-    forms = [
-        {"action": a, "title": DECISIONS[a].title, "fields": fields(DECISIONS[a])}
-        for a in PRACTITIONER_ACTIONS
-        if a == case.awaiting_action and a != Withdrawal.action and not pending
-    ]
-    can_withdraw = not case.state.is_closed and "decision:withdraw" not in {e.key for e in events}
+    forms = [{"action": view.action, "title": DECISIONS[view.action].title,
+              "fields": fields(view.action)}] if view.action else []
     context = {
-        "token": token, "case": case, "practitioner": practitioner,
-        "specialisation": case_policy(case).name,
+        "token": token, "case": case, "view": view,
         "diagram": step_diagram(case.state, _reached(case, events)),
-        "pending": pending, "received": received, "received_text": m.RECEIVED_PENDING,
-        "next": None if case.state.is_closed or pending
-        else NEXT_STEPS.get(case.awaiting_action or ""),
-        "closed_text": CLOSED_TEXT.get(case.state),
-        "dates": _dates(session, case),
-        "invoices": [(i, KIND_LABELS[i.kind])
-                     for i in case_invoices(session=session, case_id=case.id or 0)
-                     if i.status is InvoiceStatus.OPEN],
-        "history": _history_rows(events), "forms": forms,
-        "withdraw": fields(Withdrawal) if can_withdraw else None,
+        "received": PUBLIC_RECEIVED if received and not view.progress else None,
+        "forms": forms, "withdraw": fields(Withdrawal.action) if view.can_withdraw else None,
         "withdraw_error": (errors or {}).get("bevestigen") if failed == "withdraw" else None,
         "other_errors": [msg for key, msg in (errors or {}).items()
                          if failed and key not in DECISIONS[failed].model_fields
@@ -475,9 +367,10 @@ async def practitioner_action(request: Request, token: str, action: str,
         case = _status_case(session, token)
     except LinkExpired:
         return _status_expired(request, session, token)
-    if action not in PRACTITIONER_ACTIONS:
+    allowed = (*PRACTITIONER_ACTIONS, Withdrawal.action)
+    if action not in allowed:
         raise HTTPException(status_code=404, detail=m.UNKNOWN_ACTION.format(
-            action=action, actions=", ".join(PRACTITIONER_ACTIONS)))
+            action=action, actions=", ".join(allowed)))
     kind = DECISIONS[action]
     form = await request.form()
     values = _values(form)
@@ -486,9 +379,11 @@ async def practitioner_action(request: Request, token: str, action: str,
                             errors={"bevestigen": CONFIRM_WITHDRAW}, status=422)
     practitioner = session.get(Practitioner, case.practitioner_id)
     assert practitioner is not None
+    pause_key = values.get("pause_key") or None
     try:
         await act(case.number, action, parse_form(kind, form),
-                  actor=Actor(Role.PRACTITIONER, practitioner.name))
+                  actor=Actor(Role.PRACTITIONER, practitioner.name),
+                  pause_key=None if kind is Withdrawal else pause_key)
     except InvalidInput as err:
         return _status_page(request, session, token, case, failed=action, values=values,
                             errors=err.errors, status=422)

@@ -16,6 +16,7 @@ from models.registration import Registration, RegistrationStatus
 from policies import available_codes, load_policy
 from settings import get_settings
 from web.deps import db
+from web.forms import page_number
 from web.templating import templates
 
 router = APIRouter(include_in_schema=False)
@@ -56,7 +57,7 @@ async def register(request: Request, naam: str = "", kp: str = "", specialisatie
     total = session.exec(select(func.count()).select_from(found.subquery())).one()
     size = get_settings().web.page_size
     pages = max(1, (total + size - 1) // size)
-    page = min(max(int(pagina) if pagina.isdigit() else 1, 1), pages)
+    page = min(page_number(pagina), pages)
     rows = session.exec(found.order_by(col(Practitioner.name), col(Registration.specialisation))
                         .offset((page - 1) * size).limit(size)).all()
     query = {"naam": naam, "kp": kp, "specialisatie": specialisatie if specialisatie in names

@@ -16,7 +16,7 @@ from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import String, and_, func, literal, or_
+from sqlalchemy import ColumnElement, String, and_, func, literal, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -27,6 +27,7 @@ from domain.errors import (
     InvalidInput,
     InvalidTransition,
     NotAllowed,
+    Unavailable,
 )
 from domain.states import CLOSED_STATES, ROLE_LABELS, STATE_LABELS, CaseState
 from flows.inputs import DECISIONS, Decision, Withdrawal
@@ -37,7 +38,6 @@ from models.case import (
     case_policy,
     case_verdict,
     find_case,
-    get_event,
     history,
 )
 from models.certificate import get_certificate
@@ -49,12 +49,15 @@ from models.registration import Registration
 from models.review import case_reviews, get_reviewer
 from models.staff import StaffRole, StaffUser
 from policies import load_policy
-from service.actions import act, claim
+from service.actions import act, change_identity, restart_case
+from service.claims import claim, claim_holder, release
+from service.mail import resend_mail
+from service.read_model import Phase, case_progress
 from settings import AMSTERDAM, get_settings
 from tasks.rendering import format_date, format_number
 from web.deps import db
 from web.diagram import step_diagram
-from web.forms import CHOICE_LABELS, LABELS, FormField, form_fields, parse_form
+from web.forms import CHOICE_LABELS, LABELS, FormField, form_fields, page_number, parse_form
 from web.security import ACTOR_ROLES, actor_for, require_csrf, roles_allowed
 from web.templating import templates
 
@@ -67,10 +70,14 @@ MAIL_NOT_FOUND = "Deze e-mail bestaat niet (meer) bij deze aanvraag."
 INBOX_EMPTY_MINE = "Er wachten nu geen aanvragen op een besluit van u. Mooi werk!"
 INBOX_EMPTY_ALL = "Er zijn geen open aanvragen."
 INBOX_EMPTY_FILTERED = "Geen open aanvragen gevonden die aan de filters voldoen."
-CLAIMED = "U heeft deze aanvraag opgepakt; collega's kunnen er nu geen besluit in nemen."
-RELEASED = "De aanvraag is vrijgegeven."
+CLAIMED = "U heeft deze stap opgepakt; collega's kunnen er nu geen besluit in nemen."
+TAKEN_OVER = "U heeft deze stap overgenomen van {name}; dat staat in de geschiedenis."
+RELEASED = "De stap is vrijgegeven."
+RESENT = "De e-mail staat weer klaar om te versturen ({status})."
+IDENTITY_CHANGED = "De gegevens van de oefentherapeut zijn gewijzigd; de wijziging is vastgelegd."
 STEP_FOR = "Deze stap is voor: {roles}."
 NOT_RECORDED = "Het besluit is niet vastgelegd. Verbeter de gemarkeerde velden."
+STUCK_MARK = "Vastgelopen: herstarten nodig"
 
 STEP_LABELS = {
     "acknowledge-request": "Aanvraag bevestigd aan de oefentherapeut",
@@ -91,6 +98,12 @@ STEP_LABELS = {
     "withdrawn": "Aanvraag ingetrokken",
     "expired": "Termijn verstreken: aanvraag gesloten",
     "open_case": "Aanvraag geregistreerd",
+    "claim_taken_over": "Stap overgenomen",
+    "claim_released": "Stap vrijgegeven door beheerder",
+    "mail_resent": "E-mail opnieuw verstuurd",
+    "repair": "Workflow opnieuw gestart",
+    "stuck": "Vastgelopen",
+    "run_stopped": "Workflow-run gestopt",
 }
 INPUT_LABELS = {
     **LABELS, "kp_number": "KP-nummer", "name": "Naam", "email": "E-mailadres",
@@ -104,7 +117,7 @@ REGISTRATION_LABELS = {"active": "Actief", "lapsed": "Verlopen", "superseded": "
 INVOICE_KINDS = {"intake": "Startgesprek", "reregistration": "Herregistratie"}
 INVOICE_STATUS = {"open": "Open", "paid": "Betaald"}
 MAIL_STATUS = {MailStatus.PENDING: "In de wachtrij", MailStatus.SENDING: "Wordt verzonden",
-               MailStatus.SENT: "Verzonden"}
+               MailStatus.SENT: "Verzonden", MailStatus.DEAD: "Onbestelbaar"}
 
 
 def _local(moment: datetime) -> datetime:
@@ -136,13 +149,6 @@ def _case_or_404(session: Session, number: str) -> Case:
         raise _not_found(number) from err
 
 
-def _staff_names(session: Session, ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    rows = session.exec(select(StaffUser).where(col(StaffUser.id).in_(ids))).all()
-    return {u.id: u.name for u in rows if u.id is not None}
-
-
 def _specialisation_names() -> dict[str, str]:
     return {code: load_policy(code).name for code in SPECIALISATIONS}
 
@@ -157,6 +163,7 @@ class InboxRow:
     awaited: str
     age_days: int
     claimed_by: str
+    stuck: bool
 
 
 @router.get("/inbox", response_class=HTMLResponse)
@@ -190,7 +197,10 @@ def inbox(
     if not show_all:
         role = ACTOR_ROLES[user.role]
         mine = [action for action, kind in DECISIONS.items() if role in kind.roles]
-        query = query.where(col(Case.awaiting_action).in_(mine))
+        waiting_for_me: ColumnElement[bool] = col(Case.awaiting_action).in_(mine)
+        if user.role is StaffRole.REGISTER_STAFF:  # KP restarts what the reconciler gave up on
+            waiting_for_me = or_(waiting_for_me, col(Case.stuck_reason).is_not(None))
+        query = query.where(waiting_for_me)
     if state:
         query = query.where(Case.state == CaseState(state))
     if code:
@@ -205,22 +215,23 @@ def inbox(
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     size = get_settings().web.page_size
     pages = max(1, ceil(total / size))
-    page = min(max(1, int(pagina) if pagina.isdigit() else 1), pages)
+    page = min(page_number(pagina), pages)
+    stuck_first = col(Case.stuck_reason).is_(None)
     found = session.exec(
-        query.order_by(opened, col(Case.id)).offset((page - 1) * size).limit(size)
+        query.order_by(stuck_first, opened, col(Case.id)).offset((page - 1) * size).limit(size)
     ).all()
 
     now = utcnow()
-    claimers = _staff_names(session, {c.claimed_by_id for c, _p, _o in found
-                                      if c.claimed_by_id is not None})
     rows = []
     for case, practitioner, since in found:
         awaited = _decision(case.awaiting_action)
+        holder = claim_holder(session, case)
         rows.append(InboxRow(
             case=case, practitioner=practitioner,
-            awaited=awaited.title if awaited else m.RECEIVED_PENDING,
+            awaited=STUCK_MARK if case.stuck_reason else awaited.title if awaited
+            else m.RECEIVED_PENDING,
             age_days=max(0, (now - _local(since)).days),
-            claimed_by=claimers.get(case.claimed_by_id or 0, ""),
+            claimed_by=holder.name if holder else "", stuck=case.stuck_reason is not None,
         ))
 
     filters = {"status": state, "specialisatie": code, "q": search,
@@ -346,15 +357,11 @@ def _render_case(
 
     is_open = not case.state.is_closed
     step = _decision(case.awaiting_action)
-    pending = is_open and (
-        case.awaiting_key is None
-        or get_event(session=session, case_id=case_id,
-                     key=f"decision:{case.awaiting_key}") is not None
-    )
-    withdraw_pending = get_event(session=session, case_id=case_id,
-                                 key="decision:withdraw") is not None
+    progress = case_progress(session, case)
+    pending = progress.phase in (Phase.PROCESSING, Phase.DELAYED)
+    withdraw_pending = any(e.key == f"decision:{Withdrawal.action}" for e in events)
     role = ACTOR_ROLES[user.role]
-    may_step = step is not None and not pending and role in step.roles
+    may_step = step is not None and progress.phase is Phase.WAITING and role in step.roles
 
     errors = dict(errors or {})
     step_fields: list[FormField] = []
@@ -367,14 +374,15 @@ def _render_case(
         mine = posted == Withdrawal.action
         withdraw_fields = form_fields(Withdrawal, values if mine else None,
                                       errors if mine else None)
-    shown = {f.name for f in step_fields + withdraw_fields if f.error}
+    identity_errors = errors if posted == "identity" else {}
+    shown = {f.name for f in step_fields + withdraw_fields if f.error} | set(identity_errors)
     stray = [f"{INPUT_LABELS.get(k, k)}: {v}" for k, v in errors.items() if k not in shown]
     if errors:
         notice = " ".join([notice or NOT_RECORDED, *stray])
     if pending and good == m.RECEIVED_PENDING:
-        good = None  # the pending notice already says it
+        good = None  # the progress notice already says it
 
-    claimers = _staff_names(session, {case.claimed_by_id} if case.claimed_by_id else set())
+    holder = claim_holder(session, case)
     context = {
         "user": user, "case": case, "practitioner": practitioner,
         "policy": case_policy(case), "verdict": case_verdict(case),
@@ -383,13 +391,21 @@ def _render_case(
         "reviews": reviews, "certificate": get_certificate(session=session, case_id=case_id),
         "mails": mails, "history": _history_rows(events, {x.key: x.id for x in mails if x.id}),
         "diagram": step_diagram(case.state, _reached(case, events)),
-        "step": step, "pending": pending or withdraw_pending, "may_step": may_step,
+        "step": step, "progress": progress, "stuck": progress.phase is Phase.STUCK,
+        "may_restart": progress.phase is Phase.STUCK
+        and user.role in (StaffRole.REGISTER_STAFF, StaffRole.ADMIN),
+        "may_step": may_step,
         "step_fields": step_fields, "may_withdraw": may_withdraw,
         "withdraw_fields": withdraw_fields,
         "step_for": STEP_FOR.format(roles=", ".join(sorted(r.label for r in step.roles)))
         if step else "",
-        "claimed_by": claimers.get(case.claimed_by_id or 0, ""),
-        "claimed_by_me": case.claimed_by_id is not None and case.claimed_by_id == user.id,
+        "claimed_by": holder.name if holder else "",
+        "claimed_by_me": holder is not None and holder.id == user.id,
+        "may_claim": step is not None and role in step.roles and progress.phase is Phase.WAITING,
+        "may_release_any": user.role is StaffRole.ADMIN,
+        "dead_mails": [mail for mail in mails if mail.status is MailStatus.DEAD],
+        "identity_values": values if posted == "identity" else {},
+        "identity_errors": identity_errors,
         "notice": notice, "good": good,
         "category_labels": CATEGORY_LABELS, "registration_labels": REGISTRATION_LABELS,
         "invoice_kinds": INVOICE_KINDS, "invoice_status": INVOICE_STATUS,
@@ -428,8 +444,10 @@ async def take_action(
             action=action, actions=", ".join(DECISIONS)))
     form = await request.form()
     typed = {key: value for key, value in form.items() if isinstance(value, str)}
+    pause_key = None if kind is Withdrawal else typed.get("pause_key") or None
     try:
-        outcome = await act(number, action, parse_form(kind, typed), actor=actor_for(user))
+        outcome = await act(number, action, parse_form(kind, typed), actor=actor_for(user),
+                            pause_key=pause_key)
     except CaseNotFound as err:
         raise _not_found(number) from err
     except NotAllowed as err:
@@ -443,37 +461,98 @@ async def take_action(
     return RedirectResponse(f"/zaken/{quote(outcome.number)}?gelukt=1", status_code=303)
 
 
-def _claim(request: Request, session: Session, user: StaffUser, number: str,
-           release: bool) -> Response:
-    try:
-        claim(number, actor=actor_for(user), release=release)
-    except CaseNotFound as err:
-        raise _not_found(number) from err
-    except DecisionConflict as err:
-        return _render_case(request, session, user, number, notice=str(err), status=409)
-    request.session["flash"] = RELEASED if release else CLAIMED
+def _done(request: Request, number: str, message: str) -> Response:
+    request.session["flash"] = message
     return RedirectResponse(f"/zaken/{quote(number)}?gelukt=1", status_code=303)
 
 
+def _claiming(request: Request, session: Session, user: StaffUser, number: str,
+              how: str) -> Response:
+    """Claim, take over or release the current step; refusals come back on the case page."""
+    actor = actor_for(user)
+    try:
+        if how == "release":
+            release(number, actor=actor)
+            return _done(request, number, RELEASED)
+        before = _case_or_404(session, number)
+        holder = claim_holder(session, before)
+        claim(number, actor=actor, take_over=how == "take_over")
+    except CaseNotFound as err:
+        raise _not_found(number) from err
+    except (DecisionConflict, InvalidTransition, NotAllowed) as err:
+        return _render_case(request, session, user, number, notice=str(err), status=409)
+    if how == "take_over" and holder is not None and holder.id != user.id:
+        return _done(request, number, TAKEN_OVER.format(name=holder.name))
+    return _done(request, number, CLAIMED)
+
+
 @router.post("/zaken/{number}/claimen", dependencies=[Depends(require_csrf)])
-def take_case(
-    request: Request,
-    number: str,
-    user: StaffUser = STAFF,
-    session: Session = Depends(db),
-) -> Response:
-    """So two colleagues do not decide the same case at once."""
-    return _claim(request, session, user, number, release=False)
+def take_case(request: Request, number: str, user: StaffUser = STAFF,
+              session: Session = Depends(db)) -> Response:
+    """So two colleagues do not decide the same step at once."""
+    return _claiming(request, session, user, number, "claim")
+
+
+@router.post("/zaken/{number}/overnemen", dependencies=[Depends(require_csrf)])
+def take_over_case(request: Request, number: str, user: StaffUser = STAFF,
+                   session: Session = Depends(db)) -> Response:
+    """A colleague is away: the step is taken over, and the history says so."""
+    return _claiming(request, session, user, number, "take_over")
 
 
 @router.post("/zaken/{number}/vrijgeven", dependencies=[Depends(require_csrf)])
-def release_case(
-    request: Request,
-    number: str,
-    user: StaffUser = STAFF,
-    session: Session = Depends(db),
-) -> Response:
-    return _claim(request, session, user, number, release=True)
+def release_case(request: Request, number: str, user: StaffUser = STAFF,
+                 session: Session = Depends(db)) -> Response:
+    return _claiming(request, session, user, number, "release")
+
+
+@router.post("/zaken/{number}/herstarten", dependencies=[Depends(require_csrf)])
+async def restart(request: Request, number: str, user: StaffUser = STAFF,
+                  session: Session = Depends(db)) -> Response:
+    """KP's repair action for a case marked stuck."""
+    try:
+        outcome = await restart_case(number, actor=actor_for(user))
+    except CaseNotFound as err:
+        raise _not_found(number) from err
+    except NotAllowed as err:
+        raise HTTPException(status_code=403, detail=str(err)) from err
+    except (DecisionConflict, InvalidTransition, Unavailable) as err:
+        return _render_case(request, session, user, number, notice=str(err), status=409)
+    return _done(request, number, outcome.message)
+
+
+@router.post("/zaken/{number}/mails/{mail_id}/opnieuw", dependencies=[Depends(require_csrf)])
+async def resend(request: Request, number: str, mail_id: int, user: StaffUser = STAFF,
+                 session: Session = Depends(db)) -> Response:
+    """A dead letter goes back in the outbox and is tried at once."""
+    case = _case_or_404(session, number)
+    mail = session.get(OutboxMail, mail_id)
+    if mail is None or mail.case_id != case.id:
+        raise HTTPException(status_code=404, detail=MAIL_NOT_FOUND)
+    try:
+        sent = await resend_mail(mail_id, actor=actor_for(user))
+    except InvalidTransition as err:
+        return _render_case(request, session, user, number, notice=str(err), status=409)
+    return _done(request, number, RESENT.format(status=MAIL_STATUS[sent.status].lower()))
+
+
+@router.post("/zaken/{number}/gegevens", dependencies=[Depends(require_csrf)])
+async def change_practitioner(request: Request, number: str, user: StaffUser = STAFF,
+                              session: Session = Depends(db)) -> Response:
+    """A deliberate, recorded change of the practitioner's name or e-mail address."""
+    case = _case_or_404(session, number)
+    practitioner = session.get(Practitioner, case.practitioner_id)
+    assert practitioner is not None
+    form = await request.form()
+    typed = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+    try:
+        change_identity(practitioner.kp_number, typed, actor=actor_for(user))
+    except NotAllowed as err:
+        raise HTTPException(status_code=403, detail=str(err)) from err
+    except InvalidInput as err:
+        return _render_case(request, session, user, number, posted="identity", values=typed,
+                            errors=err.errors, status=422)
+    return _done(request, number, IDENTITY_CHANGED)
 
 
 @router.get("/zaken/{number}/mails/{mail_id}", response_class=HTMLResponse)

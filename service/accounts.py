@@ -1,0 +1,159 @@
+"""Staff accounts: passwords (argon2), login sessions kept on the server, API tokens, and the
+admin's changes to accounts and reviewers. Each function is one write transaction of its own,
+so pages never write through their read session."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerifyMismatchError
+from sqlmodel import Session, col, delete, select
+
+from domain import messages as m
+from models.db import session_scope, utcnow
+from models.review import Reviewer, upsert_reviewer
+from models.staff import ApiToken, StaffRole, StaffSession, StaffUser, staff_by_email
+from service.actors import Actor
+from service.claims import STAFF_ROLES, end_claims_of
+from settings import get_settings
+
+_hasher = PasswordHasher()
+
+
+class LoginError(Exception):
+    """Dutch message for the login form."""
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def actor_for(user: StaffUser) -> Actor:
+    return Actor(STAFF_ROLES[user.role], user.name, staff_id=user.id)
+
+
+def authenticate(*, email: str, password: str) -> StaffUser:
+    """The staff member, or LoginError. Failures count; too many lock the account a while."""
+    web = get_settings().web
+    with session_scope() as session:
+        user = staff_by_email(session=session, email=email)
+        if user is None or not user.active:
+            _hasher.hash(password)  # same work as a real check, so timing does not tell
+            raise LoginError(m.LOGIN_FAILED)
+        now = utcnow()
+        if user.locked_until is not None and user.locked_until > now:
+            raise LoginError(m.LOGIN_LOCKED.format(until=f"{user.locked_until.astimezone():%H:%M}"))
+        try:
+            _hasher.verify(user.password_hash, password)
+        except (VerifyMismatchError, InvalidHashError):
+            user.failed_logins += 1
+            if user.failed_logins >= web.max_failed_logins:
+                user.failed_logins = 0
+                user.locked_until = now + timedelta(minutes=web.lockout_minutes)
+            session.add(user)
+            failed = True
+        else:
+            user.failed_logins, user.locked_until = 0, None
+            session.add(user)
+            failed = False
+    if failed:
+        raise LoginError(m.LOGIN_FAILED)
+    return user
+
+
+def start_session(user: StaffUser) -> str:
+    """A new login; the cookie gets the returned id, the database only its hash."""
+    token = secrets.token_urlsafe(32)
+    hours = get_settings().web.session_hours
+    with session_scope() as session:
+        session.add(StaffSession(token_hash=digest(token), staff_id=user.id or 0,
+                                 expires_at=utcnow() + timedelta(hours=hours)))
+    return token
+
+
+def session_user(session: Session, token: str) -> StaffUser | None:
+    """The active staff member of a login that has not ended or expired."""
+    row = session.exec(select(StaffSession).where(StaffSession.token_hash == digest(token))
+                       ).first()
+    if row is None or row.expires_at <= utcnow():
+        return None
+    user = session.get(StaffUser, row.staff_id)
+    return user if user is not None and user.active else None
+
+
+def end_session(token: str) -> None:
+    with session_scope() as session:
+        session.exec(delete(StaffSession).where(
+            col(StaffSession.token_hash) == digest(token)))
+
+
+def new_api_token(*, staff_id: int, name: str) -> str:
+    """The token is shown once; only its hash is kept."""
+    token = f"hr_{secrets.token_urlsafe(32)}"
+    with session_scope() as session:
+        owner = session.get(StaffUser, staff_id)
+        if owner is None or not owner.active:
+            raise LookupError(staff_id)
+        session.add(ApiToken(staff_id=staff_id, name=name, token_hash=digest(token)))
+    return token
+
+
+def revoke_api_token(token_id: int) -> None:
+    with session_scope() as session:
+        row = session.get(ApiToken, token_id)
+        if row is None:
+            raise LookupError(token_id)
+        row.revoked = True
+        session.add(row)
+
+
+def staff_from_token(*, session: Session, token: str) -> StaffUser | None:
+    row = session.exec(select(ApiToken).where(ApiToken.token_hash == digest(token),
+                                              ApiToken.revoked == False)).first()  # noqa: E712
+    if row is None:
+        return None
+    user = session.get(StaffUser, row.staff_id)
+    return user if user is not None and user.active else None
+
+
+def create_staff(*, email: str, name: str, role: StaffRole) -> str:
+    """A new account with a one-time password, returned to be passed on."""
+    password = secrets.token_urlsafe(12)
+    with session_scope() as session:
+        session.add(StaffUser(email=email.strip().lower(), name=name.strip(), role=role,
+                              password_hash=hash_password(password)))
+    return password
+
+
+def set_admin(*, email: str, name: str, password: str) -> None:
+    """The first admin (or a new password for an existing one), from the command line."""
+    with session_scope() as session:
+        user = staff_by_email(session=session, email=email) or StaffUser(
+            email=email.strip().lower(), name=name, role=StaffRole.ADMIN, password_hash="")
+        user.password_hash, user.role, user.active = hash_password(password), StaffRole.ADMIN, True
+        session.add(user)
+
+
+def deactivate_staff(staff_id: int) -> None:
+    """The account can no longer log in; its logins and claims end at once."""
+    with session_scope() as session:
+        target = session.get(StaffUser, staff_id)
+        if target is None:
+            raise LookupError(staff_id)
+        target.active = False
+        session.add(target)
+        session.exec(delete(StaffSession).where(
+            col(StaffSession.staff_id) == staff_id))
+        end_claims_of(session, staff_id)
+
+
+def add_reviewer(*, name: str, email: str) -> Reviewer:
+    with session_scope() as session:
+        return upsert_reviewer(session=session, name=name.strip(), email=email)

@@ -1,0 +1,226 @@
+"""Reads that pages, API and CLI share, so each audience sees the same facts everywhere.
+
+`case_progress` is the one rule for "being processed": a recorded decision the run has not
+passed yet is *processing* for a short while, then *delayed* (the reconciler is on it), and a
+case the reconciler gave up on is *stuck*, which staff see with its cause and the
+practitioner as a plain delay. `status_view` is exactly what a practitioner may see of a case:
+the status page renders it and the API returns it for a practitioner's link.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+from sqlmodel import Session
+
+from domain import messages as m
+from domain.states import CaseState, Role
+from flows.inputs import DECISIONS, Withdrawal
+from models.case import Case, CaseEvent, EventKind, case_policy, history
+from models.certificate import get_certificate
+from models.db import utcnow
+from models.decision import unconsumed
+from models.invoice import InvoiceKind, InvoiceStatus, case_invoices
+from models.practitioner import Practitioner
+from settings import AMSTERDAM
+from tasks.cases import AWAITED_LABELS
+from tasks.rendering import format_date
+
+
+class Phase(StrEnum):
+    WAITING = "waiting"  # for a person
+    PROCESSING = "processing"
+    DELAYED = "delayed"
+    STUCK = "stuck"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class Progress:
+    phase: Phase
+    staff_text: str | None = None
+    public_text: str | None = None
+    since: datetime | None = None
+
+
+DELAYED_AFTER = timedelta(minutes=2)
+PUBLIC_DELAYED = (
+    "De verwerking van uw aanvraag duurt langer dan normaal. Wij lossen dit op; u hoeft niets "
+    "te doen."
+)
+PUBLIC_RECEIVED = "Wij hebben het ontvangen; het wordt nu verwerkt."
+
+
+def case_progress(session: Session, case: Case, now: datetime | None = None) -> Progress:
+    now = now or utcnow()
+    if case.state.is_closed:
+        return Progress(Phase.CLOSED)
+    if case.stuck_reason is not None:
+        return Progress(Phase.STUCK, case.stuck_reason, PUBLIC_DELAYED, case.stuck_since)
+    pending = unconsumed(session=session, case_ids=[case.id or 0]).get(case.id or 0, [])
+    waiting_for = [r.recorded_at for r in pending
+                   if r.pause_key in (case.awaiting_key, Withdrawal.action)]
+    if case.awaiting_key is not None and not waiting_for:
+        return Progress(Phase.WAITING)
+    since = min(waiting_for) if waiting_for else case.updated_at
+    if now - since > DELAYED_AFTER:
+        return Progress(Phase.DELAYED, m.DELAYED, PUBLIC_DELAYED, since)
+    return Progress(Phase.PROCESSING, m.RECEIVED_PENDING, PUBLIC_RECEIVED, since)
+
+
+# --- the practitioner's view ----------------------------------------------------------------
+
+KIND_LABELS = {InvoiceKind.INTAKE: "Startgesprek", InvoiceKind.REREGISTRATION: "Herregistratie"}
+# Per awaited action: who acts and what happens next, as the practitioner reads it.
+NEXT_STEPS: dict[str, tuple[str, str]] = {
+    "association_decision": ("de VvOCM", "De VvOCM controleert uw punten en uren."),
+    "intake_outcome": ("de VvOCM", "De VvOCM voert een online startgesprek met u en besluit "
+                                   "daarna over uw punten en uren."),
+    "portfolio_reopened": ("het KP", "De VvOCM heeft het KP geadviseerd uw digitaal portfolio "
+                                     "te heropenen. Het KP heropent het en laat het u weten."),
+    "submit": ("u", "U dient uw dossier in: werk uw digitaal portfolio voor de specialisatie bij "
+                    "en vul hieronder de datum van indienen in. Die datum wordt de ingangsdatum "
+                    "van uw nieuwe registratieperiode."),
+    "payment_received": ("u", "U betaalt de factuur. Het KP behandelt uw aanvraag zodra de "
+                              "betaling binnen is."),
+    "completeness": ("het KP", "Het KP controleert of uw aanvraag compleet is."),
+    "completion_supplied": ("u", "Uw aanvraag is nog niet compleet. Lever aan wat ontbreekt "
+                                 "(zie de e-mail van het KP) en meld dat hieronder."),
+    "assign_reviewer": ("het KP", "Het KP koppelt uw dossier aan een vakinhoudelijk "
+                                  "beoordelaar."),
+    "findings": ("de beoordelaar", "Een vakinhoudelijk beoordelaar beoordeelt uw werkervaring "
+                                   "en activiteiten."),
+    "additions_supplied": ("u", "De beoordelaar vraagt om een aanvulling. Lever die aan (zie de "
+                                "e-mail) en meld hieronder wat u heeft aangevuld."),
+}
+CLOSED_TEXT: dict[CaseState, str] = {
+    CaseState.CERTIFIED: "Uw herregistratie is rond en u staat weer in het openbaar register.",
+    CaseState.REJECTED: "Uw aanvraag is afgewezen. In de e-mail leest u wat er ontbreekt.",
+    CaseState.DECLINED: "Uw punten of uren zijn niet toereikend. In de e-mail leest u wat er "
+                        "ontbreekt.",
+    CaseState.WITHDRAWN: "De aanvraag is ingetrokken.",
+    CaseState.EXPIRED: "De aanvraag is gesloten omdat een termijn is verstreken.",
+}
+HISTORY_DECISIONS = {"open_case": "Aanvraag geregistreerd",
+                     "withdraw": "Verzoek om de aanvraag in te trekken"}
+PRACTITIONER_ACTIONS = tuple(a for a, kind in DECISIONS.items()
+                             if Role.PRACTITIONER in kind.roles and kind is not Withdrawal)
+
+
+class NextStep(BaseModel):
+    who: str = Field(description="Wie nu aan zet is")
+    what: str
+    due_on: date | None = Field(description="Uiterste datum")
+
+
+class InvoiceLine(BaseModel):
+    number: str
+    kind: str
+    amount: Decimal
+    issued_on: date
+
+
+class Line(BaseModel):
+    label: str
+    text: str
+
+
+class StatusView(BaseModel):
+    """What the practitioner sees of the case: on the status page and on the API alike."""
+
+    number: str
+    practitioner_name: str
+    kp_number: str
+    specialisation: str
+    state: CaseState
+    state_label: str
+    closed: bool
+    closed_text: str | None
+    progress: str | None = Field(description="Een ontvangen besluit dat nog wordt verwerkt")
+    next_step: NextStep | None
+    action: str | None = Field(description="Wat de oefentherapeut nu kan doen (actie)")
+    pause_key: str | None = Field(description="De stap waar die actie bij hoort")
+    can_withdraw: bool
+    open_invoices: list[InvoiceLine]
+    dates: list[Line]
+    history: list[Line]
+
+
+def _local(at: datetime) -> datetime:
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(AMSTERDAM)
+
+
+def when(at: datetime) -> str:
+    """"15 maart 2026, 14:05" in Amsterdam time."""
+    local = _local(at)
+    return f"{format_date(local.date())}, {local:%H:%M}"
+
+
+def _public_history(events: list[CaseEvent]) -> list[Line]:
+    """The history in plain Dutch: decisions, state changes and what the case waited for."""
+    rows = []
+    for e in events:
+        if e.kind is EventKind.DECISION:
+            kind = DECISIONS.get(e.action)
+            title = HISTORY_DECISIONS.get(e.action) or (kind.title if kind else "")
+            if title:
+                rows.append(Line(label=when(e.at), text=f"{title}, door {e.actor_role.label}"))
+        elif e.kind is EventKind.TRANSITION and e.to_state is not None:
+            rows.append(Line(label=when(e.at), text=f"Nieuwe status: {e.to_state.label}"))
+        elif e.action.startswith("awaiting:"):
+            awaited = AWAITED_LABELS.get(e.action.removeprefix("awaiting:"))
+            due = e.input.get("due_on")
+            if awaited and isinstance(due, str):
+                rows.append(Line(label=when(e.at), text=f"Wacht op {awaited}, uiterlijk "
+                                                        f"{format_date(date.fromisoformat(due))}"))
+    return rows
+
+
+def _dates(session: Session, case: Case) -> list[Line]:
+    found = [Line(label="Aanvraag ontvangen", text=format_date(case.request_date))]
+    if case.reopened_on:
+        found.append(Line(label="Portfolio heropend", text=format_date(case.reopened_on)))
+    if case.submitted_on:
+        found.append(Line(label="Dossier ingediend", text=format_date(case.submitted_on)))
+    for invoice in case_invoices(session=session, case_id=case.id or 0):
+        if invoice.paid_on:
+            found.append(Line(label=f"Betaling ontvangen ({KIND_LABELS[invoice.kind].lower()})",
+                              text=format_date(invoice.paid_on)))
+    certificate = get_certificate(session=session, case_id=case.id or 0)
+    if certificate:
+        start, end = format_date(certificate.period_start), format_date(certificate.period_end)
+        found.append(Line(label="Nieuwe registratieperiode", text=f"{start} tot en met {end}"))
+    return found
+
+
+def status_view(session: Session, case: Case) -> StatusView:
+    events = history(session=session, case_id=case.id or 0)
+    practitioner = session.get(Practitioner, case.practitioner_id)
+    assert practitioner is not None
+    progress = case_progress(session, case)
+    busy = progress.phase in (Phase.PROCESSING, Phase.DELAYED, Phase.STUCK)
+    action = case.awaiting_action if case.awaiting_action in PRACTITIONER_ACTIONS \
+        and not busy else None
+    next_step = None
+    if not case.state.is_closed and not busy and case.awaiting_action in NEXT_STEPS:
+        who, what = NEXT_STEPS[case.awaiting_action or ""]
+        next_step = NextStep(who=who, what=what, due_on=case.due_on)
+    return StatusView(
+        number=case.number, practitioner_name=practitioner.name,
+        kp_number=practitioner.kp_number, specialisation=case_policy(case).name,
+        state=case.state, state_label=case.state.label, closed=case.state.is_closed,
+        closed_text=CLOSED_TEXT.get(case.state), progress=progress.public_text,
+        next_step=next_step, action=action, pause_key=case.awaiting_key if action else None,
+        can_withdraw=not case.state.is_closed and not any(
+            e.key == f"decision:{Withdrawal.action}" for e in events),
+        open_invoices=[
+            InvoiceLine(number=i.number, kind=KIND_LABELS[i.kind], amount=i.amount,
+                        issued_on=i.issued_on)
+            for i in case_invoices(session=session, case_id=case.id or 0)
+            if i.status is InvoiceStatus.OPEN],
+        dates=_dates(session, case), history=_public_history(events),
+    )
