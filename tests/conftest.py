@@ -1,11 +1,18 @@
-"""Real parts for the tests: a Prefect server with a worker serving prefect.yaml, an aiosmtpd
-SMTP server on loopback, and a SQLite (or PostgreSQL) case database in a temporary folder."""
+"""Real parts for the tests: an aiosmtpd SMTP server on loopback, SQLite (or PostgreSQL) case
+databases in temporary folders, and for the end-to-end tests a Prefect server with workers
+serving prefect.yaml, behind Prefect's API password.
+
+Most tests need no Prefect server: the `offline` fixture gives them their own database, and a
+Prefect API address where nothing listens, so the service's hand-over to Prefect fails at once
+and the test drives the case with the replay executor (tests/replay.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,14 +22,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prefect.settings import PREFECT_API_URL, temporary_settings
+from prefect.settings import (
+    PREFECT_API_AUTH_STRING,
+    PREFECT_API_URL,
+    PREFECT_CLIENT_MAX_RETRIES,
+    temporary_settings,
+)
 
 from cli.smtp_sink import start_sink
 from cli.stack import Stack, free_port
 from domain.states import Role
 from models.case import find_case
-from models.db import migrate, session_scope
-from service.actions import Actor
+from models.db import migrate, read_session
+from service.actors import Actor
 from settings import get_settings
 
 TODAY = date(2026, 6, 1)
@@ -65,52 +77,150 @@ class Mailbox:
         assert not twice, f"mails sent more than once: {twice}"
 
 
-@pytest.fixture(scope="session")
-def mailbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mailbox]:
-    box = Mailbox(tmp_path_factory.mktemp("eml"))
+@contextmanager
+def smtp_server(folder: Path) -> Iterator[Mailbox]:
+    box = Mailbox(folder)
     box.start()
-    os.environ["HERREG_SMTP__URL"] = f"smtp://127.0.0.1:{box.port}"
-    yield box
-    box.stop()
+    try:
+        yield box
+    finally:
+        box.stop()
+
+
+@pytest.fixture(scope="session")
+def stack_mailbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mailbox]:
+    with smtp_server(tmp_path_factory.mktemp("eml")) as box:
+        yield box
+
+
+@pytest.fixture(scope="session")
+def offline_mailbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mailbox]:
+    with smtp_server(tmp_path_factory.mktemp("eml-offline")) as box:
+        yield box
+
+
+@pytest.fixture
+def mailbox(request: pytest.FixtureRequest) -> Mailbox:
+    """The SMTP server of the database the test works on. Each database numbers its cases from
+    1, so each has an SMTP server of its own, or the outbox keys of two databases would meet."""
+    offline = {"offline", "offline_client", "offline_module"} & set(request.fixturenames)
+    box: Mailbox = request.getfixturevalue("offline_mailbox" if offline else "stack_mailbox")
+    return box
+
+
+@contextmanager
+def herreg_env(**values: str) -> Iterator[None]:
+    """HERREG_ settings for the duration; the previous ones come back afterwards."""
+    saved = {k: v for k, v in os.environ.items() if k.startswith("HERREG_")}
+    os.environ.update({f"HERREG_{k.upper()}": v for k, v in values.items()})
+    get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        for key in set(os.environ) - set(saved):
+            if key.startswith("HERREG_"):
+                del os.environ[key]
+        os.environ.update(saved)
+        get_settings.cache_clear()
 
 
 @contextmanager
 def running_stack(data_dir: Path, *, database_url: str, prefect_database_url: str = "",
-                  persist_task_results: bool = True) -> Iterator[Stack]:
-    """Point this process's settings at a fresh case database and start a stack for it;
-    the previous settings come back afterwards."""
-    saved = {k: v for k, v in os.environ.items() if k.startswith("HERREG_")}
-    os.environ.update({
-        "HERREG_ENVIRONMENT": "test",
-        "HERREG_DATA_DIR": str(data_dir),
-        "HERREG_TODAY": TODAY.isoformat(),
-        "HERREG_DATABASE__URL": database_url,
-        "HERREG_PREFECT__SERVER_DATABASE_URL": prefect_database_url,
-    })
-    get_settings.cache_clear()
-    migrate()
-    stack = Stack(settings=get_settings(), port=free_port(),
-                  log_dir=Path(os.environ.get("HERREG_TEST_LOGS", data_dir / "logs")),
-                  persist_task_results=persist_task_results)
-    os.environ["HERREG_PREFECT__API_URL"] = stack.api_url
-    get_settings.cache_clear()
-    try:
-        stack.start()
-        with temporary_settings(updates={PREFECT_API_URL: stack.api_url}):
-            yield stack
-    finally:
-        stack.stop()
-        os.environ.update(saved)
-        for key in set(os.environ) - set(saved):
-            if key.startswith("HERREG_"):
-                del os.environ[key]
-        get_settings.cache_clear()
+                  persist_task_results: bool = True, mailbox: Mailbox | None = None,
+                  ) -> Iterator[Stack]:
+    """Point this process's settings at a fresh case database (and its SMTP server, unless
+    the caller set one) and start a stack for it, its Prefect API behind a password; the
+    previous settings come back afterwards."""
+    port = free_port()
+    login = f"test:{uuid.uuid4().hex}"
+    smtp = {"smtp__url": f"smtp://127.0.0.1:{mailbox.port}"} if mailbox else {}
+    with herreg_env(environment="test", data_dir=str(data_dir), today=TODAY.isoformat(),
+                    database__url=database_url, **smtp,
+                    prefect__server_database_url=prefect_database_url,
+                    prefect__api_url=f"http://127.0.0.1:{port}/api",
+                    prefect__auth_string=login):
+        migrate()
+        stack = Stack(settings=get_settings(), port=port,
+                      log_dir=Path(os.environ.get("HERREG_TEST_LOGS", data_dir / "logs")),
+                      persist_task_results=persist_task_results)
+        try:
+            stack.start()
+            stack.supervise()
+            with temporary_settings(updates={PREFECT_API_URL: stack.api_url,
+                                             PREFECT_API_AUTH_STRING: login}):
+                yield stack
+        finally:
+            stack.stop()
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, mailbox: Mailbox) -> Iterator[Stack]:
+def offline_database(tmp_path_factory: pytest.TempPathFactory) -> str:
+    folder = tmp_path_factory.mktemp("offline")
+    url = f"sqlite:///{folder / 'cases.db'}"
+    migrate(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def prefect_down() -> Iterator[str]:
+    """A Prefect API that fails every call (500): the client gives up at once, where a closed
+    port costs it 1.5 s of connection retries and a 503 two seconds of back-off per call."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Unavailable(BaseHTTPRequestHandler):
+        def _refuse(self) -> None:
+            self.send_response(500)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _refuse
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Unavailable)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/api"
+    server.shutdown()
+
+
+@contextmanager
+def offline_settings(database: str, data_dir: Path, prefect_api: str,
+                     mailbox: Mailbox) -> Iterator[str]:
+    """The offline database and its SMTP server, today fixed, and a Prefect API that is down
+    (the hand-over to Prefect fails at once; decisions stay recorded, as when it is down)."""
+    with herreg_env(environment="test", data_dir=str(data_dir), today=TODAY.isoformat(),
+                    database__url=database, prefect__api_url=prefect_api,
+                    smtp__url=f"smtp://127.0.0.1:{mailbox.port}"), \
+            temporary_settings(updates={PREFECT_API_URL: prefect_api,
+                                        PREFECT_CLIENT_MAX_RETRIES: 0}):
+        yield database
+
+
+@pytest.fixture
+def offline(offline_database: str, offline_mailbox: Mailbox, prefect_down: str,
+            tmp_path: Path) -> Iterator[str]:
+    """Settings for a test that needs no Prefect server (`offline_settings`). Yields the
+    database URL."""
+    with offline_settings(offline_database, tmp_path, prefect_down, offline_mailbox):
+        yield offline_database
+
+
+@pytest.fixture(scope="module")
+def offline_module(offline_database: str, offline_mailbox: Mailbox, prefect_down: str,
+                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`offline` for a whole test module, for modules that build one world of cases once."""
+    with offline_settings(offline_database, tmp_path_factory.mktemp("module"), prefect_down,
+                          offline_mailbox):
+        yield offline_database
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, stack_mailbox: Mailbox) -> Iterator[Stack]:
     data_dir = tmp_path_factory.mktemp("data")
-    with running_stack(data_dir, database_url=f"sqlite:///{data_dir / 'cases.db'}") as stack:
+    with running_stack(data_dir, database_url=f"sqlite:///{data_dir / 'cases.db'}",
+                       mailbox=stack_mailbox) as stack:
         yield stack
 
 
@@ -125,7 +235,7 @@ async def wait_until(predicate: Callable[[], Any], timeout: float = 60, what: st
 
 
 def case_row(ref: str | int) -> Any:
-    with session_scope() as session:
+    with read_session() as session:
         return find_case(session=session, ref=str(ref))
 
 
@@ -150,8 +260,9 @@ _staff_counter = iter(range(1, 100000))
 
 def make_staff(role: str, *, name: str | None = None, password: str = PASSWORD) -> Any:
     """A staff account (role: association_staff, register_staff or admin)."""
+    from models.db import session_scope
     from models.staff import StaffRole, StaffUser
-    from web.security import hash_password
+    from service.accounts import hash_password
 
     n = next(_staff_counter)
     with session_scope() as session:
@@ -244,3 +355,39 @@ async def screenshot(page: Any, name: str) -> None:
 def local_link(url: str, web_url: str) -> str:
     """Links in mails point at the configured base URL; the test server has its own port."""
     return web_url + "/" + url.split("/", 3)[3]
+
+
+@pytest.fixture
+def offline_client(offline: str) -> Iterator[Any]:
+    """A browser-less client of the web app on the offline database."""
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+
+    with TestClient(create_app()) as test_client:
+        yield test_client
+
+
+# --- PostgreSQL: throwaway databases on the machine's server ---------------------------------
+
+POSTGRES_ADMIN = os.environ.get("HERREG_TEST_POSTGRES_URL",
+                                "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@contextmanager
+def postgres_database(driver: str = "psycopg2") -> Iterator[str]:
+    """A database of our own on the machine's PostgreSQL, dropped afterwards; its URL."""
+    import psycopg2
+
+    name = f"herreg_test_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(POSTGRES_ADMIN, connect_timeout=10)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    server = POSTGRES_ADMIN.split("://", 1)[1].rsplit("/", 1)[0]
+    try:
+        yield f"postgresql+{driver}://{server}/{name}"
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()

@@ -1,6 +1,6 @@
-"""The JSON API against the real stack: staff tokens and mail-link tokens, every principal
-against every endpoint, one case walked through the procedure, and Dutch refusals that record
-nothing."""
+"""The JSON API on the offline database: staff tokens and mail-link tokens, every principal
+against every endpoint, one case walked through the procedure (the step plan replayed between
+the API calls, mail to the loopback SMTP server), and Dutch refusals that record nothing."""
 
 from __future__ import annotations
 
@@ -14,35 +14,29 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from pydantic_core import to_jsonable_python
+from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
-from cli.stack import Stack
 from domain import messages as m
 from domain.states import CaseState, Role
 from flows.inputs import DECISIONS, AssociationDecision, PortfolioReopened
 from models.case import history
 from models.db import session_scope
 from models.staff import ApiToken
+from service.accounts import new_api_token
+from service.read_model import CLOSED_TEXT, StatusView
 from settings import get_settings
 from tasks.links import make_token
-from tests.conftest import (
-    TODAY,
-    Mailbox,
-    awaiting,
-    case_row,
-    make_staff,
-    settled,
-    wait_until,
-)
+from tests.conftest import TODAY, Mailbox, case_row, make_staff
 from tests.factories import request
+from tests.replay import close, run_case
 from web.app import create_app
+from web.deps import db
 from web.routes.api import INVALID_INPUT, JSON_INVALID, LINK_OTHER_CASE, OPEN_TITLE, READ_TITLE
-from web.security import new_api_token
 
-pytestmark = pytest.mark.usefixtures("stack")
+pytestmark = pytest.mark.usefixtures("offline_module")
 
 REQUEST_DATE = TODAY - timedelta(days=30)
-WAIT = 180  # seconds a step may take on a busy machine; a limit, not an assertion on speed
 REVIEWER_NAME = "Dr. API Beoordelaar"
 
 # A valid body for every action, so that what an allowed role gets back is about the case.
@@ -98,7 +92,7 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def link_token(mailbox: Mailbox, case_id: int, template: str, pattern: str) -> str:
-    """The token from the link in a mail the case sent."""
+    """The token from the link in a mail the case sent (run_case sends them)."""
     for message in mailbox.for_case(case_id):
         if str(message["X-Herregistratie-Key"]).split(":")[2] == template:
             body = message.get_body(preferencelist=("plain",))
@@ -115,14 +109,14 @@ def events(case_id: int) -> list[Any]:
 
 
 @pytest.fixture(scope="module")
-def world(stack: Stack) -> Iterator[World]:
+def world(offline_module: str) -> Iterator[World]:
     app = create_app()
     headers: dict[str, dict[str, str]] = {"no_auth": {}, "bad_token": bearer("hr_vervalst")}
     users = {role: make_staff(role, name=f"API {role}") for role in STAFF}
     users["revoked_token"] = make_staff("register_staff")
+    for role, user in users.items():
+        headers[role] = bearer(new_api_token(staff_id=user.id, name="test"))
     with session_scope() as session:
-        for role, user in users.items():
-            headers[role] = bearer(new_api_token(session=session, staff=user, name="test"))
         revoked = session.exec(select(ApiToken).where(
             ApiToken.staff_id == users["revoked_token"].id)).one()
         revoked.revoked = True
@@ -132,8 +126,9 @@ def world(stack: Stack) -> Iterator[World]:
 
 
 @pytest.fixture(scope="module")
-async def opened(world: World, mailbox: Mailbox) -> World:
-    """Both cases opened through the API: one by the association, one by an admin."""
+async def opened(world: World, offline_mailbox: Mailbox) -> World:
+    """Both cases opened through the API (one by the association, one by an admin) and run to
+    the association's decision."""
     for who in ("association_staff", "admin"):
         payload = request(REQUEST_DATE)
         response = world.post("/cases", who, json=to_jsonable_python(payload))
@@ -144,22 +139,24 @@ async def opened(world: World, mailbox: Mailbox) -> World:
             world.other_request = payload
         else:
             world.number, world.case_id = response.json()["number"], response.json()["case_id"]
-    await wait_until(lambda: "request_received" in mailbox.templates(world.case_id), WAIT,
-                     "the practitioner's first mail")
+    for case_id in (world.case_id, world.other_id):
+        assert await run_case(case_id) == "association-decision"
     world.headers["practitioner_link"] = {"X-Link-Token": link_token(
-        mailbox, world.case_id, "request_received", "/status/")}
+        offline_mailbox, world.case_id, "request_received", "/status/")}
     return world
 
 
-async def step(world: World, action: str, who: str) -> None:
-    await awaiting(world.number, action, WAIT)
+async def step(world: World, action: str, who: str) -> str:
+    """One decision through the API, then the run replayed to its next pause (returned)."""
+    assert case_row(world.number).awaiting_action == action
     response = world.post(f"/cases/{world.number}/{action}", who, json=VALID[action])
     assert response.status_code == 202, response.text
-    assert response.json()["delivered"], response.text
+    assert response.json()["message"] == m.RECEIVED_QUEUED  # no Prefect: recorded, queued
+    return await run_case(world.case_id)
 
 
 @pytest.fixture(scope="module")
-async def walked(opened: World, mailbox: Mailbox) -> World:
+async def walked(opened: World, offline_mailbox: Mailbox) -> World:
     """The first case walked through the API by each kind of caller, then withdrawn by the
     practitioner; the second stays waiting for the association."""
     world = opened
@@ -168,17 +165,15 @@ async def walked(opened: World, mailbox: Mailbox) -> World:
     await step(world, "submit", "practitioner_link")
     await step(world, "payment_received", "register_staff")
     await step(world, "completeness", "register_staff")
-    await step(world, "assign_reviewer", "register_staff")
-    await wait_until(lambda: "review_assigned" in mailbox.templates(world.case_id), WAIT,
-                     "the reviewer's mail")
+    assert await step(world, "assign_reviewer", "register_staff") == "findings-1"
     world.headers["reviewer_link"] = {"X-Link-Token": link_token(
-        mailbox, world.case_id, "review_assigned", "/beoordeling/")}
-    await step(world, "findings", "reviewer_link")
-    await awaiting(world.number, "additions_supplied", WAIT)
+        offline_mailbox, world.case_id, "review_assigned", "/beoordeling/")}
+    assert await step(world, "findings", "reviewer_link") == "additions-1"
     response = world.post(f"/cases/{world.number}/withdraw", "practitioner_link",
                           json=VALID["withdraw"])
     assert response.status_code == 202, response.text
-    await settled(world.number, CaseState.WITHDRAWN, WAIT)
+    assert await close(world.case_id, "withdrawn")
+    assert case_row(world.number).state == CaseState.WITHDRAWN
     tampered = world.headers["practitioner_link"]["X-Link-Token"]
     world.headers["tampered_link"] = {"X-Link-Token": tampered[:-3] + (
         "abc" if not tampered.endswith("abc") else "xyz")}
@@ -192,7 +187,8 @@ def test_open_case_returns_201_with_number_and_state(opened: World) -> None:
     body = opened.opened["association_staff"]
     assert body["number"].startswith("HR-2026-")
     assert body["state"] == CaseState.REQUESTED
-    assert body["delivered"] and body["message"] == m.RECEIVED_PENDING
+    # Prefect is down here: the case is recorded and the sweep starts its run.
+    assert not body["delivered"] and body["message"] == m.RECEIVED_QUEUED
     first = events(opened.case_id)[0]
     assert (first.action, first.actor_role, first.actor_name) == (
         "open_case", Role.ASSOCIATION_STAFF, "API association_staff")
@@ -267,10 +263,10 @@ def test_list_filters_and_pages(walked: World) -> None:
 
 
 def test_case_shows_history_invoices_and_reviews(walked: World) -> None:
-    """What each step recorded, as the practitioner's own link sees it."""
-    case = walked.get(f"/cases/{walked.number}", "practitioner_link").json()
+    """What each step recorded, as staff read it on the API."""
+    case = walked.get(f"/cases/{walked.number}", "register_staff").json()
     assert case["state"] == CaseState.WITHDRAWN and case["closed"]
-    assert not case["processing"]
+    assert case["progress"] == "closed" and case["progress_message"] is None
     decisions = [(e["action"], e["actor_role"]) for e in case["history"]
                  if e["kind"] == "decision"]
     assert decisions == [
@@ -294,6 +290,21 @@ def test_case_shows_history_invoices_and_reviews(walked: World) -> None:
     assert case["reviews"][0]["outcome"] == "additions"
     assert case["certificate"] is None
     assert case["verdict"]["sufficient"] and case["verdict"]["shortfalls"] == []
+
+
+def test_practitioner_link_reads_the_status_page_view(walked: World) -> None:
+    """The practitioner's own link gets the status page's facts, in plain Dutch."""
+    view = walked.get(f"/cases/{walked.number}", "practitioner_link").json()
+    assert set(view) == set(StatusView.model_fields)
+    assert view["number"] == walked.number
+    assert view["state"] == CaseState.WITHDRAWN and view["closed"]
+    assert view["closed_text"] == CLOSED_TEXT[CaseState.WITHDRAWN]
+    assert view["action"] is None and not view["can_withdraw"] and view["next_step"] is None
+    assert view["open_invoices"] == []  # the invoice was paid
+    texts = [line["text"] for line in view["history"]]
+    assert "Aanvraag geregistreerd, door medewerker VvOCM" in texts
+    assert f"{DECISIONS['findings'].title}, door beoordelaar" in texts
+    assert f"Nieuwe status: {CaseState.WITHDRAWN.label}" in texts
 
 
 # --- every principal against every action -----------------------------------------------------
@@ -327,7 +338,7 @@ def test_every_principal_against_every_action(walked: World, who: str, action: s
 
 
 async def test_action_not_awaited_is_409_with_current_state(opened: World) -> None:
-    await awaiting(opened.other, "association_decision", WAIT)
+    assert case_row(opened.other).awaiting_action == "association_decision"
     response = opened.post(f"/cases/{opened.other}/portfolio_reopened", "register_staff",
                            json=VALID["portfolio_reopened"])
     assert response.status_code == 409
@@ -339,12 +350,53 @@ async def test_action_not_awaited_is_409_with_current_state(opened: World) -> No
 
 
 async def test_second_open_case_is_409_with_its_state(opened: World) -> None:
-    await awaiting(opened.other, "association_decision", WAIT)
+    assert case_row(opened.other).awaiting_action == "association_decision"
     response = opened.post("/cases", "association_staff",
                            json=to_jsonable_python(opened.other_request))
     assert response.status_code == 409
     assert response.json()["state"] == CaseState.ASSOCIATION_CHECK
     assert opened.other in response.json()["detail"]
+
+
+def test_decision_for_a_step_the_case_has_left_is_409(opened: World) -> None:
+    """`?pause_key=` names the step the caller saw; a stale one records nothing."""
+    before = [(e.key, e.action) for e in events(opened.other_id)]
+    response = opened.post(f"/cases/{opened.other}/association_decision", "association_staff",
+                           params={"pause_key": "portfolio-reopened"},
+                           json=VALID["association_decision"])
+    assert response.status_code == 409
+    assert response.json() == {
+        "detail": m.STEP_MOVED_ON.format(label=CaseState.ASSOCIATION_CHECK.label),
+        "state": CaseState.ASSOCIATION_CHECK,
+    }
+    assert [(e.key, e.action) for e in events(opened.other_id)] == before
+
+
+def test_restart_is_for_kp_and_only_for_a_stuck_case(opened: World) -> None:
+    url = f"/cases/{opened.other}/restart"
+    refused = opened.post(url, "association_staff")
+    assert refused.status_code == 403
+    assert refused.json() == {"detail": m.ROLE_NOT_ALLOWED.format(
+        role=Role.ASSOCIATION_STAFF.label, action=m.RESTART_TITLE)}
+    not_stuck = opened.post(url, "register_staff")
+    assert not_stuck.status_code == 409
+    assert not_stuck.json() == {"detail": m.NOT_STUCK, "state": CaseState.ASSOCIATION_CHECK}
+    assert opened.post(url, "practitioner_link").status_code == 401
+
+
+def test_database_outage_is_one_dutch_503(world: World) -> None:
+    def down() -> Any:
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    app = world.api.app
+    app.dependency_overrides[db] = down
+    try:
+        response = world.get("/cases", "admin")
+    finally:
+        app.dependency_overrides.clear()
+    assert response.status_code == 503
+    assert response.json() == {"detail": m.DATABASE_UNAVAILABLE}
+    assert response.headers["Retry-After"] == "30"
 
 
 BAD_INPUT = [
@@ -362,7 +414,7 @@ BAD_INPUT = [
 @pytest.mark.parametrize(("action", "body", "name", "message"), BAD_INPUT)
 async def test_bad_input_is_422_per_field_and_records_nothing(
         opened: World, action: str, body: dict[str, Any] | str, name: str, message: str) -> None:
-    await awaiting(opened.other, "association_decision", WAIT)
+    assert case_row(opened.other).awaiting_action == "association_decision"
     before = [(e.key, e.action) for e in events(opened.other_id)]
     response = opened.post(
         f"/cases/{opened.other}/{action}", "association_staff",
@@ -427,7 +479,7 @@ def test_reviewer_link_needs_the_case_assigned_to_that_reviewer(walked: World) -
     reviewer_id = case_row(walked.number).reviewer_id
     assert reviewer_id is not None and case_row(walked.other).reviewer_id is None
     token = make_token("dossier", case=walked.other_id, role="reviewer", reviewer=reviewer_id,
-                       round=1)
+                       round=case_row(walked.other).review_round)
     response = walked.api.post(f"/api/v1/cases/{walked.other}/findings",
                                headers={"X-Link-Token": token}, json=VALID["findings"])
     assert response.status_code == 403

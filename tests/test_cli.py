@@ -1,4 +1,5 @@
-"""The operator's command line against the real stack."""
+"""The operator's command line, on the offline database (Prefect down: decisions are recorded
+and the replay executor moves the case)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from domain import messages as m
-from models.db import session_scope
+from models.db import read_session
 from models.staff import staff_by_email
-from tests.conftest import TODAY, case_row, login, wait_until
+from tests.conftest import TODAY, case_row, login
 from tests.factories import evidence
+from tests.replay import run_case
 
-pytestmark = pytest.mark.usefixtures("stack")
+pytestmark = pytest.mark.usefixtures("offline")
 runner = CliRunner()
 
 
@@ -35,11 +37,8 @@ def test_open_act_show_and_list_a_case(tmp_path: Path) -> None:
     number = opened.output.split()[1]
     case = case_row(number)
     assert case.specialisation == "KOT"
-
-    def waits_for_decision() -> bool:
-        return bool(case_row(number).awaiting_action == "association_decision")
-
-    asyncio.run(wait_until(waits_for_decision, 60))
+    assert m.RECEIVED_QUEUED in opened.output
+    assert asyncio.run(run_case(case.id)) == "association-decision"
     refused = runner.invoke(app, ["act", number, "payment_received", "--set",
                                   f"paid_on={TODAY}", "--als", "kp"])
     assert refused.exit_code == 2
@@ -50,7 +49,7 @@ def test_open_act_show_and_list_a_case(tmp_path: Path) -> None:
     done = runner.invoke(app, ["act", number, "association_decision", "--set", "outcome=advise",
                                "--als", "vvocm", "--door", "Anne"])
     assert done.exit_code == 0, done.output
-    assert m.RECEIVED_PENDING in done.output
+    assert m.RECEIVED_QUEUED in done.output
 
     shown = runner.invoke(app, ["show", number])
     assert shown.exit_code == 0
@@ -67,15 +66,15 @@ def test_unknown_case_is_a_clear_error() -> None:
     assert "Fout:" in result.output
 
 
-def test_first_admin_is_created_from_the_command_line(client: Any) -> None:
+def test_first_admin_is_created_from_the_command_line(offline_client: Any) -> None:
     short = runner.invoke(app, ["admin", "--email", "eerste@example.org", "--naam", "Eerste",
                                 "--wachtwoord", "kort"])
     assert short.exit_code != 0 and "minstens 10 tekens" in short.output
     made = runner.invoke(app, ["admin", "--email", "Eerste@Example.org", "--naam", "Eerste",
                                "--wachtwoord", "een-goed-wachtwoord"])
     assert made.exit_code == 0, made.output
-    with session_scope() as session:
+    with read_session() as session:
         admin = staff_by_email(session=session, email="eerste@example.org")
     assert admin is not None and admin.role == "admin"
-    login(client, admin, password="een-goed-wachtwoord")
-    assert client.get("/beheer").status_code == 200
+    login(offline_client, admin, password="een-goed-wachtwoord")
+    assert offline_client.get("/beheer").status_code == 200

@@ -4,65 +4,42 @@ and certificate must still exist exactly once."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import psycopg2
 import pytest
 
 from cli.demo import VVOCM, walk
 from models.certificate import get_certificate
-from models.db import session_scope
+from models.db import read_session
 from models.invoice import case_invoices
 from service.actions import act, open_case
-from tests.conftest import TODAY, Mailbox, awaiting, running_stack, settled, wait_until
+from tests.conftest import (
+    TODAY,
+    Mailbox,
+    awaiting,
+    postgres_database,
+    running_stack,
+    settled,
+    smtp_server,
+    wait_until,
+)
 from tests.factories import request
-
-ADMIN_URL = os.environ.get("HERREG_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def _reachable() -> bool:
-    try:
-        psycopg2.connect(ADMIN_URL, connect_timeout=3).close()
-    except psycopg2.OperationalError:
-        return False
-    return True
-
-
-pytestmark = pytest.mark.skipif(not _reachable(), reason="no PostgreSQL at " + ADMIN_URL)
 
 
 @pytest.fixture(scope="module")
 def postgres_databases() -> Iterator[tuple[str, str]]:
     """Two throwaway databases: ours and the Prefect server's."""
-    names = [f"herreg_test_{uuid.uuid4().hex[:10]}", f"herreg_prefect_{uuid.uuid4().hex[:10]}"]
-    admin = psycopg2.connect(ADMIN_URL)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        for name in names:
-            cursor.execute(f'CREATE DATABASE "{name}"')
-    base = ADMIN_URL.rsplit("/", 1)[0]
-    try:
-        yield (f"postgresql+psycopg2://{base.split('://', 1)[1]}/{names[0]}",
-               f"postgresql+asyncpg://{base.split('://', 1)[1]}/{names[1]}")
-    finally:
-        with admin.cursor() as cursor:
-            for name in names:
-                cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with postgres_database() as ours, postgres_database("asyncpg") as prefects:
+        yield ours, prefects
 
 
 @pytest.fixture
-def own_mailbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Mailbox]:
+def own_mailbox(tmp_path: Path) -> Iterator[Mailbox]:
     """Case ids restart in a new database, so this stack gets its own SMTP server."""
-    box = Mailbox(tmp_path / "eml")
-    box.start()
-    monkeypatch.setenv("HERREG_SMTP__URL", f"smtp://127.0.0.1:{box.port}")
-    yield box
-    box.stop()
+    with smtp_server(tmp_path / "eml") as box:
+        yield box
 
 
 async def test_every_step_on_postgres_without_result_cache(
@@ -71,7 +48,7 @@ async def test_every_step_on_postgres_without_result_cache(
     ours, prefects = postgres_databases
     mailbox = own_mailbox
     with running_stack(tmp_path, database_url=ours, prefect_database_url=prefects,
-                       persist_task_results=False):
+                       persist_task_results=False, mailbox=mailbox):
         opened = await open_case(request(TODAY - timedelta(days=20)), actor=VVOCM)
         for action, data, actor in walk(TODAY):
             await awaiting(opened.number, action, timeout=90)
@@ -87,7 +64,7 @@ async def test_every_step_on_postgres_without_result_cache(
             "additions_received", "certificate_issued",
         ]
         mailbox.assert_each_once()
-        with session_scope() as session:
+        with read_session() as session:
             assert len(case_invoices(session=session, case_id=opened.case_id)) == 1
             certificate = get_certificate(session=session, case_id=opened.case_id)
             assert certificate is not None and certificate.period_start == TODAY

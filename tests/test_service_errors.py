@@ -1,6 +1,7 @@
-"""What the service refuses, and how: R2/R4 to the day, a decision the case is not waiting for,
-bad input in Dutch per field, roles, two people deciding at once, a double click, and a second
-case for the same specialisation."""
+"""What the service refuses, and how: R2/R4 to the day, a decision the case is not waiting for
+or for a step the case has left, bad input in Dutch per field, roles, two people deciding at
+once, a double click, and a second case for the same specialisation. On the offline database:
+the step plan is replayed between decisions (tests/replay.py)."""
 
 from __future__ import annotations
 
@@ -27,21 +28,14 @@ from models.db import session_scope
 from models.practitioner import get_by_kp_number
 from models.registration import RegistrationStatus, latest_registration
 from policies import load_policy
-from service.actions import Actor, act, open_case
+from service.actions import act, open_case
+from service.actors import Actor
 from tasks.rendering import format_date
-from tests.conftest import (
-    ASSOCIATION,
-    PRACTITIONER,
-    REGISTER,
-    TODAY,
-    Mailbox,
-    awaiting,
-    case_row,
-    wait_until,
-)
+from tests.conftest import ASSOCIATION, PRACTITIONER, REGISTER, TODAY, Mailbox, case_row
 from tests.factories import request
+from tests.replay import run_case
 
-pytestmark = pytest.mark.usefixtures("stack")
+pytestmark = pytest.mark.usefixtures("offline")
 
 REQUEST_DATE = TODAY - timedelta(days=30)
 COLLEAGUE = Actor(Role.ASSOCIATION_STAFF, "Bram Bakker")
@@ -65,11 +59,15 @@ def cases_of(kp_number: str) -> list[Case]:
 
 
 async def step(ref: str, action: str, data: dict[str, Any], actor: Actor,
-               mailbox: Mailbox) -> None:
-    await awaiting(ref, action)
+               mailbox: Mailbox) -> str:
+    """One decision, then the run replayed to its next pause (returned)."""
+    case = case_row(ref)
+    assert case.awaiting_action == action
     outcome = await act(ref, action, data, actor=actor)
-    assert outcome.delivered, outcome.message
+    assert outcome.message == m.RECEIVED_QUEUED  # no Prefect here: recorded, queued
+    paused = await run_case(case.id)
     mailbox.assert_each_once()
+    return paused
 
 
 # --- R2/R4: only a lapsed specialisation qualifies, to the day ---
@@ -126,7 +124,7 @@ async def test_can_open_case_day_after_window(start: date, end: date, last_day: 
         assert (registration.period_start, registration.period_end) == (start, end)
         assert registration.status == RegistrationStatus.LAPSED
         assert not registration.visible
-    await awaiting(opened.number, "association_decision")
+    assert await run_case(opened.case_id) == "association-decision"
 
 
 # --- acting on the wrong step ---
@@ -135,7 +133,7 @@ async def test_can_open_case_day_after_window(start: date, end: date, last_day: 
 async def test_decision_the_case_is_not_waiting_for_is_refused() -> None:
     opened = await open_case(request(REQUEST_DATE), actor=ASSOCIATION)
     ref, case_id = opened.number, opened.case_id
-    await awaiting(ref, "association_decision")
+    assert await run_case(case_id) == "association-decision"
     before = [e.key for e in events(case_id)]
     with pytest.raises(InvalidTransition) as refused:
         await act(ref, "payment_received", {"paid_on": str(TODAY)}, actor=REGISTER)
@@ -147,16 +145,37 @@ async def test_decision_the_case_is_not_waiting_for_is_refused() -> None:
     assert case.state == "association_check" and case.awaiting_action == "association_decision"
 
 
+async def test_decision_for_a_step_the_case_has_left_is_refused() -> None:
+    """A late double click or a stale page names the step it saw; it is not taken for the
+    next one."""
+    opened = await open_case(request(REQUEST_DATE), actor=ASSOCIATION)
+    ref, case_id = opened.number, opened.case_id
+    assert await run_case(case_id) == "association-decision"
+    await act(ref, "association_decision", {"outcome": "advise"}, actor=ASSOCIATION,
+              pause_key="association-decision")
+    assert await run_case(case_id) == "portfolio-reopened"
+    before = [e.key for e in events(case_id)]
+    with pytest.raises(DecisionConflict) as refused:
+        await act(ref, "portfolio_reopened", {"reopened_on": str(TODAY)}, actor=REGISTER,
+                  pause_key="association-decision")
+    assert str(refused.value) == m.STEP_MOVED_ON.format(label=case_row(ref).state.label)
+    assert [e.key for e in events(case_id)] == before
+    await act(ref, "portfolio_reopened", {"reopened_on": str(TODAY)}, actor=REGISTER,
+              pause_key="portfolio-reopened")
+    assert await run_case(case_id) == "submission"
+
+
 # --- bad input, said in Dutch per field ---
 
 
 async def test_bad_input_is_refused_per_field(mailbox: Mailbox) -> None:
     opened = await open_case(request(REQUEST_DATE), actor=ASSOCIATION)
     ref, case_id = opened.number, opened.case_id
+    assert await run_case(case_id) == "association-decision"
     await step(ref, "association_decision", {"outcome": "advise"}, ASSOCIATION, mailbox)
     reopened_on = TODAY - timedelta(days=10)
-    await step(ref, "portfolio_reopened", {"reopened_on": str(reopened_on)}, REGISTER, mailbox)
-    await awaiting(ref, "submit")
+    assert await step(ref, "portfolio_reopened", {"reopened_on": str(reopened_on)}, REGISTER,
+                      mailbox) == "submission"
     before = [e.key for e in events(case_id)]
 
     refusals: list[tuple[dict[str, Any], dict[str, str]]] = [
@@ -195,7 +214,7 @@ async def test_bad_input_is_refused_per_field(mailbox: Mailbox) -> None:
 async def test_two_staff_deciding_at_once_one_wins(mailbox: Mailbox) -> None:
     opened = await open_case(request(REQUEST_DATE), actor=ASSOCIATION)
     ref, case_id = opened.number, opened.case_id
-    await awaiting(ref, "association_decision")
+    assert await run_case(case_id) == "association-decision"
     results = await asyncio.gather(
         act(ref, "association_decision", {"outcome": "advise", "note": "Anne"},
             actor=ASSOCIATION),
@@ -208,14 +227,14 @@ async def test_two_staff_deciding_at_once_one_wins(mailbox: Mailbox) -> None:
     assert len(won) == 1 and len(lost) == 1, results
     assert isinstance(lost[0], DecisionConflict), repr(lost[0])
     assert str(lost[0]) == m.ALREADY_DECIDED
-    assert won[0].delivered
+    assert won[0].message == m.RECEIVED_QUEUED
     rows = decisions(case_id)
     assert len(rows) == 1
     assert rows[0].key == "decision:association-decision"
     winner = ASSOCIATION if results[0] is won[0] else COLLEAGUE
     assert rows[0].actor_name == winner.name
-    expected = "portfolio_reopened" if winner is ASSOCIATION else "intake_outcome"
-    await awaiting(ref, expected)
+    expected = "portfolio-reopened" if winner is ASSOCIATION else "intake-outcome"
+    assert await run_case(case_id) == expected
     mailbox.assert_each_once()
 
 
@@ -223,7 +242,7 @@ async def test_two_staff_deciding_in_parallel_threads_one_wins(mailbox: Mailbox)
     """The same race with real parallelism: each decision in its own thread and event loop."""
     opened = await open_case(request(REQUEST_DATE), actor=ASSOCIATION)
     ref, case_id = opened.number, opened.case_id
-    await awaiting(ref, "association_decision")
+    assert await run_case(case_id) == "association-decision"
 
     start = threading.Barrier(2)
 
@@ -242,8 +261,7 @@ async def test_two_staff_deciding_in_parallel_threads_one_wins(mailbox: Mailbox)
     assert isinstance(lost[0], DecisionConflict), repr(lost[0])
     assert str(lost[0]) == m.ALREADY_DECIDED
     assert len(decisions(case_id)) == 1
-    await awaiting(ref, "portfolio_reopened")
-    await wait_until(lambda: "reopen_advice" in mailbox.templates(case_id), 30)
+    assert await run_case(case_id) == "portfolio-reopened"
     assert mailbox.templates(case_id).count("reopen_advice") == 1
     mailbox.assert_each_once()
 
@@ -251,23 +269,21 @@ async def test_two_staff_deciding_in_parallel_threads_one_wins(mailbox: Mailbox)
 async def test_double_click_sends_nothing_twice(mailbox: Mailbox) -> None:
     opened = await open_case(request(REQUEST_DATE), actor=ASSOCIATION)
     ref, case_id = opened.number, opened.case_id
-    await awaiting(ref, "association_decision")
+    assert await run_case(case_id) == "association-decision"
     data = {"outcome": "advise"}
     first = await act(ref, "association_decision", data, actor=ASSOCIATION)
-    assert first.delivered, first.message
-    with pytest.raises((DecisionConflict, InvalidTransition)) as second:
+    assert first.message == m.RECEIVED_QUEUED
+    with pytest.raises(DecisionConflict) as second:  # recorded, not processed yet
         await act(ref, "association_decision", data, actor=ASSOCIATION)
-    if isinstance(second.value, DecisionConflict):
-        assert str(second.value) == m.ALREADY_DECIDED
+    assert str(second.value) == m.ALREADY_DECIDED
 
-    await awaiting(ref, "portfolio_reopened")
+    assert await run_case(case_id) == "portfolio-reopened"
     with pytest.raises(InvalidTransition) as third:
         await act(ref, "association_decision", data, actor=ASSOCIATION)
     assert str(third.value) == m.NOT_AWAITED.format(
         action=AssociationDecision.title,
         awaited="KP heeft het digitaal portfolio voor de specialisatie heropend")
-    await wait_until(lambda: "reopen_advice" in mailbox.templates(case_id), 30)
-    await asyncio.sleep(1)
+    assert await run_case(case_id) == "portfolio-reopened"  # a replay repeats nothing
     assert mailbox.templates(case_id) == [
         "request_received", "association_check_requested", "reopen_advice",
     ]
@@ -292,4 +308,4 @@ async def test_open_case_twice_is_refused() -> None:
     with pytest.raises(InvalidTransition):
         await open_case(again, actor=ASSOCIATION)
     assert len(cases_of(data["kp_number"])) == 1
-    await awaiting(first.number, "association_decision")
+    assert await run_case(first.case_id) == "association-decision"

@@ -1,4 +1,4 @@
-"""Admin pages: only admins; staff accounts, API tokens and reviewers."""
+"""Admin pages (offline database): only admins; staff accounts, API tokens and reviewers."""
 
 from __future__ import annotations
 
@@ -8,48 +8,70 @@ from sqlmodel import select
 
 from models.db import session_scope
 from models.staff import ApiToken, staff_by_email
+from service.accounts import staff_from_token
 from tests.conftest import csrf_from, login, make_staff
-from web.security import staff_from_token
 
 
-def test_only_admins_reach_admin_pages(client: Any) -> None:
-    assert client.get("/beheer", follow_redirects=False).status_code == 303
-    login(client, make_staff("register_staff"))
-    assert client.get("/beheer").status_code == 403
+def test_only_admins_reach_admin_pages(offline_client: Any) -> None:
+    assert offline_client.get("/beheer", follow_redirects=False).status_code == 303
+    login(offline_client, make_staff("register_staff"))
+    assert offline_client.get("/beheer").status_code == 403
 
 
-def test_admin_adds_staff_with_one_time_password(client: Any) -> None:
-    login(client, make_staff("admin"))
-    page = client.get("/beheer")
-    bad = client.post("/beheer/medewerkers", data={
+def test_admin_adds_staff_with_one_time_password(offline_client: Any) -> None:
+    login(offline_client, make_staff("admin"))
+    page = offline_client.get("/beheer")
+    bad = offline_client.post("/beheer/medewerkers", data={
         "csrf_token": csrf_from(page.text), "email": "geen-adres", "name": "Nieuw", "role": "x"})
     assert bad.status_code == 422
     assert "Vul een geldig e-mailadres in." in bad.text and 'value="Nieuw"' in bad.text
-    added = client.post("/beheer/medewerkers", data={
+    added = offline_client.post("/beheer/medewerkers", data={
         "csrf_token": csrf_from(page.text), "email": "Nieuw@Example.org", "name": "Nieuw",
         "role": "register_staff"})
     assert added.status_code == 200 and "Eenmalig wachtwoord voor nieuw@example.org" in added.text
     with session_scope() as session:
         assert staff_by_email(session=session, email="nieuw@example.org") is not None
-    no_csrf = client.post("/beheer/medewerkers", data={"email": "x@example.org", "name": "X",
-                                                       "role": "admin"})
+    no_csrf = offline_client.post("/beheer/medewerkers", data={
+        "email": "x@example.org", "name": "X", "role": "admin"})
     assert no_csrf.status_code == 403
 
 
-def test_admin_creates_and_revokes_api_token(client: Any) -> None:
+def test_admin_creates_and_revokes_api_token(offline_client: Any) -> None:
     admin = make_staff("admin")
-    login(client, admin)
-    page = client.get("/beheer")
-    made = client.post("/beheer/tokens", data={"csrf_token": csrf_from(page.text),
-                                               "staff_id": admin.id, "name": "koppeling"})
+    login(offline_client, admin)
+    page = offline_client.get("/beheer")
+    made = offline_client.post("/beheer/tokens", data={"csrf_token": csrf_from(page.text),
+                                                       "staff_id": admin.id, "name": "koppeling"})
     assert "wordt maar één keer getoond): hr_" in made.text
     token = made.text.split("getoond): ")[1].split("<")[0].strip()
     with session_scope() as session:
         owner = staff_from_token(session=session, token=token)
         assert owner is not None and owner.id == admin.id
         row = session.exec(select(ApiToken).where(ApiToken.staff_id == admin.id)).one()
-    revoked = client.post(f"/beheer/tokens/{row.id}/intrekken",
-                          data={"csrf_token": csrf_from(page.text)}, follow_redirects=False)
+    revoked = offline_client.post(f"/beheer/tokens/{row.id}/intrekken",
+                                  data={"csrf_token": csrf_from(page.text)}, follow_redirects=False)
     assert revoked.status_code == 303
     with session_scope() as session:
         assert staff_from_token(session=session, token=token) is None
+
+
+def test_deactivated_account_is_logged_out_at_once(offline_client: Any) -> None:
+    """Deactivation ends the account's logins on the server (its cookie is worth nothing)."""
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+
+    colleague = make_staff("association_staff")
+    with TestClient(create_app()) as colleague_browser:
+        login(colleague_browser, colleague)
+        assert colleague_browser.get("/inbox").status_code == 200
+        login(offline_client, make_staff("admin"))
+        page = offline_client.get("/beheer")
+        done = offline_client.post(f"/beheer/medewerkers/{colleague.id}/deactiveren",
+                                   data={"csrf_token": csrf_from(page.text)},
+                                   follow_redirects=False)
+        assert done.status_code == 303
+        out = colleague_browser.get("/inbox", follow_redirects=False)
+        assert out.status_code == 303 and out.headers["location"].startswith("/inloggen")
+    with session_scope() as session:
+        assert not staff_by_email(session=session, email=colleague.email).active

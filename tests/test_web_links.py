@@ -1,5 +1,6 @@
 """The pages behind the mailed links (reviewer and practitioner, no account) and the public
-register, against the real stack; every link is taken from a mail the SMTP server received."""
+register, on the offline database with the step plan replayed between actions; every link is
+taken from a mail the SMTP server received."""
 
 from __future__ import annotations
 
@@ -16,20 +17,12 @@ from models.db import session_scope
 from models.invoice import case_invoices
 from models.practitioner import Practitioner
 from service.actions import act, open_case
+from service.read_model import PUBLIC_RECEIVED
 from settings import get_settings
 from tasks.links import make_token
-from tests.conftest import (
-    ASSOCIATION,
-    REGISTER,
-    TODAY,
-    Mailbox,
-    awaiting,
-    case_row,
-    csrf_from,
-    settled,
-    wait_until,
-)
+from tests.conftest import ASSOCIATION, REGISTER, TODAY, Mailbox, case_row, csrf_from, wait_until
 from tests.factories import request
+from tests.replay import close, run_case
 from web.routes.links import (
     CONFIRM_WITHDRAW,
     FRESH_LINK_RECENT,
@@ -38,8 +31,6 @@ from web.routes.links import (
     STATUS_LINK_EXPIRED,
     mask_email,
 )
-
-pytestmark = pytest.mark.usefixtures("stack")
 
 
 async def link_from_mail(mailbox: Mailbox, case_id: int, template: str, kind: str) -> str:
@@ -57,7 +48,7 @@ async def link_from_mail(mailbox: Mailbox, case_id: int, template: str, kind: st
                 return found.group(1)
         return None
 
-    return str(await wait_until(find, 60, f"{template} mail with a {kind} link"))
+    return str(await wait_until(find, 10, f"{template} mail with a {kind} link"))
 
 
 def practitioner_of(case: Any) -> Practitioner:
@@ -79,26 +70,28 @@ class PastSigner(TimestampSigner):
         return int(time.time()) - 200 * 86400
 
 
-@pytest.fixture(scope="module")
-async def lapsed_case(stack: Any) -> Any:
+@pytest.fixture
+async def lapsed_case(offline: str) -> Any:
     """A case that stays at the association's check: its registration is lapsed (R4)."""
     opened = await open_case(request(TODAY - timedelta(days=20)), actor=ASSOCIATION)
+    assert await run_case(opened.case_id) == "association-decision"
     return case_row(opened.case_id)
 
 
 async def test_practitioner_submits_and_reviewer_certifies_through_mailed_links(
-    client: Any, mailbox: Mailbox, lapsed_case: Any,
+    offline_client: Any, mailbox: Mailbox, lapsed_case: Any,
 ) -> None:
+    client = offline_client
     opened = await open_case(request(TODAY - timedelta(days=30)), actor=ASSOCIATION)
     case_id, ref = opened.case_id, opened.number
     practitioner = practitioner_of(case_row(case_id))
+    assert await run_case(case_id) == "association-decision"
     status = await link_from_mail(mailbox, case_id, "request_received", "status")
-    await awaiting(ref, "association_decision")
     await act(ref, "association_decision", {"outcome": "advise"}, actor=ASSOCIATION)
-    await awaiting(ref, "portfolio_reopened")
+    assert await run_case(case_id) == "portfolio-reopened"
     await act(ref, "portfolio_reopened", {"reopened_on": str(TODAY - timedelta(days=10))},
               actor=REGISTER)
-    await awaiting(ref, "submit")
+    assert await run_case(case_id) == "submission"
 
     page = client.get(status)
     assert page.status_code == 200
@@ -113,8 +106,9 @@ async def test_practitioner_submits_and_reviewer_certifies_through_mailed_links(
                                      "csrf_token": csrf_from(page.text)},
                        follow_redirects=False)
     assert sent.status_code == 303
-    assert m.RECEIVED_PENDING in client.get(sent.headers["location"]).text
-    await awaiting(ref, "payment_received")
+    received = client.get(sent.headers["location"]).text
+    assert PUBLIC_RECEIVED in received and 'action="' + action not in received
+    assert await run_case(case_id) == "payment"
     with session_scope() as session:
         invoice = case_invoices(session=session, case_id=case_id)[0]
     page = client.get(status)
@@ -122,14 +116,14 @@ async def test_practitioner_submits_and_reviewer_certifies_through_mailed_links(
     assert "€" in page.text and 'action="' + action not in page.text
 
     await act(ref, "payment_received", {"paid_on": str(TODAY)}, actor=REGISTER)
-    await awaiting(ref, "completeness")
+    assert await run_case(case_id) == "completeness-1"
     await act(ref, "completeness", {"complete": True}, actor=REGISTER)
-    await awaiting(ref, "assign_reviewer")
+    assert await run_case(case_id) == "assignment"
     await act(ref, "assign_reviewer", {"reviewer_name": "Dr. L. Link",
                                        "reviewer_email": "link-reviewer@example.org"},
               actor=REGISTER)
+    assert await run_case(case_id) == "findings-1"
     dossier = await link_from_mail(mailbox, case_id, "review_assigned", "beoordeling")
-    await awaiting(ref, "findings")
 
     assert client.get(tampered(dossier)).status_code == 403
     reviewer_id = case_row(case_id).reviewer_id
@@ -140,7 +134,7 @@ async def test_practitioner_submits_and_reviewer_certifies_through_mailed_links(
         refused = client.get(f"/beoordeling/{other}")
         assert refused.status_code == 403 and m.LINK_INVALID in refused.text
 
-    old = URLSafeTimedSerializer(get_settings().links.secret_key, salt="herreg-dossier",
+    old = URLSafeTimedSerializer(get_settings().link_secret, salt="herreg-dossier",
                                  signer=PastSigner).dumps(
         {"case": case_id, "role": "reviewer", "reviewer": reviewer_id, "round": 1})
     expired = client.get(f"/beoordeling/{old}")
@@ -161,7 +155,7 @@ async def test_practitioner_submits_and_reviewer_certifies_through_mailed_links(
     again = client.post(dossier, data={"outcome": "negative", "explanation": "Toch niet.",
                                        "csrf_token": csrf_from(page.text)})
     assert again.status_code == 409 and m.ALREADY_DECIDED in again.text
-    await settled(ref, "certified")
+    assert await run_case(case_id) == "certified"
     later = client.get(dossier)
     assert "Prima dossier." in later.text and "Bevindingen versturen" not in later.text
 
@@ -181,10 +175,11 @@ async def test_practitioner_submits_and_reviewer_certifies_through_mailed_links(
 
 
 async def test_expired_status_link_offers_one_fresh_link_per_hour(
-    client: Any, mailbox: Mailbox, lapsed_case: Any, monkeypatch: pytest.MonkeyPatch,
+    offline_client: Any, mailbox: Mailbox, lapsed_case: Any,
 ) -> None:
+    client = offline_client
     email = practitioner_of(lapsed_case).email
-    old = URLSafeTimedSerializer(get_settings().links.secret_key, salt="herreg-status",
+    old = URLSafeTimedSerializer(get_settings().link_secret, salt="herreg-status",
                                  signer=PastSigner).dumps({"case": lapsed_case.id,
                                                            "role": "practitioner"})
     expired = client.get(f"/status/{old}")
@@ -208,10 +203,10 @@ async def test_expired_status_link_offers_one_fresh_link_per_hour(
 
 
 async def test_practitioner_withdraws_with_confirmation(
-    client: Any, mailbox: Mailbox, lapsed_case: Any,
+    offline_client: Any, mailbox: Mailbox, lapsed_case: Any,
 ) -> None:
+    client = offline_client
     status = await link_from_mail(mailbox, lapsed_case.id, "request_received", "status")
-    await awaiting(lapsed_case.id, "association_decision")
     page = client.get(status)
     assert "De VvOCM controleert uw punten en uren." in page.text
     assert "/acties/submit" not in page.text
@@ -226,7 +221,7 @@ async def test_practitioner_withdraws_with_confirmation(
     done = client.post(withdraw, data={"reason": "Ik stop ermee.", "bevestigen": "ja",
                                        "csrf_token": csrf}, follow_redirects=False)
     assert done.status_code == 303
-    await settled(lapsed_case.id, "withdrawn")
+    assert await close(lapsed_case.id, "withdrawn")
     page = client.get(status)
     assert "Ingetrokken" in page.text and "Aanvraag intrekken</h2>" not in page.text
     closed = client.post(withdraw, data={"bevestigen": "ja", "csrf_token": csrf})

@@ -1,5 +1,6 @@
-"""Staff pages on the real stack: the inbox per role, the case page, decisions through the form
-(with Dutch errors, CSRF, roles, claims and conflicts) and the mails sent."""
+"""Staff pages on the offline database: the inbox per role, the case page, decisions through
+the form (with Dutch errors, CSRF, roles, claims, take-overs and conflicts) and the mails sent.
+The step plan is replayed between the page actions (tests/replay.py)."""
 
 from __future__ import annotations
 
@@ -17,26 +18,17 @@ from markupsafe import escape
 
 from domain import messages as m
 from flows.inputs import AssociationDecision, PortfolioReopened
-from models.case import case_verdict, get_event, history
-from models.db import session_scope
+from models.case import case_verdict, find_case, get_event, history
+from models.db import session_scope, utcnow
 from models.outbox import MailStatus, case_mails
 from service.actions import Outcome, open_case
 from settings import get_settings
 from tasks.rendering import format_date
-from tests.conftest import (
-    ASSOCIATION,
-    TODAY,
-    awaiting,
-    case_row,
-    csrf_from,
-    login,
-    make_staff,
-    settled,
-    wait_until,
-)
+from tests.conftest import ASSOCIATION, TODAY, Mailbox, case_row, csrf_from, login, make_staff
 from tests.factories import request
+from tests.replay import close, run_case
+from web.routes.staff import STUCK_MARK, TAKEN_OVER
 
-pytestmark = pytest.mark.usefixtures("stack")
 DECIDE = "association_decision"
 
 
@@ -62,7 +54,7 @@ async def new_case(name: str, specialisation: str = "KOT") -> tuple[Outcome, str
     data = request(TODAY - timedelta(days=20), specialisation=specialisation)
     data["name"] = name
     opened = await open_case(data, actor=ASSOCIATION)
-    await awaiting(opened.number, DECIDE)
+    assert await run_case(opened.case_id) == "association-decision"
     return opened, str(data["kp_number"])
 
 
@@ -82,22 +74,23 @@ def listed(page: str) -> list[str]:
     return re.findall(r'<a href="/zaken/[^"]+">(HR-[0-9-]+)</a>', page)
 
 
-def test_inbox_needs_login(client: Any) -> None:
-    response = client.get("/inbox", follow_redirects=False)
+def test_inbox_needs_login(offline_client: Any) -> None:
+    response = offline_client.get("/inbox", follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"].startswith("/inloggen")
 
 
-def test_unknown_case_is_a_dutch_404(client: Any) -> None:
-    login(client, make_staff("register_staff"))
-    response = client.get("/zaken/HR-1999-99999")
+def test_unknown_case_is_a_dutch_404(offline_client: Any) -> None:
+    login(offline_client, make_staff("register_staff"))
+    response = offline_client.get("/zaken/HR-1999-99999")
     assert response.status_code == 404
     assert m.CASE_NOT_FOUND.format(case="HR-1999-99999") in response.text
 
 
 async def test_inbox_filters_case_page_and_refused_input(
-    client: Any, monkeypatch: pytest.MonkeyPatch
+    offline_client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    client = offline_client
     marker = f"Inboxproef{uuid4().hex[:6]}"
     kot, kot_kp = await new_case(f"{marker} Anna", "KOT")
     bot, _ = await new_case(f"{marker} Bram", "BOT")  # no BOT days attended: short (R15)
@@ -163,14 +156,15 @@ async def test_inbox_filters_case_page_and_refused_input(
     withdrawn = post_form(client, f"/zaken/{bot.number}/acties/withdraw",
                           {"reason": "Op verzoek van de oefentherapeut"})
     assert withdrawn.status_code == 303
-    await settled(bot.number, "withdrawn")
+    assert await close(bot.case_id, "withdrawn")
     closed = client.get(f"/zaken/{bot.number}").text
     assert "Besluit vastleggen" not in closed and "Aanvraag intrekken</button>" not in closed
     assert 'aria-label="Stap 2 van 10: Controle VvOCM (Ingetrokken)' in closed
     assert listed(client.get("/inbox", params={"q": marker, "alle": "1"}).text) == [kot.number]
 
 
-async def test_claims_conflicts_and_a_decision_moving_on(client: Any) -> None:
+async def test_claims_conflicts_and_a_decision_moving_on(offline_client: Any) -> None:
+    client = offline_client
     marker = f"Claimproef{uuid4().hex[:6]}"
     opened, kp = await new_case(f"{marker} Cas")
     number, url = opened.number, f"/zaken/{opened.number}"
@@ -204,9 +198,10 @@ async def test_claims_conflicts_and_a_decision_moving_on(client: Any) -> None:
         winner = client if results["anne"].status_code == 303 else other
         assert len(decisions(number)) == 1
         done = winner.get(results["anne" if winner is client else "bob"].headers["location"])
-        assert m.RECEIVED_PENDING in done.text
+        assert m.RECEIVED_QUEUED in done.text  # Prefect is down here: recorded, queued
+        assert m.RECEIVED_PENDING in done.text  # the decision is not processed yet
 
-    await awaiting(number, "portfolio_reopened")
+    assert await run_case(opened.case_id) == "portfolio-reopened"
     assert listed(client.get("/inbox", params={"q": kp}).text) == []
     with staff_client(make_staff("register_staff")) as kp_office:
         inbox = kp_office.get("/inbox", params={"q": kp}).text
@@ -222,9 +217,139 @@ async def test_claims_conflicts_and_a_decision_moving_on(client: Any) -> None:
             return next((x for x in case_mails(session=session, case_id=case_id)
                          if x.status == MailStatus.SENT), None)
 
-    mail = await wait_until(sent, 30, "a mail sent")
+    mail = sent()
+    assert mail is not None, "run_case sends the step's mails"
     assert f'{url}/mails/{mail.id}"' in client.get(url).text
     shown_mail = client.get(f"{url}/mails/{mail.id}")
     assert shown_mail.status_code == 200
     assert shown(mail.subject) in shown_mail.text and 'sandbox=""' in shown_mail.text
     assert client.get(f"{url}/mails/999999").status_code == 404
+
+
+def history_actions(number: str) -> list[str]:
+    with session_scope() as session:
+        return [e.action for e in history(session=session, case_id=case_row(number).id)]
+
+
+def set_case(number: str, **values: Any) -> None:
+    """Puts the case in a condition a test cannot reach quickly (an old claim, a stuck run)."""
+    with session_scope() as session:
+        case = find_case(session=session, ref=number)
+        for name, value in values.items():
+            setattr(case, name, value)
+        session.add(case)
+
+
+async def test_take_over_admin_release_and_claims_that_hold_nothing(
+        offline_client: Any) -> None:
+    marker = f"Overname{uuid4().hex[:6]}"
+    opened, kp = await new_case(f"{marker} Dirk")
+    number, url = opened.number, f"/zaken/{opened.number}"
+    anne = make_staff("association_staff", name=f"Anne {marker}")
+    bob = make_staff("association_staff", name=f"Bob {marker}")
+    login(offline_client, anne)
+    with staff_client(bob) as other, staff_client(make_staff("admin")) as admin, \
+            staff_client(make_staff("register_staff")) as kp_office:
+        refused = post_form(kp_office, f"{url}/claimen", {})
+        assert refused.status_code == 409
+        assert shown(m.CLAIM_NOT_YOUR_STEP.format(action=AssociationDecision.title)) \
+            in refused.text
+
+        assert post_form(offline_client, f"{url}/claimen", {}).status_code == 303
+        assert f"Stap overnemen van Anne {marker}" in other.get(url).text
+        taken = post_form(other, f"{url}/overnemen", {})
+        assert taken.status_code == 303
+        assert shown(TAKEN_OVER.format(name=f"Anne {marker}")) in other.get(
+            taken.headers["location"]).text
+        assert "claim_taken_over" in history_actions(number)
+        assert f"<td>medewerker VvOCM: Bob {marker}</td><td>Stap overgenomen</td>" \
+            in other.get(url).text
+        blocked = post_form(offline_client, f"{url}/acties/{DECIDE}", {"outcome": "advise"})
+        assert blocked.status_code == 409
+        assert shown(m.CLAIMED_BY_OTHER.format(name=f"Bob {marker}")) in blocked.text
+
+        assert post_form(admin, f"{url}/vrijgeven", {}).status_code == 303
+        assert "claim_released" in history_actions(number)
+        assert "<td>Stap vrijgegeven door beheerder</td>" in admin.get(url).text
+        assert f"<td>Bob {marker}</td>" not in admin.get("/inbox", params={"q": kp}).text
+
+        # A claim ends with its holder's account, and after web.claim_hours.
+        assert post_form(offline_client, f"{url}/claimen", {}).status_code == 303
+        page = admin.get("/beheer")
+        assert admin.post(f"/beheer/medewerkers/{anne.id}/deactiveren",
+                          data={"csrf_token": csrf_from(page.text)},
+                          follow_redirects=False).status_code == 303
+        assert post_form(other, f"{url}/claimen", {}).status_code == 303
+        hours = get_settings().web.claim_hours
+        set_case(number, claimed_at=utcnow() - timedelta(hours=hours, minutes=1))
+        assert "niemand" in other.get(url).text
+        assert decisions(number) == []
+
+        # A page shows the step it was loaded for; after the step, its form is stale.
+        stale = post_form(kp_office, f"{url}/acties/{DECIDE}", {"outcome": "advise"})
+        assert stale.status_code == 403
+        decided = post_form(other, f"{url}/acties/{DECIDE}",
+                            {"outcome": "advise", "pause_key": "association-decision"})
+        assert decided.status_code == 303
+        assert await run_case(opened.case_id) == "portfolio-reopened"
+        late = post_form(other, f"{url}/acties/{DECIDE}",
+                         {"outcome": "advise", "pause_key": "association-decision"})
+        assert late.status_code == 409
+        assert shown(m.STEP_MOVED_ON.format(label=case_row(number).state.label)) in late.text
+        assert len(decisions(number)) == 1
+
+
+async def test_kp_restarts_a_stuck_case_and_the_restart_is_recorded(offline: str) -> None:
+    opened, kp = await new_case(f"Vastgelopen{uuid4().hex[:6]} Eva")
+    number, url = opened.number, f"/zaken/{opened.number}"
+    reason = m.STUCK.format(cause=m.REPAIR_CAUSES["run_missing"], attempts=5)
+    set_case(number, stuck_reason=reason, stuck_since=utcnow())
+    with staff_client(make_staff("register_staff", name="Karel Herstart")) as kp_office:
+        inbox = kp_office.get("/inbox", params={"q": kp}).text
+        assert listed(inbox) == [number] and STUCK_MARK in inbox
+        page = kp_office.get(url).text
+        assert shown(reason) in page and f'action="{url}/herstarten"' in page
+        with staff_client(make_staff("association_staff")) as vvocm:
+            assert f'action="{url}/herstarten"' not in vvocm.get(url).text
+            assert post_form(vvocm, f"{url}/herstarten", {}).status_code == 403
+        restarted = kp_office.post(f"{url}/herstarten",
+                                   data={"csrf_token": csrf_from(kp_office.get(url).text)})
+        # No Prefect here: the restart is recorded, and the sweep starts the fresh run.
+        assert restarted.status_code == 200
+        assert shown(m.RESTARTED_LATER) in restarted.text
+        case = case_row(number)
+        assert case.stuck_reason is None and case.run_generation == 2
+        assert "repair" in history_actions(number)
+        assert "<td>medewerker KP: Karel Herstart</td><td>Workflow opnieuw gestart</td>" \
+            in kp_office.get(url).text
+        assert await run_case(opened.case_id) == "association-decision"
+        again = post_form(kp_office, f"{url}/herstarten", {})
+        assert again.status_code == 409 and shown(m.NOT_STUCK) in again.text
+
+
+async def test_dead_letter_is_shown_and_sent_again_with_the_same_message_id(
+        offline_client: Any, mailbox: Mailbox) -> None:
+    opened, _ = await new_case(f"Onbestelbaar{uuid4().hex[:6]} Fien")
+    url = f"/zaken/{opened.number}"
+    with session_scope() as session:
+        mail = next(x for x in case_mails(session=session, case_id=opened.case_id)
+                    if x.template == "request_received")
+        first_id = next(str(x["Message-ID"]) for x in mailbox.for_case(opened.case_id)
+                        if str(x["X-Herregistratie-Key"]) == mail.key)
+        mail.status, mail.last_error = MailStatus.DEAD, "550 mailbox unavailable"
+        session.add(mail)
+        mail_id = mail.id
+    login(offline_client, make_staff("register_staff"))
+    page = offline_client.get(url).text
+    assert f'action="{url}/mails/{mail_id}/opnieuw"' in page
+    resent = post_form(offline_client, f"{url}/mails/{mail_id}/opnieuw", {})
+    assert resent.status_code == 303
+    again = [x for x in mailbox.for_case(opened.case_id)
+             if str(x["X-Herregistratie-Key"]) == mail.key]
+    assert len(again) == 2 and {str(x["Message-ID"]) for x in again} == {first_id}
+    # The one duplicate on purpose (a receiver drops it by its Message-ID): out of the shared
+    # mailbox, so that `assert_each_once` in later tests still finds accidental ones only.
+    mailbox.messages.remove(again[1])
+    assert "mail_resent" in history_actions(opened.number)
+    not_dead = post_form(offline_client, f"{url}/mails/{mail_id}/opnieuw", {})
+    assert not_dead.status_code == 409 and shown(m.MAIL_NOT_DEAD) in not_dead.text

@@ -1,0 +1,210 @@
+"""Against the running stack (Prefect server behind its password, workers, loopback SMTP):
+every way a run can be lost ends with the case moving on, repaired by the sweep's
+reconciler, with the repair in the history and no mail twice. The sweep is called here
+instead of waited for; it is the same flow the server schedules every minute."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import httpx
+import pytest
+from prefect import get_client
+from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+from prefect.flow_runs import aresume_flow_run
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from cli.stack import Stack, descendants, free_port
+from domain import messages as m
+from domain.states import CaseState, Role
+from flows.sweeps import sweep
+from models.case import get_case, history
+from models.db import read_session, session_scope
+from service.actions import act, open_case
+from tests.conftest import (
+    ASSOCIATION,
+    TODAY,
+    Mailbox,
+    awaiting,
+    case_row,
+    herreg_env,
+    wait_until,
+)
+from tests.factories import request
+
+pytestmark = pytest.mark.usefixtures("stack")
+
+
+@pytest.fixture(autouse=True)
+def repair_at_once() -> Iterator[None]:
+    """The reconciler leaves a fresh decision to the service's own hand-over for a moment,
+    and a run in Pending two minutes to start its process; here it acts sooner."""
+    with herreg_env(repair__settle_seconds="0", repair__pending_seconds="30"):
+        yield
+
+
+async def heal(check: Callable[[], Any], what: str, timeout: float = 180) -> Any:
+    """Run sweeps until `check` holds: what the scheduled sweep does every minute."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        await sweep()
+        found = check()
+        if found:
+            return found
+        await asyncio.sleep(1)
+    raise AssertionError(f"not healed: {what}")
+
+
+def keys(case_id: int) -> list[str]:
+    with read_session() as session:
+        return [e.key for e in history(session=session, case_id=case_id)]
+
+
+def repairs(case_id: int) -> list[str]:
+    with read_session() as session:
+        return [e.input["cause"] for e in history(session=session, case_id=case_id)
+                if e.action == "repair"]
+
+
+async def paused_run(ref: str) -> str:
+    """The run id of a case whose run is suspended at the pause it awaits."""
+    case = await awaiting(ref, "association_decision", timeout=120)
+
+    async def suspended() -> bool:
+        async with get_client() as client:
+            run = await client.read_flow_run(UUID(case.flow_run_id))
+        return bool(run.state and run.state.is_paused())
+
+    deadline = time.monotonic() + 120
+    while not await suspended():
+        assert time.monotonic() < deadline, "the run never suspended"
+        await asyncio.sleep(0.3)
+    return str(case.flow_run_id)
+
+
+async def test_prefects_api_refuses_callers_without_its_password(stack: Stack) -> None:
+    async with httpx.AsyncClient() as client:
+        response = await client.post(f"{stack.api_url}/flow_runs/filter", json={})
+    assert response.status_code == 401
+
+
+async def test_a_case_opened_while_prefect_was_unreachable_gets_its_run_from_the_sweep(
+        mailbox: Mailbox) -> None:
+    down = f"http://127.0.0.1:{free_port()}/api"
+    with temporary_settings(updates={PREFECT_API_URL: down}):
+        opened = await open_case(request(TODAY - timedelta(days=3)), actor=ASSOCIATION)
+    assert not opened.delivered and case_row(opened.number).flow_run_id is None
+    await heal(lambda: case_row(opened.number).awaiting_action == "association_decision",
+               "the case has no run")
+    assert repairs(opened.case_id) == ["run_missing"]
+    await wait_until(lambda: len(mailbox.for_case(opened.case_id)) == 2, 60)
+    mailbox.assert_each_once()
+
+
+async def test_a_resume_prefect_refuses_is_repaired_by_a_fresh_run(mailbox: Mailbox) -> None:
+    """Seen on the embedded SQLite server under load: the pause's input schema was never
+    stored, so every resume was refused ("Run input schema not found")."""
+    opened = await open_case(request(TODAY - timedelta(days=3)), actor=ASSOCIATION)
+    flow_run_id = await paused_run(opened.number)
+    async with get_client() as client:
+        run = await client.read_flow_run(UUID(flow_run_id))
+        keyset = run.state.state_details.run_input_keyset if run.state else None
+        assert keyset is not None
+        await client.delete_flow_run_input(UUID(flow_run_id), keyset["schema"])
+    outcome = await act(opened.number, "association_decision", {"outcome": "advise"},
+                        actor=ASSOCIATION)
+    assert not outcome.delivered and outcome.message == m.RECEIVED_QUEUED
+    case = await heal(lambda: (c := case_row(opened.number)).state == "reopen_advised" and c,
+                      "the refused decision")
+    assert case.run_generation == 2 and case.flow_run_id != flow_run_id
+    assert repairs(opened.case_id) == ["resume_refused"]
+    await wait_until(lambda: "reopen_advice" in mailbox.templates(opened.case_id), 60)
+    mailbox.assert_each_once()
+
+
+async def test_a_run_killed_right_after_its_resume_is_replaced(stack: Stack,
+                                                                mailbox: Mailbox) -> None:
+    opened = await open_case(request(TODAY - timedelta(days=3)), actor=ASSOCIATION)
+    flow_run_id = await paused_run(opened.number)
+    assert (await act(opened.number, "association_decision", {"outcome": "advise"},
+                      actor=ASSOCIATION)).delivered
+
+    def engine() -> int | None:
+        for pid in descendants(stack.children["worker"].process.pid):
+            try:
+                command = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"prefect.engine" in command:
+                return pid
+        return None
+
+    pid = await wait_until(engine, 60, "the resumed run's process")
+    os.kill(pid, signal.SIGKILL)
+    case = await heal(lambda: (c := case_row(opened.number)).awaiting_action
+                      == "portfolio_reopened" and c, "the killed run")
+    assert case.state == "reopen_advised" and case.flow_run_id != flow_run_id
+    # Killed while running, the worker reports it Crashed; killed while its process was still
+    # starting, it is left in Pending (holding a pool slot) until the reconciler ends it.
+    assert repairs(opened.case_id) in (["run_ended"], ["stalled"])
+    await wait_until(lambda: "reopen_advice" in mailbox.templates(opened.case_id), 60)
+    mailbox.assert_each_once()
+
+
+async def test_operator_input_through_prefects_resume_is_checked_and_recorded(
+        mailbox: Mailbox) -> None:
+    opened = await open_case(request(TODAY - timedelta(days=3)), actor=ASSOCIATION)
+    flow_run_id = await paused_run(opened.number)
+    await aresume_flow_run(UUID(flow_run_id), run_input={"outcome": "intake_call"})
+    await wait_until(lambda: case_row(opened.number).state == "intake_call", 120,
+                     "the operator's decision to be acted on")
+    with read_session() as session:
+        decision = next(e for e in history(session=session, case_id=opened.case_id)
+                        if e.key == "decision:association-decision")
+    assert (decision.actor_role, decision.actor_name) == (Role.OPERATOR, "Prefect UI")
+    await wait_until(lambda: "intake_call_invited" in mailbox.templates(opened.case_id), 60)
+
+
+async def test_the_prefect_server_schedules_the_sweep_in_its_own_pool(stack: Stack) -> None:
+    """prefect.yaml schedules the sweep; the server's scheduler must really create its runs
+    (SQLAlchemy 2.1 broke Prefect 3.8.8's scheduler without any visible error)."""
+    async with get_client() as client:
+        deployment = await client.read_deployment_by_name("sweep/sweep")
+        assert deployment.work_pool_name == "herregistratie-sweep"
+        only_sweeps = DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id]))
+        deadline = time.monotonic() + 150
+        while not await client.read_flow_runs(deployment_filter=only_sweeps):
+            assert time.monotonic() < deadline, "no sweep run was scheduled"
+            await asyncio.sleep(2)
+
+
+async def test_one_broken_case_does_not_hold_up_the_sweep_for_the_others(
+        mailbox: Mailbox) -> None:
+    """Each case is repaired or expired in an error boundary of its own: a case whose register
+    policy is gone (or whose run id is garbage) fails alone, counted in the report."""
+    broken = await open_case(request(TODAY - timedelta(days=3)), actor=ASSOCIATION)
+    healthy = await open_case(request(TODAY - timedelta(days=3)), actor=ASSOCIATION)
+    for opened in (broken, healthy):
+        await awaiting(opened.number, "association_decision", timeout=120)
+    due = case_row(healthy.number).due_on
+    with session_scope() as session:
+        case = get_case(session=session, case_id=broken.case_id, for_update=True)
+        case.specialisation, case.flow_run_id = "XYZ", "geen-run-id"
+        session.add(case)
+    report = await sweep(today=due + timedelta(days=1))
+    assert report["errors"] >= 1
+    assert report["expired"] >= 1
+    assert case_row(healthy.number).state == "expired"
+    assert case_row(broken.number).state == "association_check"
+    with session_scope() as session:  # put the broken case out of the way of later sweeps
+        case = get_case(session=session, case_id=broken.case_id, for_update=True)
+        case.specialisation, case.state = "KOT", CaseState.WITHDRAWN
+        session.add(case)
