@@ -28,15 +28,16 @@ from uuid import UUID
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from prefect import get_client  # noqa: E402
-from prefect.settings import PREFECT_API_URL, temporary_settings  # noqa: E402
 
 from cli.smtp_sink import start_sink  # noqa: E402
 from cli.stack import Stack, free_port  # noqa: E402
 from domain.states import Role  # noqa: E402
 from models.case import find_case  # noqa: E402
 from models.db import migrate, session_scope  # noqa: E402
-from service.actions import Actor, act, open_case  # noqa: E402
+from service.actions import act, open_case  # noqa: E402
+from service.actors import Actor  # noqa: E402
 from settings import get_settings  # noqa: E402
+from tasks.runs import configured_api  # noqa: E402
 
 TODAY = date(2026, 12, 1)
 STAFF = Actor(Role.ASSOCIATION_STAFF, "Benchmark VvOCM")
@@ -151,8 +152,9 @@ def main() -> None:
     arrivals = Arrivals()
     smtp_port = free_port()
     sink = start_sink(data_dir / "mail", smtp_port, arrivals.receive)
-    env = {"HERREG_DATA_DIR": str(data_dir), "HERREG_TODAY": TODAY.isoformat(),
-           "HERREG_SMTP__URL": f"smtp://127.0.0.1:{smtp_port}"}
+    env = {"HERREG_ENVIRONMENT": "development", "HERREG_DATA_DIR": str(data_dir),
+           "HERREG_TODAY": TODAY.isoformat(), "HERREG_SMTP__URL": f"smtp://127.0.0.1:{smtp_port}",
+           "HERREG_PREFECT__AUTH_STRING": f"bench:{uuid.uuid4().hex}"}
     databases: list[str] = []
     if args.postgres:
         import psycopg2
@@ -177,7 +179,7 @@ def main() -> None:
     print(f"Stack starten (gegevens in {data_dir}) ...", flush=True)
     try:
         stack.start()
-        with temporary_settings(updates={PREFECT_API_URL: stack.api_url}):
+        with configured_api():
             result = asyncio.run(scenario(arrivals, args.single, args.burst))
     finally:
         stack.stop()
