@@ -34,7 +34,7 @@ typecheck: install
 	$(BIN)/mypy
 
 unit: install browser
-	$(BIN)/pytest -q
+	timeout --kill-after=60 45m $(BIN)/pytest -q
 
 test: lint typecheck unit
 
