@@ -34,7 +34,7 @@ typecheck: install
 	$(BIN)/mypy
 
 unit: install browser
-	timeout --kill-after=60 45m $(BIN)/pytest -q
+	timeout --kill-after=60 45m $(BIN)/pytest -q --durations=12
 
 test: lint typecheck unit
 
