@@ -165,6 +165,9 @@ async def kill_a_resumed_run_mid_step(stack: Stack, ref: str) -> tuple[str, str]
              ("completeness", {}, REGISTER)]
     for (action, data, actor), (following, _, _) in itertools.pairwise(steps):
         flow_run_id = await paused_run(ref, action)
+        # The process that suspended the run lingers a moment; it is not the one to kill.
+        await wait_until(lambda: not processes_of(stack, flow_run_id), 60,  # noqa: B023
+                         "the suspended run's process to exit")
         assert (await act(ref, action, data, actor=actor)).delivered
         pids = await wait_until(lambda: processes_of(stack, flow_run_id), 60,  # noqa: B023
                                 "the resumed run's process")
