@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -43,6 +44,7 @@ from policies import Evidence, load_policy
 from service.actors import Actor
 from service.claims import check_claim
 from service.validation import dutch_errors
+from settings import get_settings
 from tasks.decisions import record_decision
 from tasks.reconcile import Cause, attach_run, restart_run
 from tasks.rendering import format_date
@@ -150,11 +152,7 @@ async def open_case(data: dict[str, Any], *, actor: Actor) -> Outcome:
             to_state=CaseState.REQUESTED,
         ))
         case_id, number = case.id, case.number
-    try:
-        await attach_run(case_id, number, 1)
-        delivered = True
-    except PREFECT_DOWN:
-        delivered = False  # the reconciler starts it
+    delivered = await _bounded(_attach(case_id, number))  # else the reconciler starts it
     return Outcome(case_id=case_id, number=number, state=CaseState.REQUESTED,
                    delivered=delivered,
                    message=m.RECEIVED_PENDING if delivered else m.RECEIVED_QUEUED)
@@ -228,11 +226,31 @@ async def act(case_ref: str, action: str, data: dict[str, Any], *, actor: Actor,
         case_id, number, state = case.id or 0, case.number, case.state
         flow_run_id, run_input, record_id = case.flow_run_id, record.input, record.id
     if kind is Withdrawal:
-        delivered = await _start_closure(case_id, number, str(record_id))
+        delivered = await _bounded(_start_closure(case_id, number, str(record_id)))
     else:
-        delivered = await _hand_over(flow_run_id, key, run_input, wait_seconds=5)
+        delivered = await _bounded(_hand_over(flow_run_id, key, run_input, wait_seconds=5))
     return Outcome(case_id=case_id, number=number, state=state, delivered=delivered,
                    message=m.RECEIVED_PENDING if delivered else m.RECEIVED_QUEUED)
+
+
+async def _bounded(handing_over: Coroutine[Any, Any, bool]) -> bool:
+    """A click waits for Prefect `prefect.handover_seconds` at most: a loaded server can take a
+    minute of retries. False leaves the recorded work to the reconciler; a hand-over cut off
+    half way is safe, as runs are started under idempotency keys and resumed only at their
+    pause."""
+    try:
+        async with asyncio.timeout(get_settings().prefect.handover_seconds):
+            return await handing_over
+    except TimeoutError:
+        return False
+
+
+async def _attach(case_id: int, number: str) -> bool:
+    try:
+        await attach_run(case_id, number, 1)
+    except PREFECT_DOWN:
+        return False
+    return True
 
 
 async def _start_closure(case_id: int, number: str, attempt: str) -> bool:

@@ -57,6 +57,10 @@ class PrefectSettings(BaseModel):
     query_seconds: float = Field(0.5, description="how often the worker polls for runs")
     concurrency: int = Field(5, description="case runs executing at once (work-pool limit)")
     heartbeat_seconds: int = Field(30, ge=30, description="flow-run heartbeats (Prefect's minimum)")
+    handover_seconds: float = Field(
+        8, gt=0, description="how long a person's click waits for Prefect to take the work "
+        "(a loaded server retries for a minute); past that the sweep's reconciler delivers it"
+    )
 
 
 class RepairSettings(BaseModel):

@@ -1,22 +1,34 @@
 """A database that is down reaches every caller as one clear Dutch sentence: the API as a 503
 in JSON, the pages as a 503 page, the command line as one line and exit code 2; never a bare
-500 or a traceback. A configuration without secrets is refused the same way."""
+500 or a traceback. A configuration without secrets is refused the same way, and a Prefect
+server that hangs holds a click for the hand-over time only."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import time
+import uuid
 from collections.abc import Iterator
+from contextlib import suppress
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from cli.stack import free_port
 from domain import messages as m
+from models.case import get_case
+from models.db import read_session, session_scope
+from models.decision import get_decision
+from service.actions import act, open_case
 from tasks.links import make_token
-from tests.conftest import csrf_from, herreg_env
+from tests.conftest import ASSOCIATION, TODAY, csrf_from, herreg_env
+from tests.factories import request
+from tests.replay import run_case
 
 CLI = str(Path(sys.executable).parent / "herregistratie")
 
@@ -87,3 +99,51 @@ def test_production_without_secrets_refuses_to_start_in_one_line(tmp_path: Path)
     assert len(lines) == 1 and lines[0].startswith("Fout: Onvolledige configuratie:")
     assert "HERREG_WEB__SESSION_SECRET" in lines[0] and "HERREG_ENVIRONMENT=development" \
         in lines[0]
+
+
+@pytest.fixture
+def prefect_hangs() -> Iterator[str]:
+    """A Prefect API that takes its requests and answers none of them for a minute, as the
+    embedded server did under load ("database is locked", retried by the client)."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stopping = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stopping.is_set():
+            with suppress(TimeoutError):
+                held.append(listener.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/api"
+    stopping.set()
+    thread.join()
+    for connection in held:
+        connection.close()
+    listener.close()
+
+
+async def test_a_click_waits_for_a_hanging_prefect_server_only_briefly(
+        offline: str, prefect_hangs: str) -> None:
+    """The decision is recorded and the person hears so within the hand-over time; the sweep's
+    reconciler delivers it later. Before, the API call hung until its client gave up."""
+    opened = await open_case(request(TODAY - timedelta(days=3)), actor=ASSOCIATION)
+    assert await run_case(opened.case_id) == "association-decision"
+    with session_scope() as session:
+        get_case(session=session, case_id=opened.case_id).flow_run_id = str(uuid.uuid4())
+    with herreg_env(prefect__handover_seconds="1"), \
+            temporary_settings(updates={PREFECT_API_URL: prefect_hangs}):
+        started = time.monotonic()
+        outcome = await act(opened.number, "association_decision", {"outcome": "advise"},
+                            actor=ASSOCIATION)
+        waited = time.monotonic() - started
+    assert (outcome.delivered, outcome.message) == (False, m.RECEIVED_QUEUED)
+    assert waited < 20, f"the click waited {waited:.0f} s for a server that never answers"
+    with read_session() as session:
+        assert get_decision(session=session, case_id=opened.case_id,
+                            pause_key="association-decision") is not None
