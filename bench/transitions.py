@@ -1,12 +1,17 @@
-"""Benchmark (not a test): how fast a person's decision becomes a mail, alone and in a burst.
+"""Benchmark (not a test): how fast a person's decision becomes a mail, under Prefect's stock
+process worker and under the warm executor, back to back on one stack and one data set.
 
-Against the embedded stack (Prefect server + worker from prefect.yaml, SMTP server on loopback):
-  (a) staff action -> resulting mail received by the SMTP server, p50/p95 over N actions;
-  (b) a burst of M actions submitted at once -> time until all resulting mails arrived;
-  (c) that burst's transitions per second.
-Goals (issue 2): p95 <= 2 s, burst of 100 drained in <= 60 s on 2 cores.
+Per mode:
+  (a) action -> resulting mail at the SMTP server, p50/p95 over N single actions, with where
+      the time goes (Prefect's state times and the step's own task);
+  (b) a burst of M actions at once, drained to the last mail; (c) its transitions per second;
+  (d) CPU seconds per transition of the executor (worker and its processes) and the server.
+Then, warm only: executor RSS over many transitions; and with 10,000 open cases (generated)
+the staff inbox p95 and the RSS of the executor and the Prefect server.
 
-    .venv/bin/python bench/transitions.py [--single 30] [--burst 100] [--postgres]
+The last line: `warm/stock p95 ratio: X; burst speedup: Y`.
+
+    .venv/bin/python bench/transitions.py [--quick] [--postgres] [--single 30] [--burst 100]
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -28,12 +35,15 @@ from uuid import UUID
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from prefect import get_client  # noqa: E402
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId  # noqa: E402
+from prefect.states import Paused  # noqa: E402
 
 from cli.smtp_sink import start_sink  # noqa: E402
-from cli.stack import Stack, free_port  # noqa: E402
-from domain.states import Role  # noqa: E402
-from models.case import find_case  # noqa: E402
+from cli.stack import Stack, descendants, free_port  # noqa: E402
+from domain.states import CaseState, Role  # noqa: E402
+from models.case import Case, find_case  # noqa: E402
 from models.db import migrate, session_scope  # noqa: E402
+from models.practitioner import Practitioner  # noqa: E402
 from service.actions import act, open_case  # noqa: E402
 from service.actors import Actor  # noqa: E402
 from settings import get_settings  # noqa: E402
@@ -41,6 +51,19 @@ from tasks.runs import configured_api  # noqa: E402
 
 TODAY = date(2026, 12, 1)
 STAFF = Actor(Role.ASSOCIATION_STAFF, "Benchmark VvOCM")
+KP = Actor(Role.REGISTER_STAFF, "Benchmark KP")
+PRACTITIONER = Actor(Role.PRACTITIONER, "Benchmark")
+# The steps a case takes with simple input, each ending in a mail with this key suffix.
+WALK = [("association_decision", {"outcome": "advise"}, STAFF, "advise-reopening:reopen_advice"),
+        ("portfolio_reopened", {"reopened_on": str(TODAY)}, KP,
+         "confirm-reopening:portfolio_reopened"),
+        ("submit", {"submitted_on": str(TODAY)}, PRACTITIONER,
+         "invoice-application:invoice_sent"),
+        ("payment_received", {"paid_on": str(TODAY)}, KP, "confirm-payment:payment_received")]
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
 
 
 class Arrivals:
@@ -48,15 +71,17 @@ class Arrivals:
 
     def __init__(self) -> None:
         self.at: dict[str, float] = {}
+        self.wall: dict[str, float] = {}
 
     def receive(self, message: EmailMessage) -> None:
-        self.at[str(message["X-Herregistratie-Key"])] = time.monotonic()
+        key = str(message["X-Herregistratie-Key"])
+        self.at[key], self.wall[key] = time.monotonic(), time.time()
 
 
 def sample(i: int) -> dict[str, Any]:
     request = TODAY - timedelta(days=10)
     return {
-        "kp_number": f"B{i:07d}", "name": f"Bench {i}", "email": f"bench{i}@example.org",
+        "kp_number": f"{9000000 + i}", "name": f"Bench {i}", "email": f"bench{i}@example.org",
         "member": True, "specialisation": "KOT", "request_date": str(request),
         "previous_period_start": str(request.replace(year=request.year - 6)),
         "evidence": {
@@ -69,36 +94,45 @@ def sample(i: int) -> dict[str, Any]:
     }
 
 
-async def waiting_cases(numbers: list[str], action: str, timeout: float) -> None:
+def mail_key(case_id: int, step: int = 0) -> str:
+    return f"{case_id}:{WALK[step][3]}"
+
+
+def case_of(number: str) -> Case:
+    with session_scope() as session:
+        case = find_case(session=session, ref=number)
+        session.expunge(case)
+        return case
+
+
+async def waiting(numbers: list[str], action: str, timeout: float) -> None:
     """Until every case's run is suspended at `action` in Prefect (not only marked in our
-    database), so the measurement starts from people acting on waiting cases."""
+    database), so a measurement starts from people acting on waiting cases."""
     deadline = time.monotonic() + timeout
     pending = set(numbers)
     async with get_client() as client:
-        while pending and time.monotonic() < deadline:
-            with session_scope() as session:
-                cases = [find_case(session=session, ref=n) for n in pending]
-            for case in cases:
-                if case.awaiting_action != action or case.flow_run_id is None:
-                    continue
-                run = await client.read_flow_run(UUID(case.flow_run_id))
-                if run.state is not None and run.state.is_paused():
-                    pending.discard(case.number)
+        while pending:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(pending)} cases never waited for {action}")
+            cases = [case_of(n) for n in pending]
+            ready = {c.flow_run_id: c.number for c in cases
+                     if c.awaiting_action == action and c.flow_run_id}
+            for start in range(0, len(ready), 200):
+                ids = [UUID(i) for i in list(ready)[start:start + 200]]
+                runs = await client.read_flow_runs(
+                    flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids)), limit=len(ids))
+                pending -= {ready[str(r.id)] for r in runs if r.state and r.state.is_paused()}
             await asyncio.sleep(0.5)
-    if pending:
-        raise TimeoutError(f"{len(pending)} cases never waited for {action}")
 
 
-async def open_many(count: int, start: int) -> list[tuple[str, int]]:
+async def open_many(first: int, count: int) -> list[tuple[str, int]]:
     opened = []
-    for i in range(start, start + count):
+    for i in range(first, first + count):
         outcome = await open_case(sample(i), actor=STAFF)
         opened.append((outcome.number, outcome.case_id))
+        if (i - first + 1) % 50 == 0:
+            say(f"  {i - first + 1}/{count} aanvragen geopend")
     return opened
-
-
-def mail_key(case_id: int) -> str:
-    return f"{case_id}:advise-reopening:reopen_advice"
 
 
 async def wait_mails(arrivals: Arrivals, keys: list[str], timeout: float) -> float:
@@ -106,37 +140,252 @@ async def wait_mails(arrivals: Arrivals, keys: list[str], timeout: float) -> flo
     while time.monotonic() < deadline:
         if all(key in arrivals.at for key in keys):
             return max(arrivals.at[key] for key in keys)
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.02)
     raise TimeoutError(f"{sum(k not in arrivals.at for k in keys)} mails did not arrive")
 
 
-async def scenario(arrivals: Arrivals, single: int, burst: int) -> dict[str, Any]:
-    t0 = time.monotonic()
-    first = await open_many(single, 0)
-    second = await open_many(burst, single)
-    await waiting_cases([n for n, _ in first + second], "association_decision", 1200)
-    setup = time.monotonic() - t0
+def cpu_seconds(pid: int) -> float:
+    """CPU of a process and everything it started, live or already ended (and reaped)."""
+    total = 0.0
+    for each in [pid, *descendants(pid)]:
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    return total
 
-    latencies = []
-    for number, case_id in first:
-        started = time.monotonic()
-        await act(number, "association_decision", {"outcome": "advise"}, actor=STAFF)
-        latencies.append(await wait_mails(arrivals, [mail_key(case_id)], 120) - started)
 
-    started = time.monotonic()
-    outcomes = await asyncio.gather(*(
-        act(number, "association_decision", {"outcome": "advise"}, actor=STAFF)
-        for number, _ in second
-    ))
-    submitted = time.monotonic() - started
-    drained = await wait_mails(arrivals, [mail_key(c) for _, c in second], 1200) - started
-    quantiles = statistics.quantiles(latencies, n=20)
+def rss_mb(pid: int) -> float:
+    total = 0
+    for each in [pid, *descendants(pid)]:
+        try:
+            total += int(Path(f"/proc/{each}/statm").read_text().split()[1])
+        except OSError:
+            continue
+    return total * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def q95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[18] if len(values) > 1 else values[0]
+
+
+@dataclass
+class Mode:
+    name: str
+    latencies: list[float] = field(default_factory=list)
+    segments: dict[str, list[float]] = field(default_factory=dict)
+    burst_drain: float = 0.0
+    burst_tps: float = 0.0
+    executor_cpu: float = 0.0
+    server_cpu: float = 0.0
+
+
+async def breakdown(flow_run_id: str, clicked: float, mailed: float) -> dict[str, float]:
+    """Where one transition's time went, from Prefect's state times and the step's task."""
+    async with get_client() as client:
+        states = await client.read_flow_run_states(UUID(flow_run_id))
+        tasks = await client.read_task_runs(flow_run_filter=FlowRunFilter(
+            id=FlowRunFilterId(any_=[UUID(flow_run_id)])))
+    after = [s for s in states if s.timestamp.timestamp() >= clicked - 0.5]
+    at = {s.name: s.timestamp.timestamp() for s in after}
+    step = [t for t in tasks if t.name.startswith("advise_reopening") and t.start_time]
+    if not {"Resuming", "Pending", "Running"} <= at.keys() or not step:
+        return {}
+    begun = step[0].start_time.timestamp() if step[0].start_time else at["Running"]
+    ended = step[0].end_time.timestamp() if step[0].end_time else begun
     return {
-        "setup_s": setup, "p50": statistics.median(latencies), "p95": quantiles[18],
-        "max": max(latencies), "burst_submit_s": submitted, "burst_drain_s": drained,
-        "burst_tps": burst / drained,
-        "resumed_directly": sum(o.delivered for o in outcomes),
+        "click -> resumed (our transaction, resume call)": at["Resuming"] - clicked,
+        "resumed -> claimed (Pending)": at["Pending"] - at["Resuming"],
+        "claimed -> Running (start of execution)": at["Running"] - at["Pending"],
+        "Running -> step begins (replay of earlier steps)": begun - at["Running"],
+        "step task (our transaction)": ended - begun,
+        "step done -> mail at SMTP server": mailed - ended,
     }
+
+
+async def measure(mode: Mode, stack: Stack, arrivals: Arrivals, single: list[tuple[str, int]],
+                  burst: list[tuple[str, int]]) -> None:
+    say(f"[{mode.name}] {len(single)} losse acties ...")
+    for number, case_id in single:
+        flow_run_id = case_of(number).flow_run_id or ""
+        clicked, started = time.time(), time.monotonic()
+        await act(number, "association_decision", {"outcome": "advise"}, actor=STAFF)
+        mode.latencies.append(await wait_mails(arrivals, [mail_key(case_id)], 120) - started)
+        parts = await breakdown(flow_run_id, clicked, arrivals.wall[mail_key(case_id)])
+        for label, seconds in parts.items():
+            mode.segments.setdefault(label, []).append(seconds)
+    worker, server = stack.children["worker"].process.pid, \
+        stack.children["prefect-server"].process.pid
+    cpu_before = cpu_seconds(worker), cpu_seconds(server)
+    say(f"[{mode.name}] burst van {len(burst)} acties ...")
+    started = time.monotonic()
+    await asyncio.gather(*(act(number, "association_decision", {"outcome": "advise"},
+                               actor=STAFF) for number, _ in burst))
+    mode.burst_drain = await wait_mails(arrivals, [mail_key(c) for _, c in burst],
+                                        1800) - started
+    mode.burst_tps = len(burst) / mode.burst_drain
+    mode.executor_cpu = (cpu_seconds(worker) - cpu_before[0]) / len(burst)
+    mode.server_cpu = (cpu_seconds(server) - cpu_before[1]) / len(burst)
+
+
+async def walk_for_memory(stack: Stack, arrivals: Arrivals, cases: list[tuple[str, int]],
+                          ) -> list[tuple[int, float]]:
+    """Every case through the steps of WALK (4 transitions each), ten at a time; the executor's
+    RSS after every 100 transitions."""
+    worker = stack.children["worker"].process.pid
+    samples = [(0, rss_mb(worker))]
+    done = 0
+
+    async def walk(number: str, case_id: int) -> None:
+        nonlocal done
+        for step, (action, data, actor, _) in enumerate(WALK):
+            while case_of(number).awaiting_action != action:
+                await asyncio.sleep(0.05)
+            await act(number, action, data, actor=actor)
+            await wait_mails(arrivals, [mail_key(case_id, step)], 300)
+            done += 1
+            if done % 100 == 0:
+                samples.append((done, rss_mb(worker)))
+                say(f"  {done} overgangen, executor {samples[-1][1]:.0f} MB")
+
+    for start in range(0, len(cases), 10):
+        await asyncio.gather(*(walk(n, c) for n, c in cases[start:start + 10]))
+    return samples
+
+
+def generate_open_cases(count: int) -> None:
+    """`count` open cases waiting for VvOCM, straight into the database (no runs): the inbox
+    and the executor's memory are measured against a register office's full load."""
+    with session_scope() as session:
+        for start in range(0, count, 1000):
+            people = [Practitioner(kp_number=f"{80000000 + i}", name=f"Gegenereerd {i}",
+                                   email=f"gen{i}@example.org", member=True)
+                      for i in range(start, min(start + 1000, count))]
+            session.add_all(people)
+            session.flush()
+            session.add_all([Case(
+                number=f"HR-GEN-{i:06d}", practitioner_id=p.id or 0, specialisation="KOT",
+                request_date=TODAY - timedelta(days=i % 60),
+                state=CaseState.REQUESTED, awaiting_key="association-decision",
+                awaiting_action="association_decision",
+                due_on=TODAY + timedelta(days=i % 42), run_generation=1,
+            ) for i, p in zip(range(start, start + len(people)), people, strict=True)])
+            session.flush()
+
+
+async def generate_waiting_runs(count: int) -> float:
+    """`count` suspended runs in Prefect, as the server holds them for waiting cases."""
+    started = time.monotonic()
+    async with get_client() as client:
+        deployment = await client.read_deployment_by_name(get_settings().prefect.deployment)
+        for start in range(0, count, 20):
+            await asyncio.gather(*(client.create_flow_run_from_deployment(
+                deployment.id, parameters={"case_id": 0}, state=Paused(reschedule=True),
+                name=f"gegenereerd-{i}") for i in range(start, min(start + 20, count))))
+            if (start + 20) % 1000 == 0:
+                say(f"  {start + 20}/{count} wachtende runs")
+    return time.monotonic() - started
+
+
+def inbox_p95(requests: int) -> tuple[float, float]:
+    """The staff inbox's first page, as VvOCM opens it (in-process, same code as the server)."""
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from models.staff import StaffRole, StaffUser
+    from service.accounts import hash_password
+    from web.app import create_app
+
+    with session_scope() as session:
+        session.add(StaffUser(email="bench@example.org", name="Bench", password_hash=hash_password(
+            "benchmark-wachtwoord"), role=StaffRole.ASSOCIATION_STAFF))
+    timings = []
+    with TestClient(create_app()) as client:
+        page = client.get("/inloggen")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token
+        client.post("/inloggen", data={"email": "bench@example.org",
+                                       "password": "benchmark-wachtwoord",
+                                       "csrf_token": token.group(1), "volgende": "/inbox"})
+        for _ in range(requests):
+            started = time.perf_counter()
+            response = client.get("/inbox")
+            timings.append(time.perf_counter() - started)
+            assert response.status_code == 200, response.status_code
+    return statistics.median(timings), q95(timings)
+
+
+def table(rows: list[tuple[str, str, str]]) -> None:
+    say(f"{'measure':<58}{'stock':>12}{'warm':>12}")
+    for label, stock, warm in rows:
+        say(f"{label:<58}{stock:>12}{warm:>12}")
+
+
+async def scenario(args: argparse.Namespace, stack: Stack, arrivals: Arrivals) -> None:
+    single, burst, walkers = args.single, args.burst, args.memory_transitions // len(WALK)
+    say(f"Aanvragen openen: 2 x ({single} + {burst}) en {walkers} voor het geheugen ...")
+    t0 = time.monotonic()
+    opened = await open_many(0, 2 * (single + burst) + walkers)
+    await waiting([n for n, _ in opened], "association_decision", 1800)
+    say(f"  klaar in {time.monotonic() - t0:.0f} s")
+    groups = {"stock": (opened[:single], opened[single:single + burst]),
+              "warm": (opened[single + burst:2 * single + burst],
+                       opened[2 * single + burst:2 * (single + burst)])}
+    walking = opened[2 * (single + burst):]
+
+    modes = {}
+    for name in ("stock", "warm"):
+        stack.use_executor(name)
+        await asyncio.sleep(5 if name == "stock" else 8)  # the worker polls / the pool warms up
+        modes[name] = Mode(name)
+        await measure(modes[name], stack, arrivals, *groups[name])
+
+    say(f"[warm] geheugen over {len(walking) * len(WALK)} overgangen ...")
+    memory = await walk_for_memory(stack, arrivals, walking)
+
+    say(f"{args.open_cases} open aanvragen en {args.waiting_runs} wachtende runs genereren ...")
+    generate_open_cases(args.open_cases)
+    runs_seconds = await generate_waiting_runs(args.waiting_runs)
+    inbox_p50, inbox_95 = inbox_p95(40)
+    worker, server = stack.children["worker"].process.pid, \
+        stack.children["prefect-server"].process.pid
+
+    stock, warm = modes["stock"], modes["warm"]
+    say("")
+    say(f"Settings: case database and Prefect's on {'PostgreSQL' if args.postgres else 'SQLite'}"
+        f"; pool concurrency {get_settings().prefect.concurrency}; warm processes "
+        f"{get_settings().prefect.warm_processes}; stock worker poll "
+        f"{get_settings().prefect.query_seconds} s; result persistence on; "
+        f"{os.cpu_count()} cores")
+    say("")
+    table([
+        (f"(a) action -> mail p50 over {single} (s)", f"{statistics.median(stock.latencies):.2f}",
+         f"{statistics.median(warm.latencies):.2f}"),
+        (f"(a) action -> mail p95 over {single} (s)", f"{q95(stock.latencies):.2f}",
+         f"{q95(warm.latencies):.2f}"),
+        (f"(b) burst of {burst}: drained to the last mail (s)", f"{stock.burst_drain:.1f}",
+         f"{warm.burst_drain:.1f}"),
+        ("(c) burst transitions per second", f"{stock.burst_tps:.2f}", f"{warm.burst_tps:.2f}"),
+        ("(d) executor CPU per transition (s)", f"{stock.executor_cpu:.3f}",
+         f"{warm.executor_cpu:.3f}"),
+        ("(d) Prefect server CPU per transition (s)", f"{stock.server_cpu:.3f}",
+         f"{warm.server_cpu:.3f}"),
+    ])
+    say("")
+    say("Where a single action's time goes (median, s):")
+    table([(label, f"{statistics.median(stock.segments.get(label, [0])):.3f}",
+            f"{statistics.median(values):.3f}") for label, values in warm.segments.items()])
+    say("")
+    say(f"Warm executor RSS over {memory[-1][0]} transitions (MB): "
+        + ", ".join(f"{n}: {mb:.0f}" for n, mb in memory))
+    say(f"With {args.open_cases} open cases ({args.waiting_runs} suspended runs in Prefect, "
+        f"made in {runs_seconds:.0f} s): staff inbox p50 {inbox_p50 * 1000:.0f} ms, "
+        f"p95 {inbox_95 * 1000:.0f} ms; RSS executor {rss_mb(worker):.0f} MB, "
+        f"Prefect server {rss_mb(server):.0f} MB")
+    say(f"warm/stock p95 ratio: {q95(warm.latencies) / q95(stock.latencies):.2f}; "
+        f"burst speedup: {warm.burst_tps / stock.burst_tps:.2f}")
 
 
 def main() -> None:
@@ -144,9 +393,16 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--single", type=int, default=30)
     parser.add_argument("--burst", type=int, default=100)
+    parser.add_argument("--memory-transitions", type=int, default=1000)
+    parser.add_argument("--open-cases", type=int, default=10_000)
+    parser.add_argument("--waiting-runs", type=int, default=10_000)
+    parser.add_argument("--quick", action="store_true",
+                        help="10 single, a burst of 30, 100 transitions, 1,000 waiting runs")
     parser.add_argument("--postgres", action="store_true",
                         help="our database and Prefect's on the local PostgreSQL")
     args = parser.parse_args()
+    if args.quick:
+        args.single, args.burst, args.memory_transitions, args.waiting_runs = 10, 30, 100, 1000
 
     data_dir = Path(tempfile.mkdtemp(prefix="herreg-bench-"))
     arrivals = Arrivals()
@@ -154,8 +410,10 @@ def main() -> None:
     sink = start_sink(data_dir / "mail", smtp_port, arrivals.receive)
     env = {"HERREG_ENVIRONMENT": "development", "HERREG_DATA_DIR": str(data_dir),
            "HERREG_TODAY": TODAY.isoformat(), "HERREG_SMTP__URL": f"smtp://127.0.0.1:{smtp_port}",
-           "HERREG_PREFECT__AUTH_STRING": f"bench:{uuid.uuid4().hex}"}
+           "HERREG_PREFECT__AUTH_STRING": f"bench:{uuid.uuid4().hex}",
+           "HERREG_PREFECT__EXECUTOR": "warm"}
     databases: list[str] = []
+    cleanup: list[Callable[[], None]] = [sink.stop]
     if args.postgres:
         import psycopg2
 
@@ -166,51 +424,32 @@ def main() -> None:
         with admin.cursor() as cursor:
             for name in databases:
                 cursor.execute(f'CREATE DATABASE "{name}"')
-        env["HERREG_DATABASE__URL"] = f"postgresql+psycopg2://postgres@127.0.0.1:5432/{databases[0]}"
+
+        def drop() -> None:
+            with admin.cursor() as cursor:
+                for name in databases:
+                    cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+        cleanup.append(drop)
+        env["HERREG_DATABASE__URL"] = \
+            f"postgresql+psycopg2://postgres@127.0.0.1:5432/{databases[0]}"
         env["HERREG_PREFECT__SERVER_DATABASE_URL"] = (
             f"postgresql+asyncpg://postgres@127.0.0.1:5432/{databases[1]}")
     os.environ.update(env)
     get_settings.cache_clear()
-    settings = get_settings()
     migrate()
-    stack = Stack(settings=settings, port=free_port())
+    stack = Stack(settings=get_settings(), port=free_port())
     os.environ["HERREG_PREFECT__API_URL"] = stack.api_url
     get_settings.cache_clear()
-    print(f"Stack starten (gegevens in {data_dir}) ...", flush=True)
+    say(f"Stack starten (gegevens en logs in {data_dir}) ...")
     try:
         stack.start()
         with configured_api():
-            result = asyncio.run(scenario(arrivals, args.single, args.burst))
+            asyncio.run(scenario(args, stack, arrivals))
     finally:
         stack.stop()
-        sink.stop()
-        if databases:
-            with admin.cursor() as cursor:
-                for name in databases:
-                    cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    print()
-    print("Settings")
-    print(f"  case database       {'PostgreSQL' if args.postgres else 'SQLite'}")
-    print(f"  Prefect database    {'PostgreSQL' if args.postgres else 'SQLite'}")
-    print(f"  worker poll         {settings.prefect.query_seconds} s "
-          "(PREFECT_WORKER_QUERY_SECONDS)")
-    print(f"  pool concurrency    {settings.prefect.concurrency} flow processes")
-    print("  result persistence  on (PREFECT_RESULTS_PERSIST_BY_DEFAULT)")
-    print(f"  cores               {os.cpu_count()}")
-    print()
-    print(f"{'measure':<46}{'value':>12}")
-    rows = [
-        (f"setup: open {args.single + args.burst} cases until all wait (s)", result["setup_s"]),
-        (f"(a) action -> mail, p50 over {args.single} (s)", result["p50"]),
-        (f"(a) action -> mail, p95 over {args.single} (s)", result["p95"]),
-        ("(a) action -> mail, max (s)", result["max"]),
-        (f"(b) burst of {args.burst}: all submitted (s)", result["burst_submit_s"]),
-        (f"(b) burst of {args.burst}: all mails received (s)", result["burst_drain_s"]),
-        ("(c) burst transitions per second", result["burst_tps"]),
-        ("    burst decisions resumed at once (count)", result["resumed_directly"]),
-    ]
-    for label, value in rows:
-        print(f"{label:<46}{value:>12.2f}")
+        for step in cleanup:
+            step()
 
 
 if __name__ == "__main__":

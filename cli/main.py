@@ -205,6 +205,20 @@ def runner_command() -> None:
         stack.stop()
 
 
+@app.command("executor")
+def executor_command(
+    pool: Annotated[str, typer.Option("--pool", help="werkpool")] = "herregistratie",
+    name: Annotated[str | None, typer.Option("--naam", help="vaste naam van deze executor")] =
+    None,
+) -> None:
+    """De warme executor starten: runs van de werkpool in processen die de flows al geladen
+    hebben (`runner` en `demo` starten hem zelf)."""
+    from warm.main import default_name, serve
+
+    with configured_api():
+        asyncio.run(serve(pool, name or default_name(pool)))
+
+
 @app.command("web")
 def web_command() -> None:
     """De webapplicatie starten (pagina's en JSON-API)."""

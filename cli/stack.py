@@ -39,6 +39,13 @@ def work_pools() -> dict[str, str]:
     return {d["name"]: d["work_pool"]["name"] for d in config["deployments"]}
 
 
+def entrypoints(pool: str) -> list[str]:
+    """The flows of the deployments a work pool serves (loaded once by a warm executor)."""
+    config = yaml.safe_load(PREFECT_YAML.read_text())
+    return sorted({d["entrypoint"] for d in config["deployments"]
+                   if d["work_pool"]["name"] == pool})
+
+
 def case_pool() -> str:
     return work_pools()["lapsed-specialisation"]
 
@@ -101,6 +108,7 @@ class Stack:
             "HERREG_SMTP__URL": self.settings.smtp.url,
             "HERREG_LINKS__BASE_URL": self.settings.links.base_url,
             "HERREG_WEB__PORT": str(self.settings.web.port),
+            "HERREG_PREFECT__EXECUTOR": prefect.executor,
         }
         if prefect.auth_string:
             env["PREFECT_SERVER_API_AUTH_STRING"] = prefect.auth_string
@@ -148,17 +156,36 @@ class Stack:
         prefect("--no-prompt", "deploy", "--all", "--prefect-file", str(PREFECT_YAML))
 
     def start_worker(self) -> None:
-        """No `--limit`: prefect 3.8.8's worker limiter crashes the worker when a resumed run
-        is picked up while its suspended process still holds a token. The pool's concurrency
-        limit (set in `deploy`) bounds the processes instead."""
-        self._spawn("worker", self._prefect(), "worker", "start", "--pool", case_pool())
+        """Case runs go to the warm executor (`herregistratie executor`), or with
+        HERREG_PREFECT__EXECUTOR=stock to Prefect's process worker, a process per run. The
+        sweep, once a minute, keeps the process worker. No `--limit` on a process worker:
+        prefect 3.8.8's worker limiter crashes the worker when a resumed run is picked up
+        while its suspended process still holds a token. The pool's concurrency limit (set
+        in `deploy`) bounds the processes instead."""
+        self._spawn("worker", *self._case_worker())
         self._spawn("sweep-worker", self._prefect(), "worker", "start", "--pool", sweep_pool())
+
+    def _herregistratie(self) -> str:
+        return str(Path(sys.executable).parent / "herregistratie")
+
+    def use_executor(self, kind: str) -> None:
+        """Serve case runs with the other executor from now on (the benchmark compares them)."""
+        prefect = self.settings.prefect.model_copy(update={"executor": kind})
+        self.settings = self.settings.model_copy(update={"prefect": prefect})
+        with self._lock:
+            child = self.children.pop("worker")
+        _end(child.process)
+        self._spawn("worker", *self._case_worker())
+
+    def _case_worker(self) -> tuple[str, ...]:
+        if self.settings.prefect.executor == "warm":
+            return (self._herregistratie(), "executor", "--pool", case_pool())
+        return (self._prefect(), "worker", "start", "--pool", case_pool())
 
     def start_web(self, timeout: float = 60) -> str:
         """The web app (`herregistratie web`) on the configured loopback port."""
         web = self.settings.web
-        script = Path(sys.executable).parent / "herregistratie"
-        child = self._spawn("web", str(script), "web")
+        child = self._spawn("web", self._herregistratie(), "web")
         url = f"http://{web.host}:{web.port}"
         self._wait_until_up(f"{url}/inloggen", child, timeout)
         return url

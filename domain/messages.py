@@ -17,6 +17,7 @@ NO_REGISTRATION = "Er is geen eerdere registratie voor {specialisation} bekend v
 PRACTITIONER_UNKNOWN = "KP-nummer {kp} is niet bekend."
 OPEN_CASE_EXISTS = "Er loopt al een aanvraag ({number}) voor {specialisation}."
 RECEIVED_PENDING = "Besluit ontvangen; het wordt verwerkt."
+PROCESSED = "Verwerkt. De aanvraag staat nu op '{label}'."
 RECEIVED_QUEUED = (
     "Besluit ontvangen en vastgelegd. De workflow pakt het binnen enkele minuten op; u hoeft "
     "niets meer te doen."

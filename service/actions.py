@@ -30,9 +30,9 @@ from domain.errors import (
 )
 from domain.states import CaseState, Role
 from flows.inputs import DECISIONS, Decision, Withdrawal
-from models.case import Case, CaseEvent, EventKind, find_case
+from models.case import Case, CaseEvent, EventKind, find_case, get_case
 from models.counter import next_number
-from models.db import session_scope
+from models.db import read_session, session_scope
 from models.practitioner import (
     Practitioner,
     PractitionerChange,
@@ -153,9 +153,7 @@ async def open_case(data: dict[str, Any], *, actor: Actor) -> Outcome:
         ))
         case_id, number = case.id, case.number
     delivered = await _bounded(_attach(case_id, number))  # else the reconciler starts it
-    return Outcome(case_id=case_id, number=number, state=CaseState.REQUESTED,
-                   delivered=delivered,
-                   message=m.RECEIVED_PENDING if delivered else m.RECEIVED_QUEUED)
+    return await _outcome(case_id, number, CaseState.REQUESTED, delivered, None)
 
 
 def _practitioner(session: Session, request: CaseRequest) -> Practitioner:
@@ -229,6 +227,25 @@ async def act(case_ref: str, action: str, data: dict[str, Any], *, actor: Actor,
         delivered = await _bounded(_start_closure(case_id, number, str(record_id)))
     else:
         delivered = await _bounded(_hand_over(flow_run_id, key, run_input, wait_seconds=5))
+    return await _outcome(case_id, number, state, delivered, key)
+
+
+async def _outcome(case_id: int, number: str, state: CaseState, delivered: bool,
+                   answered: str | None) -> Outcome:
+    """Waits `prefect.click_wait_seconds` at most for the run to take the step, so the person
+    who clicked sees the new state and the next step; past that, "being processed"."""
+    if delivered:
+        deadline = time.monotonic() + get_settings().prefect.click_wait_seconds
+        while True:
+            with read_session() as session:
+                case = get_case(session=session, case_id=case_id)
+                if case.state.is_closed or case.awaiting_key not in (None, answered):
+                    return Outcome(case_id=case_id, number=number, state=case.state,
+                                   delivered=True,
+                                   message=m.PROCESSED.format(label=case.state.label))
+            if time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(0.1)
     return Outcome(case_id=case_id, number=number, state=state, delivered=delivered,
                    message=m.RECEIVED_PENDING if delivered else m.RECEIVED_QUEUED)
 

@@ -72,6 +72,12 @@ def case_progress(session: Session, case: Case, now: datetime | None = None) -> 
     return Progress(Phase.PROCESSING, m.RECEIVED_PENDING, PUBLIC_RECEIVED, since)
 
 
+def refresh_seconds(progress: Progress) -> int | None:
+    """A page that shows a step being processed reloads itself (no JavaScript needed) until
+    the step is done: seconds while it should be, less often once it is late."""
+    return {Phase.PROCESSING: 3, Phase.DELAYED: 30}.get(progress.phase)
+
+
 # --- the practitioner's view ----------------------------------------------------------------
 
 KIND_LABELS = {InvoiceKind.INTAKE: "Startgesprek", InvoiceKind.REREGISTRATION: "Herregistratie"}

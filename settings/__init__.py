@@ -54,6 +54,18 @@ class PrefectSettings(BaseModel):
     deployment: str = "lapsed-specialisation/lapsed-specialisation"
     closure_deployment: str = "case-closure/case-closure"
     server_database_url: str = Field("", description="Prefect server DB; empty: SQLite")
+    executor: Literal["warm", "stock"] = Field(
+        "warm", description="warm: case runs execute in long-lived processes that loaded the "
+        "flows once (warm/); stock: Prefect's process worker, a new process per run"
+    )
+    warm_processes: int = Field(2, ge=1, description="processes of the warm executor")
+    warm_recycle_runs: int = Field(500, ge=1, description="a warm process is replaced after "
+                                   "this many runs ...")
+    warm_recycle_mb: int = Field(600, ge=100, description="... or above this much memory")
+    click_wait_seconds: float = Field(
+        2, ge=0, description="how long a person's click waits for the step it starts, so the "
+        "page shows the new state; past that the page says it is being processed"
+    )
     query_seconds: float = Field(0.5, description="how often the worker polls for runs")
     concurrency: int = Field(5, description="case runs executing at once (work-pool limit)")
     heartbeat_seconds: int = Field(30, ge=30, description="flow-run heartbeats (Prefect's minimum)")

@@ -147,6 +147,20 @@ PLANS: dict[str, Plan] = {
         CaseState.WITHDRAWN,
         (*HEAD, "reopen_advice", "portfolio_reopened", "invoice_issued", "withdrawn"),
         ("reregistration",)),
+    "declined": Plan(
+        "declined", False, (
+            Step("association-decision", "association_decision", ASSOCIATION,
+                 {"outcome": "intake_call"}),
+            Step("intake-outcome", "intake_outcome", ASSOCIATION,
+                 {"held_on": _day(20), "outcome": "decline", "note": "te weinig uren"})),
+        CaseState.DECLINED, (*HEAD, "intake_call_invited", "declined"), ("intake",)),
+    "rejected": Plan(
+        "rejected", True, (
+            ADVISE, REOPENED, SUBMIT, PAID, COMPLETE, ASSIGN,
+            Step("findings-1", "findings", REVIEWER,
+                 {"outcome": "negative", "explanation": "Onvoldoende onderbouwd"})),
+        CaseState.REJECTED, (*HEAD, *PAID_MAILS, "review_assigned", "rejected"),
+        ("reregistration",)),
 }
 KNOWN_PAUSES = {s.key for p in PLANS.values() for s in p.steps if s.after is None}
 

@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -134,16 +133,10 @@ async def test_a_resume_prefect_refuses_is_repaired_by_a_fresh_run(mailbox: Mail
     mailbox.assert_each_once()
 
 
-def processes_of(stack: Stack, flow_run_id: str) -> list[int]:
-    """The pids of the worker's processes for `flow_run_id` (the process the worker starts
-    and the engine it may start in turn)."""
-    marker = f"PREFECT__FLOW_RUN_ID={flow_run_id}".encode()
-    found = []
-    for pid in descendants(stack.children["worker"].process.pid):
-        with suppress(OSError):
-            if marker in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
-                found.append(pid)
-    return found
+def executor_processes(stack: Stack) -> list[int]:
+    """The warm executor and its processes (where every case run executes)."""
+    worker = stack.children["worker"].process.pid
+    return [worker, *descendants(worker)]
 
 
 def signal_all(pids: list[int], signum: signal.Signals) -> None:
@@ -152,10 +145,22 @@ def signal_all(pids: list[int], signum: signal.Signals) -> None:
             os.kill(pid, signum)
 
 
-async def kill_a_resumed_run_mid_step(stack: Stack, ref: str) -> tuple[str, str]:
-    """Resume the case's run and freeze its process as soon as it shows; kill it if the step
-    is not done yet. On a loaded machine the process may have finished the step by then: it
-    is let go, and the kill is tried on the next step. Returns the killed run's id and the
+async def running(flow_run_id: str) -> None:
+    """Until Prefect shows the run Running: its step is being taken, in a warm process."""
+    async with get_client() as client:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            run = await client.read_flow_run(UUID(flow_run_id))
+            if run.state is not None and run.state.is_running():
+                return
+            await asyncio.sleep(0.01)
+    raise AssertionError("the resumed run never ran")
+
+
+async def kill_the_executor_mid_step(stack: Stack, ref: str) -> tuple[str, str]:
+    """Resume the case's run and freeze the executor as soon as the run is Running; SIGKILL
+    it if the step is not done yet. On a loaded machine the step may be done by then: the
+    executor is let go, and the kill is tried on the next step. Returns the run's id and the
     action the case awaits once the killed step is done."""
     today = str(TODAY)
     steps = [("association_decision", {"outcome": "advise"}, ASSOCIATION),
@@ -165,33 +170,32 @@ async def kill_a_resumed_run_mid_step(stack: Stack, ref: str) -> tuple[str, str]
              ("completeness", {}, REGISTER)]
     for (action, data, actor), (following, _, _) in itertools.pairwise(steps):
         flow_run_id = await paused_run(ref, action)
-        # The process that suspended the run lingers a moment; it is not the one to kill.
-        await wait_until(lambda: not processes_of(stack, flow_run_id), 60,  # noqa: B023
-                         "the suspended run's process to exit")
-        assert (await act(ref, action, data, actor=actor)).delivered
-        pids = await wait_until(lambda: processes_of(stack, flow_run_id), 60,  # noqa: B023
-                                "the resumed run's process")
-        signal_all(pids, signal.SIGSTOP)
-        pids = processes_of(stack, flow_run_id)  # one may have started another meanwhile
+        acting = asyncio.create_task(act(ref, action, data, actor=actor))
+        await running(flow_run_id)
+        pids = executor_processes(stack)
         signal_all(pids, signal.SIGSTOP)
         if case_row(ref).awaiting_action != following:
             signal_all(pids, signal.SIGKILL)
+            assert (await acting).delivered
             return flow_run_id, following
         signal_all(pids, signal.SIGCONT)
-    raise AssertionError("every resumed run finished its step before it could be killed")
+        await acting
+    raise AssertionError("every resumed run finished its step before it could be stopped")
 
 
-async def test_a_run_killed_right_after_its_resume_is_replaced(stack: Stack,
-                                                                mailbox: Mailbox) -> None:
+async def test_a_run_whose_executor_is_killed_mid_step_goes_on_when_it_restarts(
+        stack: Stack, mailbox: Mailbox) -> None:
+    """The stack restarts the executor; under the same name it re-claims the run it left
+    Running, which replays to the step and takes it: no repair, nothing twice."""
     opened = await open_case(request(TODAY - timedelta(days=3)), actor=ASSOCIATION)
-    flow_run_id, following = await kill_a_resumed_run_mid_step(stack, opened.number)
-    case = await heal(lambda: (c := case_row(opened.number)).awaiting_action == following and c,
-                      "the killed run")
-    assert case.flow_run_id != flow_run_id
-    # Killed while running, the worker reports it Crashed; killed while its process was still
-    # starting, it is left in Pending (holding a pool slot) until the reconciler ends it; a
-    # run that stays Running without heartbeats is a zombie.
-    assert repairs(opened.case_id) in (["run_ended"], ["stalled"], ["zombie"])
+    restarts = stack.children["worker"].restarts
+    flow_run_id, following = await kill_the_executor_mid_step(stack, opened.number)
+    case = await awaiting(opened.number, following, timeout=120)
+    assert stack.children["worker"].restarts == restarts + 1
+    assert case.flow_run_id == flow_run_id and repairs(opened.case_id) == []
+    async with get_client() as client:
+        states = [s.name for s in await client.read_flow_run_states(UUID(flow_run_id))]
+    assert "Scheduled" in states[states.index("Resuming"):], "re-claimed by the new executor"
     mailbox.assert_each_once()
 
 

@@ -36,7 +36,14 @@ from models.review import case_reviews, get_reviewer
 from policies import Evidence
 from service.actions import act
 from service.actors import Actor
-from service.read_model import PRACTITIONER_ACTIONS, PUBLIC_RECEIVED, status_view, when
+from service.read_model import (
+    PRACTITIONER_ACTIONS,
+    PUBLIC_RECEIVED,
+    case_progress,
+    refresh_seconds,
+    status_view,
+    when,
+)
 from settings import AMSTERDAM, get_settings
 from tasks.links import Purpose, read_token, status_url
 from tasks.mail import DeliveryFailed, deliver_pending
@@ -280,6 +287,7 @@ def _status_page(request: Request, session: Session, token: str, case: Case, *,
         "token": token, "case": case, "view": view,
         "diagram": step_diagram(case.state, _reached(case, events)),
         "received": PUBLIC_RECEIVED if received and not view.progress else None,
+        "refresh_seconds": refresh_seconds(case_progress(session, case)),
         "forms": forms, "withdraw": fields(Withdrawal.action) if view.can_withdraw else None,
         "withdraw_error": (errors or {}).get("bevestigen") if failed == "withdraw" else None,
         "other_errors": [msg for key, msg in (errors or {}).items()

@@ -52,7 +52,7 @@ from policies import load_policy
 from service.actions import act, change_identity, restart_case
 from service.claims import claim, claim_holder, release
 from service.mail import resend_mail
-from service.read_model import Phase, case_progress
+from service.read_model import Phase, case_progress, refresh_seconds
 from settings import AMSTERDAM, get_settings
 from tasks.rendering import format_date, format_number
 from web.deps import db
@@ -392,6 +392,7 @@ def _render_case(
         "mails": mails, "history": _history_rows(events, {x.key: x.id for x in mails if x.id}),
         "diagram": step_diagram(case.state, _reached(case, events)),
         "step": step, "progress": progress, "stuck": progress.phase is Phase.STUCK,
+        "refresh_seconds": refresh_seconds(progress),
         "may_restart": progress.phase is Phase.STUCK
         and user.role in (StaffRole.REGISTER_STAFF, StaffRole.ADMIN),
         "may_step": may_step,

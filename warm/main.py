@@ -1,0 +1,39 @@
+"""`herregistratie executor`: the warm executor for one work pool, until SIGTERM or Ctrl-C.
+On a stop, runs in progress may reach their next pause; what is cut off is re-claimed."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import signal
+import socket
+from contextlib import suppress
+
+from cli.stack import PROJECT_DIR, entrypoints
+from settings import get_settings
+from warm.pool import ChildPool
+from warm.worker import WarmWorker
+
+
+def default_name(pool: str) -> str:
+    """Stable over restarts on one machine: a restarted executor recognises its own runs."""
+    return f"warm-{pool}-{socket.gethostname()}"
+
+
+async def serve(pool: str, name: str) -> None:
+    prefect = get_settings().prefect
+    processes = prefect.warm_processes
+    children = ChildPool(
+        size=processes, threads=math.ceil(prefect.concurrency / processes),
+        project_dir=str(PROJECT_DIR), entrypoints=entrypoints(pool),
+        recycle_runs=prefect.warm_recycle_runs,
+        recycle_bytes=prefect.warm_recycle_mb * 1024 * 1024)
+    worker = WarmWorker(pool, name=name, pool=children,
+                        heartbeat_interval_seconds=prefect.heartbeat_seconds)
+    stopping = asyncio.current_task()
+    assert stopping is not None
+    loop = asyncio.get_running_loop()
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(stop_signal, stopping.cancel)
+    with suppress(asyncio.CancelledError):
+        await worker.start()

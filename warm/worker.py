@@ -1,0 +1,194 @@
+"""The warm executor: a Prefect worker whose runs execute in a few long-lived processes that
+imported the flows once, instead of a fresh Python process per run.
+
+A resumed case run is a few seconds of work after a person's click; starting Prefect in a new
+process took longer than the work. This worker claims runs exactly as Prefect's process worker
+does (it proposes Pending, so two executors never run one run), but hands each to a warm
+process (warm/pool.py). It is woken by Prefect's events when a run is scheduled or resumed, and
+polls as well, in case the event stream is down.
+
+What a shared process changes, and how it is handled:
+- a process that dies takes several runs with it: the worker knows which, and puts them back
+  to Scheduled at once (forced, so Prefect keeps their pause inputs);
+- a worker killed outright leaves its runs Running: under the same name, its successor
+  re-claims them when it starts (the reconciler in the sweep covers any other loss);
+- cancelling a run cancels its task, never a process;
+- no per-run environment variables or job variables: the flows need none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import suppress
+from typing import Any
+from uuid import UUID
+
+import anyio.abc
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterId,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+    WorkPoolFilter,
+    WorkPoolFilterName,
+)
+from prefect.client.schemas.objects import FlowRun, StateType, WorkPool
+from prefect.client.schemas.responses import WorkerFlowRunResponse
+from prefect.events.clients import get_events_subscriber
+from prefect.events.filters import EventAnyResourceFilter, EventFilter, EventNameFilter
+from prefect.states import Scheduled
+from prefect.workers.base import BaseWorker, BaseWorkerResult
+from prefect.workers.process import ProcessJobConfiguration, ProcessVariables
+
+from warm.child import CANCELLED, DIED
+from warm.pool import ChildPool
+
+WAKING_EVENTS = ["prefect.flow-run.Scheduled", "prefect.flow-run.Resuming",
+                 "prefect.flow-run.AwaitingRetry"]
+CANCELLING_EVENT = "prefect.flow-run.Cancelling"
+TAKEN_BACK = "Het proces dat deze run uitvoerde is gestopt; de run is opnieuw ingepland."
+
+
+class WarmResult(BaseWorkerResult):
+    """How an execution in a warm process ended (0: the run reached a pause or its end)."""
+
+
+class WarmWorker(BaseWorker[ProcessJobConfiguration, ProcessVariables, WarmResult]):
+    type = "herregistratie-warm"
+    job_configuration = ProcessJobConfiguration
+    job_configuration_variables = ProcessVariables
+    _description = "Voert runs uit in warme processen die de flows al geladen hebben."
+
+    def __init__(self, work_pool_name: str, *, name: str, pool: ChildPool,
+                 grace_seconds: float = 20, **kwargs: Any) -> None:
+        super().__init__(work_pool_name=work_pool_name, name=name,
+                         create_pool_if_not_found=False, **kwargs)
+        self.pool = pool
+        self.grace_seconds = grace_seconds
+        self._entrypoints: dict[UUID, str] = {}
+        self._wake = asyncio.Event()
+        self._executing = 0
+        self._background: list[asyncio.Task[None]] = []
+
+    async def setup(self) -> None:
+        await super().setup()
+        self.pool.on_change = self._wake.set
+        await self.pool.start()
+        await self._reclaim_left_behind()
+        self._background = [asyncio.create_task(self._submit_when_woken()),
+                            asyncio.create_task(self._listen()),
+                            asyncio.create_task(self._watch_cancellations())]
+
+    async def teardown(self, *exc_info: Any) -> None:
+        """Lets running executions reach their pause, re-claims what is cut off, then stops."""
+        for background in self._background:
+            background.cancel()
+        await self.pool.stop(self.grace_seconds)
+        with anyio.move_on_after(15):
+            while self._executing:
+                await asyncio.sleep(0.05)
+        await super().teardown(*exc_info)
+
+    def _record_work_pool_snapshot(self, work_pool: WorkPool) -> None:
+        # A process pool: this worker reads the same job template, and the stock process
+        # worker can serve the pool instead (HERREG_PREFECT__EXECUTOR=stock).
+        super()._record_work_pool_snapshot(work_pool.model_copy(update={"type": self.type}))
+
+    async def _submit_scheduled_flow_runs(
+            self, flow_run_response: list[WorkerFlowRunResponse]) -> list[FlowRun]:
+        """Claims no more runs than there are free slots: a claimed run that waits for a slot
+        is a run another executor could have started."""
+        room = max(self.pool.free_slots() - len(self._submitting_flow_run_ids), 0)
+        return await super()._submit_scheduled_flow_runs(flow_run_response[:room])
+
+    async def run(self, flow_run: FlowRun, configuration: ProcessJobConfiguration,
+                  task_status: anyio.abc.TaskStatus[int] | None = None) -> WarmResult:
+        self._executing += 1
+        try:
+            execution = await self.pool.submit(flow_run, await self._entrypoint(flow_run))
+            if task_status is not None:
+                # No process id for Prefect to store: cancelling goes through this worker.
+                task_status.started(0)
+            outcome = await execution.outcome
+            if outcome == DIED:
+                await self._reclaim(flow_run.id)
+            elif outcome == CANCELLED:
+                await self._mark_flow_run_as_cancelled(
+                    await self.client.read_flow_run(flow_run.id),
+                    state_updates={"message": "Geannuleerd."})
+            return WarmResult(identifier=str(execution.pid), status_code=0)
+        finally:
+            self._executing -= 1
+
+    async def _entrypoint(self, flow_run: FlowRun) -> str:
+        deployment_id = flow_run.deployment_id
+        if deployment_id is None:
+            raise ValueError(f"flow run {flow_run.id} has no deployment to execute")
+        if deployment_id not in self._entrypoints:
+            deployment = await self.client.read_deployment(deployment_id)
+            self._entrypoints[deployment_id] = deployment.entrypoint or ""
+        return self._entrypoints[deployment_id]
+
+    async def _reclaim(self, flow_run_id: UUID) -> None:
+        """Back to Scheduled, forced: without force Prefect would reset the run's pause keys,
+        and the pause it reaches again could never take its input."""
+        run = await self.client.read_flow_run(flow_run_id)
+        if run.state is not None and (run.state.is_running() or run.state.is_pending()):
+            await self.client.set_flow_run_state(
+                flow_run_id, Scheduled(message=TAKEN_BACK), force=True)
+            self._logger.info("Run %s opnieuw ingepland: zijn proces stopte", flow_run_id)
+            self._wake.set()
+
+    async def _reclaim_left_behind(self) -> None:
+        """Runs a predecessor under this name left Running or Pending (it was killed)."""
+        runs = await self.client.read_flow_runs(
+            work_pool_filter=WorkPoolFilter(name=WorkPoolFilterName(any_=[self._work_pool_name])),
+            flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(
+                any_=[StateType.RUNNING, StateType.PENDING]))))
+        for run in runs:
+            if run.labels.get("prefect.worker.name") == self.name:
+                await self._reclaim(run.id)
+
+    async def _submit_when_woken(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self.get_and_submit_flow_runs()
+            except Exception:
+                self._logger.debug("Ophalen na een wekker mislukt", exc_info=True)
+
+    async def _listen(self) -> None:
+        """Prefect's events wake the worker when a run in its pool is scheduled or resumed,
+        and cancel an execution whose run is being cancelled; the polling loop covers the
+        time the event stream is down."""
+        while self._work_pool is None:
+            await asyncio.sleep(0.2)
+        event_filter = EventFilter(
+            event=EventNameFilter(name=[*WAKING_EVENTS, CANCELLING_EVENT]),
+            any_resource=EventAnyResourceFilter(id=[f"prefect.work-pool.{self._work_pool.id}"]))
+        while True:
+            try:
+                async with get_events_subscriber(filter=event_filter) as subscriber:
+                    async for event in subscriber:
+                        if event.event == CANCELLING_EVENT:
+                            self.pool.cancel(event.resource.id.removeprefix("prefect.flow-run."))
+                        else:
+                            self._wake.set()
+            except Exception:
+                self._logger.debug("Gebeurtenissenstroom onderbroken", exc_info=True)
+            await asyncio.sleep(5)
+
+    async def _watch_cancellations(self, every: float = 10) -> None:
+        """Polling fallback for cancellations missed while the event stream was down."""
+        while True:
+            await asyncio.sleep(every)
+            owned = self.pool.owned_runs()
+            if not owned:
+                continue
+            with suppress(Exception):
+                runs = await self.client.read_flow_runs(flow_run_filter=FlowRunFilter(
+                    id=FlowRunFilterId(any_=[UUID(run) for run in owned])))
+                for run in runs:
+                    if run.state is not None and run.state.is_cancelling():
+                        self.pool.cancel(str(run.id))
