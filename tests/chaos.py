@@ -84,6 +84,7 @@ class Plan:
     final: CaseState
     templates: tuple[str, ...]
     invoices: tuple[str, ...]
+    points: int = 90  # in the portfolio: too few make declining possible
 
     @property
     def certificate(self) -> bool:
@@ -153,7 +154,8 @@ PLANS: dict[str, Plan] = {
                  {"outcome": "intake_call"}),
             Step("intake-outcome", "intake_outcome", ASSOCIATION,
                  {"held_on": _day(20), "outcome": "decline", "note": "te weinig uren"})),
-        CaseState.DECLINED, (*HEAD, "intake_call_invited", "declined"), ("intake",)),
+        CaseState.DECLINED, (*HEAD, "intake_call_invited", "declined"), ("intake",),
+        points=40),
     "rejected": Plan(
         "rejected", True, (
             ADVISE, REOPENED, SUBMIT, PAID, COMPLETE, ASSIGN,
@@ -235,7 +237,8 @@ class Walkers:
 
     async def open_all(self) -> None:
         for walk in self.walks:
-            data = request(TODAY - timedelta(days=30), member=walk.plan.member)
+            data = request(TODAY - timedelta(days=30), member=walk.plan.member,
+                           points=walk.plan.points)
             while True:
                 try:
                     opened = await open_case(data, actor=ASSOCIATION)
