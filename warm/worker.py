@@ -60,7 +60,7 @@ class WarmWorker(BaseWorker[ProcessJobConfiguration, ProcessVariables, WarmResul
     _description = "Voert runs uit in warme processen die de flows al geladen hebben."
 
     def __init__(self, work_pool_name: str, *, name: str, pool: ChildPool,
-                 grace_seconds: float = 20, **kwargs: Any) -> None:
+                 grace_seconds: float = 10, **kwargs: Any) -> None:
         super().__init__(work_pool_name=work_pool_name, name=name,
                          create_pool_if_not_found=False, **kwargs)
         self.pool = pool
