@@ -16,6 +16,7 @@ import time
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import yaml
@@ -33,17 +34,20 @@ def free_port() -> int:
         return port
 
 
+def _deployments() -> list[dict[str, Any]]:
+    """The deployments of prefect.yaml (the one place they live)."""
+    deployments: list[dict[str, Any]] = yaml.safe_load(PREFECT_YAML.read_text())["deployments"]
+    return deployments
+
+
 def work_pools() -> dict[str, str]:
-    """Deployment name -> work pool, from prefect.yaml (the one place deployments live)."""
-    config = yaml.safe_load(PREFECT_YAML.read_text())
-    return {d["name"]: d["work_pool"]["name"] for d in config["deployments"]}
+    """Deployment name -> work pool."""
+    return {d["name"]: d["work_pool"]["name"] for d in _deployments()}
 
 
 def entrypoints(pool: str) -> list[str]:
     """The flows of the deployments a work pool serves (loaded once by a warm executor)."""
-    config = yaml.safe_load(PREFECT_YAML.read_text())
-    return sorted({d["entrypoint"] for d in config["deployments"]
-                   if d["work_pool"]["name"] == pool})
+    return sorted({d["entrypoint"] for d in _deployments() if d["work_pool"]["name"] == pool})
 
 
 def case_pool() -> str:

@@ -32,7 +32,7 @@ from domain.states import CaseState, Role
 from flows.inputs import DECISIONS, Decision, Withdrawal
 from models.case import Case, CaseEvent, EventKind, find_case, get_case
 from models.counter import next_number
-from models.db import read_session, session_scope
+from models.db import DATABASE_DOWN, read_session, session_scope
 from models.practitioner import (
     Practitioner,
     PractitionerChange,
@@ -237,12 +237,15 @@ async def _outcome(case_id: int, number: str, state: CaseState, delivered: bool,
     if delivered:
         deadline = time.monotonic() + get_settings().prefect.click_wait_seconds
         while True:
-            with read_session() as session:
-                case = get_case(session=session, case_id=case_id)
-                if case.state.is_closed or case.awaiting_key not in (None, answered):
-                    return Outcome(case_id=case_id, number=number, state=case.state,
-                                   delivered=True,
-                                   message=m.PROCESSED.format(label=case.state.label))
+            try:
+                with read_session() as session:
+                    case = get_case(session=session, case_id=case_id)
+                    if case.state.is_closed or case.awaiting_key not in (None, answered):
+                        return Outcome(case_id=case_id, number=number, state=case.state,
+                                       delivered=True,
+                                       message=m.PROCESSED.format(label=case.state.label))
+            except DATABASE_DOWN:
+                break  # recorded and handed over: say so, not that the database is down
             if time.monotonic() >= deadline:
                 break
             await asyncio.sleep(0.1)

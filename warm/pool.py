@@ -62,13 +62,25 @@ class ChildPool:
         self.started = 0
         self._slot = asyncio.Condition()
         self._stopping = False
+        self._died_loading = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
+        """Until every process has loaded the flows; one that dies meanwhile (it printed why)
+        stops the executor, whose supervisor starts it again, rather than leave it waiting."""
         self._loop = asyncio.get_running_loop()
         for _ in range(self.size):
             self._spawn()
-        await asyncio.gather(*(child.ready.wait() for child in self.children))
+        loading = {asyncio.ensure_future(c.ready.wait()) for c in self.children}
+        died = asyncio.ensure_future(self._died_loading.wait())
+        while loading and not died.done():
+            _, loading = await asyncio.wait(loading | {died},
+                                            return_when=asyncio.FIRST_COMPLETED)
+            loading.discard(died)
+        for future in (*loading, died):
+            future.cancel()
+        if self._died_loading.is_set():
+            raise RuntimeError("een warm proces stopte tijdens het laden van de flows")
 
     def free_slots(self) -> int:
         return sum(self.threads - len(c.executions) for c in self.children if not c.retiring)
@@ -168,6 +180,8 @@ class ChildPool:
             self._spawn()
 
     def _ended(self, child: Child) -> None:
+        if not child.ready.is_set():
+            self._died_loading.set()
         for future in child.executions.values():
             if not future.done():
                 future.set_result(DIED)
