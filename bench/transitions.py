@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -403,13 +404,15 @@ def main() -> None:
     parser.add_argument("--open-cases", type=int, default=10_000)
     parser.add_argument("--waiting-runs", type=int, default=10_000)
     parser.add_argument("--quick", action="store_true",
-                        help="10 single, a burst of 30, 100 transitions, 1,000 waiting runs")
+                        help="6 single, a burst of 12, 40 transitions, 300 waiting runs")
     parser.add_argument("--postgres", action="store_true",
                         help="our database and Prefect's on the local PostgreSQL")
     args = parser.parse_args()
     if args.quick:
-        args.single, args.burst, args.memory_transitions, args.waiting_runs = 10, 30, 100, 1000
+        args.single, args.burst, args.memory_transitions, args.waiting_runs = 6, 12, 40, 300
 
+    # A killed benchmark still stops its stack and drops its databases.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     data_dir = Path(tempfile.mkdtemp(prefix="herreg-bench-"))
     arrivals = Arrivals()
     smtp_port = free_port()

@@ -72,6 +72,13 @@ def case_progress(session: Session, case: Case, now: datetime | None = None) -> 
     return Progress(Phase.PROCESSING, m.RECEIVED_PENDING, PUBLIC_RECEIVED, since)
 
 
+def state_path(case: Case, events: list[CaseEvent]) -> list[CaseState]:
+    """The states the case went through, in order, ending in its current one."""
+    path = [CaseState.REQUESTED]
+    path += [e.to_state for e in events if e.kind is EventKind.TRANSITION and e.to_state]
+    return path if path[-1] is case.state else [*path, case.state]
+
+
 def refresh_seconds(progress: Progress) -> int | None:
     """A page that shows a step being processed reloads itself (no JavaScript needed) until
     the step is done: seconds while it should be, less often once it is late."""

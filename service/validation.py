@@ -25,7 +25,8 @@ def _message(field: str, kind: str, ctx: dict[str, Any]) -> str:
     if field.endswith("kp_number") and kind == "string_pattern_mismatch":
         return m.FIELD_KP_NUMBER
     if kind == "string_too_short":
-        return m.FIELD_TEXT_REQUIRED
+        shortest = ctx.get("min_length", 1)
+        return m.FIELD_TEXT_REQUIRED if shortest == 1 else m.FIELD_TOO_SHORT.format(min=shortest)
     if kind == "string_too_long":
         return m.FIELD_TOO_LONG.format(max=ctx.get("max_length", ""))
     if kind in ("less_than_equal", "less_than"):

@@ -19,27 +19,33 @@ STEPS: list[tuple[str, frozenset[CaseState]]] = [
     ("Beoordeling", frozenset({S.UNDER_REVIEW, S.ADDITIONS_REQUESTED, S.REJECTED})),
     ("Bewijs", frozenset({S.CERTIFIED})),
 ]
+# Closed states that are a step of their own in the drawing; the others close from any step.
+FINAL_STEPS = frozenset({S.DECLINED, S.REJECTED, S.CERTIFIED})
 BOX_W, BOX_H, GAP_X, GAP_Y = 150, 54, 30, 40
 
 
-def current_step(state: CaseState, reached: CaseState | None = None) -> int:
+def current_step(path: list[CaseState]) -> int:
     """Index of the step the case is at; a withdrawn or expired case shows where it stopped."""
-    look = reached if state in (S.WITHDRAWN, S.EXPIRED) and reached is not None else state
+    open_states = [state for state in path if not state.is_closed or state in FINAL_STEPS]
+    look = open_states[-1] if open_states else S.REQUESTED
     for index, (_label, states) in enumerate(STEPS):
         if look in states:
             return index
     return 0
 
 
-def step_diagram(state: CaseState, reached: CaseState | None = None) -> Markup:
-    """`reached`: for a closed case, the last open state it was in. Two drawings, five steps a
-    row for wide screens and two for phones; the stylesheet shows one."""
-    return Markup(f'<div class="diagram-wrap">{_drawing(state, reached, 5, "wide")}'
-                  f'{_drawing(state, reached, 2, "narrow")}</div>')
+def step_diagram(path: list[CaseState]) -> Markup:
+    """`path`: the states the case went through, in order (its transitions). Only the steps
+    on it are drawn as done: a member skips the intake call and the diagram says so. Two
+    drawings, five steps a row for wide screens and two for phones; the stylesheet shows one."""
+    return Markup(f'<div class="diagram-wrap">{_drawing(path, 5, "wide")}'
+                  f'{_drawing(path, 2, "narrow")}</div>')
 
 
-def _drawing(state: CaseState, reached: CaseState | None, per_row: int, variant: str) -> str:
-    now = current_step(state, reached)
+def _drawing(path: list[CaseState], per_row: int, variant: str) -> str:
+    state = path[-1] if path else S.REQUESTED
+    now = current_step(path)
+    visited = {index for index, (_label, states) in enumerate(STEPS) if states & set(path)}
     PER_ROW = per_row  # noqa: N806
     rows = (len(STEPS) + PER_ROW - 1) // PER_ROW
     width = PER_ROW * BOX_W + (PER_ROW - 1) * GAP_X + 20
@@ -53,7 +59,7 @@ def _drawing(state: CaseState, reached: CaseState | None, per_row: int, variant:
     for index, (text, _states) in enumerate(STEPS):
         row, col = divmod(index, PER_ROW)
         x, y = 10 + col * (BOX_W + GAP_X), 10 + row * (BOX_H + GAP_Y)
-        done, current = index < now, index == now
+        done, current = index in visited and index != now, index == now
         fill = "#00557f" if current else ("#d7e7f0" if done else "#ffffff")
         ink = "#ffffff" if current else "#1b1b1b"
         stroke = "#00557f" if current or done else "#8a8a8a"

@@ -26,7 +26,7 @@ from domain.errors import (
     LinkInvalid,
     NotAllowed,
 )
-from domain.states import CaseState, Role
+from domain.states import Role
 from flows.inputs import DECISIONS, Findings, Withdrawal
 from models.case import Case, CaseEvent, EventKind, case_policy, case_verdict, get_case, history
 from models.db import session_scope, utcnow
@@ -41,6 +41,7 @@ from service.read_model import (
     PUBLIC_RECEIVED,
     case_progress,
     refresh_seconds,
+    state_path,
     status_view,
     when,
 )
@@ -263,12 +264,6 @@ def genuine_status_claims(token: str) -> Any:
         return None
 
 
-def _reached(case: Case, events: list[CaseEvent]) -> CaseState | None:
-    """For a withdrawn or expired case, the open state it stopped in."""
-    closing = [e for e in events if e.kind is EventKind.TRANSITION and e.to_state == case.state]
-    return closing[-1].from_state if closing else None
-
-
 def _status_page(request: Request, session: Session, token: str, case: Case, *,
                  received: bool = False, failed: str | None = None,
                  values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
@@ -285,7 +280,7 @@ def _status_page(request: Request, session: Session, token: str, case: Case, *,
               "fields": fields(view.action)}] if view.action else []
     context = {
         "token": token, "case": case, "view": view,
-        "diagram": step_diagram(case.state, _reached(case, events)),
+        "diagram": step_diagram(state_path(case, events)),
         "received": PUBLIC_RECEIVED if received and not view.progress else None,
         "refresh_seconds": refresh_seconds(case_progress(session, case)),
         "forms": forms, "withdraw": fields(Withdrawal.action) if view.can_withdraw else None,

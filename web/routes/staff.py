@@ -52,7 +52,7 @@ from policies import load_policy
 from service.actions import act, change_identity, restart_case
 from service.claims import claim, claim_holder, release
 from service.mail import resend_mail
-from service.read_model import Phase, case_progress, refresh_seconds
+from service.read_model import Phase, case_progress, refresh_seconds, state_path
 from settings import AMSTERDAM, get_settings
 from tasks.rendering import format_date, format_number
 from web.deps import db
@@ -317,16 +317,6 @@ def _history_rows(events: list[CaseEvent], mail_ids: dict[str, int]) -> list[His
     return rows
 
 
-def _reached(case: Case, events: list[CaseEvent]) -> CaseState | None:
-    """For a withdrawn or expired case: the open state it was in when it closed."""
-    if case.state not in (CaseState.WITHDRAWN, CaseState.EXPIRED):
-        return None
-    for event in reversed(events):
-        if event.kind is EventKind.TRANSITION and event.to_state == case.state:
-            return event.from_state
-    return None
-
-
 def _render_case(
     request: Request,
     session: Session,
@@ -390,7 +380,7 @@ def _render_case(
                                                                   case_id=case_id),
         "reviews": reviews, "certificate": get_certificate(session=session, case_id=case_id),
         "mails": mails, "history": _history_rows(events, {x.key: x.id for x in mails if x.id}),
-        "diagram": step_diagram(case.state, _reached(case, events)),
+        "diagram": step_diagram(state_path(case, events)),
         "step": step, "progress": progress, "stuck": progress.phase is Phase.STUCK,
         "refresh_seconds": refresh_seconds(progress),
         "may_restart": progress.phase is Phase.STUCK
