@@ -7,6 +7,7 @@ API), never a bare 500. The API's documentation is served from this site (works 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -26,9 +27,11 @@ from web.routes import admin, api, auth, links, public, staff
 from web.security import SECURITY_HEADERS, BodyLimit
 from web.templating import templates
 
+log = logging.getLogger(__name__)
 NOT_FOUND = "Deze pagina bestaat niet."
 DEFAULT_DETAILS = {404: NOT_FOUND, 405: "Deze actie kan hier niet.",
-                   500: "Er ging iets mis aan onze kant."}
+                   500: "Er ging iets mis aan onze kant. Wat u eerder heeft vastgelegd, blijft bewaard; "
+                        "probeer het later opnieuw."}
 
 
 def create_app() -> FastAPI:
@@ -74,6 +77,12 @@ def create_app() -> FastAPI:
 
     for kind in (*DATABASE_DOWN, Unavailable):
         app.add_exception_handler(kind, _unavailable)
+
+    @app.exception_handler(Exception)
+    async def _failure(request: Request, exc: Exception) -> Response:
+        """A bug: the reader gets a Dutch page, the log the traceback."""
+        log.error("Onverwachte fout bij %s %s", request.method, request.url.path, exc_info=exc)
+        return _error(request, 500, DEFAULT_DETAILS[500], {})
 
     @app.get("/api/v1/docs", response_class=HTMLResponse, include_in_schema=False)
     async def api_docs(request: Request) -> Response:
