@@ -71,6 +71,7 @@ ADDITIONS_LIMIT = (
 )
 EXPLANATION_REQUIRED = "Geef een toelichting bij dit oordeel."
 MISSING_REQUIRED = "Geef aan wat er ontbreekt."
+CONFIRM_WITHDRAW = "Vink aan dat u de aanvraag echt wilt intrekken."
 WRONG_REVIEWER = "Dit dossier is niet aan u toegewezen."
 
 LOGIN_FAILED = "E-mailadres of wachtwoord onjuist."

@@ -13,6 +13,7 @@ from prefect import Task
 from prefect.flow_runs import asuspend_flow_run
 
 from flows.inputs import Decision
+from tasks.decisions import PauseInfo
 from tasks.mail import send_now
 
 P = ParamSpec("P")
@@ -22,7 +23,8 @@ R = TypeVar("R")
 class Executor(Protocol):
     def step(self, task: Task[P, R], *args: P.args, **kwargs: P.kwargs) -> R: ...
 
-    async def suspend(self, kind: type[Decision], pause_key: str, timeout: int) -> Decision: ...
+    async def suspend(self, kind: type[Decision], pause: PauseInfo, pause_key: str) -> Decision:
+        ...
 
     async def send_mail(self, case_id: int) -> None: ...
 
@@ -33,10 +35,14 @@ class PrefectExecutor:
     def step(self, task: Task[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         return task(*args, **kwargs)
 
-    async def suspend(self, kind: type[Decision], pause_key: str, timeout: int) -> Decision:
+    async def suspend(self, kind: type[Decision], pause: PauseInfo, pause_key: str) -> Decision:
+        """The resume form in Prefect's UI links back to the case page, where the decision
+        is best taken (it shows the evidence and checks)."""
+        description = (f"**{kind.title}**\n\nAanvraag [{pause.case_number}]({pause.case_url}); "
+                       "besluit bij voorkeur op de pagina van de aanvraag.")
         return await asuspend_flow_run(
-            wait_for_input=kind.with_initial_data(description=f"**{kind.title}**"),
-            key=pause_key, timeout=timeout,
+            wait_for_input=kind.with_initial_data(description=description),
+            key=pause_key, timeout=pause.timeout_seconds,
         )
 
     async def send_mail(self, case_id: int) -> None:

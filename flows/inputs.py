@@ -6,23 +6,49 @@ import these to validate and build forms; the Prefect UI renders them as resume 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import ClassVar, Literal
 
 from prefect.input import RunInput
 from pydantic import ConfigDict, EmailStr, Field
 
+from domain.messages import EXPLANATION_REQUIRED, MISSING_REQUIRED
 from domain.states import Role
+
+# Field titles on our forms and on the Prefect UI's resume forms.
+FIELD_TITLES: dict[str, str] = {
+    "outcome": "Besluit", "note": "Toelichting", "held_on": "Datum van het startgesprek",
+    "reopened_on": "Datum heropend", "submitted_on": "Datum van indienen",
+    "paid_on": "Datum betaling ontvangen", "complete": "Is de aanvraag compleet?",
+    "missing": "Wat ontbreekt", "supplied_on": "Datum aangeleverd",
+    "description": "Wat is aangeleverd", "reviewer_name": "Naam beoordelaar",
+    "reviewer_email": "E-mailadres beoordelaar", "explanation": "Toelichting",
+    "reason": "Reden",
+}
+
+
+@dataclass(frozen=True)
+class RequiredWhen:
+    """An optional field that another field's choice makes required (forms show `hint`)."""
+
+    field: str
+    values: frozenset[object]
+    message: str
+    hint: str
 
 
 class Decision(RunInput):
     """Base of all pause inputs: `action` names it, `roles` may give it."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True,
+                              field_title_generator=lambda name, _: FIELD_TITLES.get(name, name),
+                              model_title_generator=lambda kind: getattr(kind, "title", ""))
 
     action: ClassVar[str]
     title: ClassVar[str]
     roles: ClassVar[frozenset[Role]]
+    required_when: ClassVar[dict[str, RequiredWhen]] = {}
 
 
 class AssociationDecision(Decision):
@@ -80,6 +106,9 @@ class CompletenessChecked(Decision):
     title = "Controle op volledigheid"
     roles = frozenset({Role.REGISTER_STAFF})
 
+    required_when = {"missing": RequiredWhen("complete", frozenset({False}), MISSING_REQUIRED,
+                                             "verplicht als de aanvraag niet compleet is")}
+
     complete: bool = Field(description="Is de aanvraag compleet?")
     missing: str = Field("", max_length=2000, description="Wat ontbreekt (als niet compleet)")
 
@@ -106,6 +135,9 @@ class Findings(Decision):
     action = "findings"
     title = "Bevindingen van de beoordelaar"
     roles = frozenset({Role.REVIEWER})
+    required_when = {"explanation": RequiredWhen(
+        "outcome", frozenset({"additions", "negative"}), EXPLANATION_REQUIRED,
+        "verplicht bij een aanvulling of een negatief oordeel")}
 
     outcome: Literal["positive", "additions", "negative"] = Field(
         description="positive: voldoet; additions: aanvulling nodig; negative: voldoet niet"

@@ -71,8 +71,7 @@ async def decide(run: Executor, case_id: int, kind: type[D], key: str,
     while True:
         pause_key = key if attempt == 0 else f"{key}-retry-{attempt}"
         pause = run.step(open_pause, case_id, pause_key, kind.action, days)
-        offered = None if pause.decided else await run.suspend(kind, pause_key,
-                                                              pause.timeout_seconds)
+        offered = None if pause.decided else await run.suspend(kind, pause, pause_key)
         recorded = run.step(accept_decision, case_id, pause_key, offered)
         if recorded is not None:
             return kind.model_validate(recorded), pause_key

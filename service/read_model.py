@@ -24,10 +24,9 @@ from models.case import Case, CaseEvent, EventKind, case_policy, history
 from models.certificate import get_certificate
 from models.db import utcnow
 from models.decision import unconsumed
-from models.invoice import InvoiceKind, InvoiceStatus, case_invoices
+from models.invoice import Invoice, InvoiceKind, InvoiceStatus, case_invoices
 from models.practitioner import Practitioner
-from settings import AMSTERDAM
-from tasks.cases import AWAITED_LABELS
+from settings import AMSTERDAM, get_settings
 from tasks.rendering import format_date
 
 
@@ -98,17 +97,18 @@ NEXT_STEPS: dict[str, tuple[str, str]] = {
     "submit": ("u", "U dient uw dossier in: werk uw digitaal portfolio voor de specialisatie bij "
                     "en vul hieronder de datum van indienen in. Die datum wordt de ingangsdatum "
                     "van uw nieuwe registratieperiode."),
-    "payment_received": ("u", "U betaalt de factuur. Het KP behandelt uw aanvraag zodra de "
-                              "betaling binnen is."),
+    "payment_received": ("u", "U betaalt de factuur: maak het bedrag over met het "
+                              "betalingskenmerk dat hieronder staat. Het KP behandelt uw "
+                              "aanvraag zodra de betaling binnen is."),
     "completeness": ("het KP", "Het KP controleert of uw aanvraag compleet is."),
     "completion_supplied": ("u", "Uw aanvraag is nog niet compleet. Lever aan wat ontbreekt "
-                                 "(zie de e-mail van het KP) en meld dat hieronder."),
+                                 "en meld dat hieronder."),
     "assign_reviewer": ("het KP", "Het KP koppelt uw dossier aan een vakinhoudelijk "
                                   "beoordelaar."),
     "findings": ("de beoordelaar", "Een vakinhoudelijk beoordelaar beoordeelt uw werkervaring "
                                    "en activiteiten."),
-    "additions_supplied": ("u", "De beoordelaar vraagt om een aanvulling. Lever die aan (zie de "
-                                "e-mail) en meld hieronder wat u heeft aangevuld."),
+    "additions_supplied": ("u", "De beoordelaar vraagt om een aanvulling. Lever die aan en "
+                                "meld hieronder wat u heeft aangevuld."),
 }
 CLOSED_TEXT: dict[CaseState, str] = {
     CaseState.CERTIFIED: "Uw herregistratie is rond en u staat weer in het openbaar register.",
@@ -118,8 +118,6 @@ CLOSED_TEXT: dict[CaseState, str] = {
     CaseState.WITHDRAWN: "De aanvraag is ingetrokken.",
     CaseState.EXPIRED: "De aanvraag is gesloten omdat een termijn is verstreken.",
 }
-HISTORY_DECISIONS = {"open_case": "Aanvraag geregistreerd",
-                     "withdraw": "Verzoek om de aanvraag in te trekken"}
 PRACTITIONER_ACTIONS = tuple(a for a, kind in DECISIONS.items()
                              if Role.PRACTITIONER in kind.roles and kind is not Withdrawal)
 
@@ -127,14 +125,18 @@ PRACTITIONER_ACTIONS = tuple(a for a, kind in DECISIONS.items()
 class NextStep(BaseModel):
     who: str = Field(description="Wie nu aan zet is")
     what: str
+    asked: str | None = Field(None, description="Wat er gevraagd is (aanvulling)")
     due_on: date | None = Field(description="Uiterste datum")
 
 
 class InvoiceLine(BaseModel):
-    number: str
+    number: str = Field(description="Factuurnummer, ook het betalingskenmerk")
     kind: str
     amount: Decimal
     issued_on: date
+    account: str = Field(description="Over te maken aan")
+    iban: str
+    due_on: date | None = Field(description="Uiterste betaaldatum")
 
 
 class Line(BaseModel):
@@ -173,28 +175,50 @@ def when(at: datetime) -> str:
     return f"{format_date(local.date())}, {local:%H:%M}"
 
 
-def _public_history(events: list[CaseEvent]) -> list[Line]:
-    """The history in plain Dutch: decisions, state changes and what the case waited for."""
-    rows = []
+# What reaching a state means to the practitioner: the milestones of the timeline.
+MILESTONES: dict[CaseState, str] = {
+    CaseState.ASSOCIATION_CHECK: "De VvOCM is uw punten en uren gaan controleren",
+    CaseState.INTAKE_CALL: "De VvOCM heeft u uitgenodigd voor een startgesprek",
+    CaseState.REOPEN_ADVISED: "De VvOCM heeft het KP geadviseerd uw portfolio te heropenen",
+    CaseState.PORTFOLIO_REOPENED: "Het KP heeft uw digitaal portfolio heropend",
+    CaseState.AWAITING_PAYMENT: "Uw dossier is ingediend; de factuur is verstuurd",
+    CaseState.COMPLETENESS_CHECK: "Het KP controleert of uw aanvraag compleet is",
+    CaseState.AWAITING_COMPLETION: "Het KP heeft om ontbrekende onderdelen gevraagd",
+    CaseState.UNDER_REVIEW: "Uw dossier ligt bij een vakinhoudelijk beoordelaar",
+    CaseState.ADDITIONS_REQUESTED: "De beoordelaar heeft om een aanvulling gevraagd",
+    CaseState.CERTIFIED: "U bent geherregistreerd",
+    CaseState.REJECTED: "Uw aanvraag is afgewezen",
+    CaseState.DECLINED: "Uw punten of uren zijn niet toereikend",
+    CaseState.WITHDRAWN: "De aanvraag is ingetrokken",
+    CaseState.EXPIRED: "De aanvraag is gesloten: een termijn is verstreken",
+}
+
+
+def _timeline(case: Case, events: list[CaseEvent]) -> list[Line]:
+    """The milestones only, one per state reached, dated: what a person tells another."""
+    rows = [Line(label=format_date(case.request_date), text="Uw aanvraag is ontvangen")]
     for e in events:
-        if e.kind is EventKind.DECISION:
-            kind = DECISIONS.get(e.action)
-            title = HISTORY_DECISIONS.get(e.action) or (kind.title if kind else "")
-            if title:
-                rows.append(Line(label=when(e.at), text=f"{title}, door {e.actor_role.label}"))
-        elif e.kind is EventKind.TRANSITION and e.to_state is not None:
-            rows.append(Line(label=when(e.at), text=f"Nieuwe status: {e.to_state.label}"))
-        elif e.action.startswith("awaiting:"):
-            awaited = AWAITED_LABELS.get(e.action.removeprefix("awaiting:"))
-            due = e.input.get("due_on")
-            if awaited and isinstance(due, str):
-                rows.append(Line(label=when(e.at), text=f"Wacht op {awaited}, uiterlijk "
-                                                        f"{format_date(date.fromisoformat(due))}"))
+        if e.kind is EventKind.TRANSITION and e.to_state in MILESTONES:
+            rows.append(Line(label=format_date(_local(e.at).date()), text=MILESTONES[e.to_state]))
     return rows
 
 
+def _asked(events: list[CaseEvent], action: str) -> str | None:
+    """What KP or the reviewer asked for at the last request: repeated where the practitioner
+    supplies it, so the mail need not be at hand."""
+    field, outcome = {"completion_supplied": ("missing", None),
+                      "additions_supplied": ("explanation", "additions")}.get(action, ("", None))
+    asked = [e.input.get(field) for e in events if e.kind is EventKind.DECISION
+             and e.action in ("completeness", "findings")
+             and (outcome is None or e.input.get("outcome") == outcome)]
+    last = asked[-1] if asked and field else None
+    return last if isinstance(last, str) and last else None
+
+
 def _dates(session: Session, case: Case) -> list[Line]:
-    found = [Line(label="Aanvraag ontvangen", text=format_date(case.request_date))]
+    found = [Line(label="Aanvraag ontvangen", text=f"{format_date(case.request_date)} (de dag "
+                  "dat uw verzoek bij de VvOCM binnenkwam; uw punten en uren tellen over de vijf "
+                  "jaar daarvoor)")]
     if case.reopened_on:
         found.append(Line(label="Portfolio heropend", text=format_date(case.reopened_on)))
     if case.submitted_on:
@@ -210,6 +234,17 @@ def _dates(session: Session, case: Case) -> list[Line]:
     return found
 
 
+def _invoice_line(case: Case, invoice: Invoice) -> InvoiceLine:
+    """The re-registration invoice is due when the payment pause is; the intake fee has no
+    deadline in the procedure."""
+    account, iban = get_settings().payment.payee(invoice.kind)
+    due = case.due_on if invoice.kind is InvoiceKind.REREGISTRATION \
+        and case.awaiting_action == "payment_received" else None
+    return InvoiceLine(number=invoice.number, kind=KIND_LABELS[invoice.kind],
+                       amount=invoice.amount, issued_on=invoice.issued_on, account=account,
+                       iban=iban, due_on=due)
+
+
 def status_view(session: Session, case: Case) -> StatusView:
     events = history(session=session, case_id=case.id or 0)
     practitioner = session.get(Practitioner, case.practitioner_id)
@@ -221,7 +256,8 @@ def status_view(session: Session, case: Case) -> StatusView:
     next_step = None
     if not case.state.is_closed and not busy and case.awaiting_action in NEXT_STEPS:
         who, what = NEXT_STEPS[case.awaiting_action or ""]
-        next_step = NextStep(who=who, what=what, due_on=case.due_on)
+        next_step = NextStep(who=who, what=what, due_on=case.due_on,
+                             asked=_asked(events, case.awaiting_action or ""))
     return StatusView(
         number=case.number, practitioner_name=practitioner.name,
         kp_number=practitioner.kp_number, specialisation=case_policy(case).name,
@@ -230,10 +266,8 @@ def status_view(session: Session, case: Case) -> StatusView:
         next_step=next_step, action=action, pause_key=case.awaiting_key if action else None,
         can_withdraw=not case.state.is_closed and not any(
             e.key == f"decision:{Withdrawal.action}" for e in events),
-        open_invoices=[
-            InvoiceLine(number=i.number, kind=KIND_LABELS[i.kind], amount=i.amount,
-                        issued_on=i.issued_on)
-            for i in case_invoices(session=session, case_id=case.id or 0)
-            if i.status is InvoiceStatus.OPEN],
-        dates=_dates(session, case), history=_public_history(events),
+        open_invoices=[_invoice_line(case, i)
+                       for i in case_invoices(session=session, case_id=case.id or 0)
+                       if i.status is InvoiceStatus.OPEN],
+        dates=_dates(session, case), history=_timeline(case, events),
     )

@@ -74,6 +74,11 @@ class PrefectSettings(BaseModel):
         "(a loaded server retries for a minute); past that the sweep's reconciler delivers it"
     )
 
+    @property
+    def ui_url(self) -> str:
+        """Prefect's UI, served by its API server."""
+        return self.api_url.removesuffix("/").removesuffix("/api")
+
 
 class RepairSettings(BaseModel):
     """When the reconciler (in the sweep) considers a case's run lost, and when it gives up."""
@@ -122,6 +127,22 @@ class AddressSettings(BaseModel):
     register_office: str = "info@kwaliteitsregisterparamedici.nl"
 
 
+class PaymentSettings(BaseModel):
+    """Where practitioners pay: the re-registration fee to KP, the intake fee to VvOCM. The
+    defaults are example accounts for development; production must set the real ones."""
+
+    register_account: str = "Stichting Kwaliteitsregister Paramedici"
+    register_iban: str = "NL91ABNA0417164300"
+    association_account: str = "VvOCM"
+    association_iban: str = "NL20INGB0001234567"
+
+    def payee(self, invoice_kind: str) -> tuple[str, str]:
+        """Account name and IBAN an invoice of this kind is paid to."""
+        if invoice_kind == "intake":
+            return self.association_account, self.association_iban
+        return self.register_account, self.register_iban
+
+
 class DeadlineSettings(BaseModel):
     """Days each pause waits for a person before the case expires (weeks, as in real life)."""
 
@@ -153,6 +174,7 @@ class Settings(BaseSettings):
     repair: RepairSettings = RepairSettings()
     links: LinkSettings = LinkSettings()
     addresses: AddressSettings = AddressSettings()
+    payment: PaymentSettings = PaymentSettings()
     web: WebSettings = WebSettings()
     deadlines: DeadlineSettings = DeadlineSettings()
 

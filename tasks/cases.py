@@ -39,7 +39,7 @@ from models.registration import Registration, RegistrationStatus, latest_registr
 from models.review import Review, ReviewOutcome, get_review, get_reviewer, upsert_reviewer
 from policies import RegisterPolicy
 from settings import get_settings
-from tasks.links import dossier_url, status_url
+from tasks.links import dossier_url, staff_case_url, status_url
 from tasks.rendering import render_mail
 from tasks.retrying import case_task
 
@@ -164,8 +164,10 @@ def invite_to_intake_call(case_id: int, cause: str) -> bool:
         invoice = issue_invoice(session=step.session, case_id=step.case_id,
                                 kind=InvoiceKind.INTAKE, amount=fee,
                                 issued_on=step.today) if fee > 0 else None
+        account, iban = get_settings().payment.payee(InvoiceKind.INTAKE)
         step.mail("intake_call_invited", "practitioner", member=step.practitioner.member,
-                  fee=fee, invoice_number=invoice.number if invoice else None)
+                  fee=fee, invoice_number=invoice.number if invoice else None,
+                  account=account, iban=iban)
     return run_step(case_id, "invite-to-intake-call", expect={S.ASSOCIATION_CHECK},
                     to=S.INTAKE_CALL, body=body, cause=cause)
 
@@ -182,12 +184,15 @@ def decline(case_id: int, note: str, cause: str) -> bool:
 
 @case_task
 def advise_reopening(case_id: int, note: str, cause: str) -> bool:
-    """R8: VvOCM advises KP by e-mail to reopen the specialisation portfolio."""
+    """R8: VvOCM advises KP by e-mail to reopen the specialisation portfolio, and tells the
+    practitioner, who otherwise hears nothing until KP has reopened it."""
     def body(step: Step) -> None:
         decision = get_decision(session=step.session, case_id=step.case_id, pause_key=cause)
+        verdict = case_verdict(step.case)
         step.mail("reopen_advice", "register",
                   association_staff=decision.actor_name if decision else "VvOCM",
-                  verdict=case_verdict(step.case), note=note)
+                  verdict=verdict, note=note)
+        step.mail("association_approved", "practitioner", verdict=verdict)
     return run_step(case_id, "advise-reopening", expect={S.ASSOCIATION_CHECK, S.INTAKE_CALL},
                     to=S.REOPEN_ADVISED, body=body, cause=cause)
 
@@ -218,8 +223,9 @@ def invoice_application(case_id: int, submitted_on: date, cause: str) -> bool:
         invoice = issue_invoice(session=step.session, case_id=step.case_id,
                                 kind=InvoiceKind.REREGISTRATION,
                                 amount=step.policy.reregistration_fee, issued_on=step.today)
+        account, iban = get_settings().payment.payee(InvoiceKind.REREGISTRATION)
         step.mail("invoice_issued", "practitioner", invoice_number=invoice.number,
-                  amount=invoice.amount, submitted_on=submitted_on,
+                  amount=invoice.amount, submitted_on=submitted_on, account=account, iban=iban,
                   due_date=step.due(get_settings().deadlines.payment))
     return run_step(case_id, "invoice-application", expect={S.AWAITING_SUBMISSION},
                     to=S.AWAITING_PAYMENT, body=body, cause=cause)
@@ -252,9 +258,15 @@ def request_completion(case_id: int, attempt: int, missing: str, cause: str) -> 
 
 @case_task
 def resume_completeness_check(case_id: int, attempt: int, cause: str) -> bool:
-    """The completed application is checked again."""
+    """The completed application is checked again; KP hears that it is back."""
+    def body(step: Step) -> None:
+        supplied = get_decision(session=step.session, case_id=step.case_id, pause_key=cause)
+        data = supplied.input if supplied else {}
+        step.mail("completion_received", "register", case_url=staff_case_url(step.case.number),
+                  supplied_on=date.fromisoformat(data.get("supplied_on", str(step.today))),
+                  description=data.get("description", ""))
     return run_step(case_id, f"resume-completeness-{attempt}", expect={S.AWAITING_COMPLETION},
-                    to=S.COMPLETENESS_CHECK, cause=cause)
+                    to=S.COMPLETENESS_CHECK, body=body, cause=cause)
 
 
 @case_task
@@ -268,9 +280,15 @@ def assign_reviewer(case_id: int, reviewer_name: str, reviewer_email: str, cause
                                 assigned_on=step.today))
         step.mail("review_assigned", reviewer.email, reviewer_name=reviewer.name,
                   dossier_url=dossier_url(step.case_id, reviewer.id, 1),
+                  link_valid_until=_dossier_link_end(step.today),
                   due_date=step.due(get_settings().deadlines.findings), round=1)
     return run_step(case_id, "assign-reviewer", expect={S.COMPLETENESS_CHECK},
                     to=S.UNDER_REVIEW, body=body, cause=cause)
+
+
+def _dossier_link_end(today: date) -> date:
+    """The last whole day a dossier link made today works (it counts from the moment made)."""
+    return today + timedelta(days=get_settings().links.dossier_days - 1)
 
 
 def _record_findings(step: Step, outcome: ReviewOutcome, explanation: str) -> None:
@@ -303,6 +321,7 @@ def resume_review(case_id: int, round: int, description: str, cause: str) -> boo
         reviewer = get_reviewer(session=step.session, reviewer_id=reviewer_id)
         step.mail("additions_received", reviewer.email, reviewer_name=reviewer.name,
                   dossier_url=dossier_url(step.case_id, reviewer_id, round),
+                  link_valid_until=_dossier_link_end(step.today),
                   description=description, round=round,
                   due_date=step.due(get_settings().deadlines.findings))
     return run_step(case_id, f"resume-review-{round}", expect={S.ADDITIONS_REQUESTED},

@@ -23,15 +23,12 @@ from domain.messages import (
     DATE_BEFORE,
     DATE_IN_FUTURE,
     DECLINE_NEEDS_SHORTFALL,
-    EXPLANATION_REQUIRED,
-    MISSING_REQUIRED,
 )
 from domain.states import Role
 from flows.inputs import (
     AdditionsSupplied,
     ApplicationSubmitted,
     AssociationDecision,
-    CompletenessChecked,
     CompletionSupplied,
     Decision,
     Findings,
@@ -43,6 +40,7 @@ from models.case import Case, CaseEvent, EventKind, add_note, case_verdict, get_
 from models.db import session_scope, utcnow
 from models.decision import DecisionRecord, DecisionSource, get_decision
 from settings import get_settings
+from tasks.links import staff_case_url
 from tasks.rendering import format_date
 from tasks.retrying import pause_task
 
@@ -91,18 +89,17 @@ def validate_decision(*, case: Case, decision: Decision, today: date) -> dict[st
             errors["paid_on"] = _not_after_today(day, today) or _not_before(
                 day, case.submitted_on, "de datum van indienen"
             )
-        case CompletenessChecked(complete=False, missing=""):
-            errors["missing"] = MISSING_REQUIRED
         case CompletionSupplied(supplied_on=day) | AdditionsSupplied(supplied_on=day):
             errors["supplied_on"] = _not_after_today(day, today) or _not_before(
                 day, case.submitted_on, "de datum van indienen"
             )
-        case Findings(outcome=outcome, explanation=explanation):
-            if outcome != "positive" and not explanation:
-                errors["explanation"] = EXPLANATION_REQUIRED
+        case Findings(outcome=outcome):
             max_rounds = get_settings().max_additions_rounds
             if outcome == "additions" and case.review_round > max_rounds:
                 errors["outcome"] = ADDITIONS_LIMIT.format(max=max_rounds)
+    for name, rule in decision.required_when.items():
+        if getattr(decision, rule.field) in rule.values and not getattr(decision, name):
+            errors[name] = rule.message
     return {field: message for field, message in errors.items() if message}
 
 
@@ -136,6 +133,8 @@ class PauseInfo(BaseModel):
     due_on: date
     timeout_seconds: int
     decided: bool = False
+    case_number: str = ""
+    case_url: str = ""  # the staff case page, linked from Prefect's resume form
 
 
 @pause_task
@@ -163,7 +162,8 @@ def open_pause(case_id: int, pause_key: str, action: str, days: int) -> PauseInf
         session.add(case)
     grace = get_settings().deadlines.grace
     return PauseInfo(due_on=due, decided=decided is not None,
-                     timeout_seconds=max(3600, ((due - today).days + grace) * 86400))
+                     timeout_seconds=max(3600, ((due - today).days + grace) * 86400),
+                     case_number=case.number, case_url=staff_case_url(case.number))
 
 
 @pause_task

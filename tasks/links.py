@@ -7,6 +7,7 @@ expires; itsdangerous signs it with the configured secret.
 from __future__ import annotations
 
 from typing import Any, Literal
+from urllib.parse import quote
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
@@ -46,6 +47,11 @@ def read_token(purpose: Purpose, token: str, *, case_id: int | None = None) -> d
 def status_url(case_id: int) -> str:
     token = make_token("status", case=case_id, role="practitioner")
     return f"{get_settings().links.base_url}/status/{token}"
+
+
+def staff_case_url(number: str) -> str:
+    """The staff case page (behind login, so no token)."""
+    return f"{get_settings().links.base_url}/zaken/{quote(number)}"
 
 
 def dossier_url(case_id: int, reviewer_id: int, round: int) -> str:

@@ -35,6 +35,7 @@ TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates" / "email"
 TEMPLATE_NAMES: tuple[str, ...] = (
     "request_received",
     "association_check_requested",
+    "association_approved",
     "intake_call_invited",
     "declined",
     "reopen_advice",
@@ -42,6 +43,7 @@ TEMPLATE_NAMES: tuple[str, ...] = (
     "invoice_issued",
     "payment_confirmed",
     "completion_requested",
+    "completion_received",
     "review_assigned",
     "additions_requested",
     "additions_received",
@@ -73,6 +75,12 @@ def format_date(d: date) -> str:
 def format_euro(amount: Decimal) -> str:
     """Dutch currency notation ("€ 50,00", with a no-break space) so it never wraps apart."""
     return format_currency(amount, "EUR", locale=LOCALE)
+
+
+def format_iban(iban: str) -> str:
+    """In groups of four, as on a bank statement: "NL91 ABNA 0417 1643 00"."""
+    compact = iban.replace(" ", "").upper()
+    return " ".join(compact[i:i + 4] for i in range(0, len(compact), 4))
 
 
 def format_number(value: Decimal | int) -> str:
@@ -128,6 +136,7 @@ def _environment() -> Environment:
     env.filters["datum"] = _datum_filter
     env.filters["euro"] = _euro_filter
     env.filters["getal"] = _getal_filter
+    env.filters["iban"] = format_iban
     return env
 
 

@@ -104,7 +104,8 @@ ASSIGN = Step("assignment", "assign_reviewer", REGISTER,
               {"reviewer_name": "Dr. R. Beoordelaar", "reviewer_email": "reviewer@example.org"})
 POSITIVE = Step("findings-1", "findings", REVIEWER, {"outcome": "positive"})
 HEAD = ("request_received", "association_check_requested")
-PAID_MAILS = ("reopen_advice", "portfolio_reopened", "invoice_issued", "payment_confirmed")
+ADVISED = ("reopen_advice", "association_approved")
+PAID_MAILS = (*ADVISED, "portfolio_reopened", "invoice_issued", "payment_confirmed")
 
 PLANS: dict[str, Plan] = {
     "member": Plan(
@@ -125,7 +126,8 @@ PLANS: dict[str, Plan] = {
             Step("completeness-2", "completeness", REGISTER, {"complete": True}),
             ASSIGN, POSITIVE),
         CaseState.CERTIFIED,
-        (*HEAD, "intake_call_invited", *PAID_MAILS, "completion_requested", "review_assigned",
+        (*HEAD, "intake_call_invited", *PAID_MAILS, "completion_requested",
+         "completion_received", "review_assigned",
          "certificate_issued"),
         ("intake", "reregistration")),
     "additions": Plan(
@@ -146,7 +148,7 @@ PLANS: dict[str, Plan] = {
             Step("withdraw", "withdraw", PRACTITIONER, {"reason": "Toch geen tijd"},
                  after="payment")),
         CaseState.WITHDRAWN,
-        (*HEAD, "reopen_advice", "portfolio_reopened", "invoice_issued", "withdrawn"),
+        (*HEAD, *ADVISED, "portfolio_reopened", "invoice_issued", "withdrawn"),
         ("reregistration",)),
     "declined": Plan(
         "declined", False, (

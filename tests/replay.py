@@ -20,6 +20,7 @@ from flows.case_closure import Reason, closure_plan
 from flows.inputs import Decision
 from flows.lapsed_specialisation import step_plan
 from settings import get_settings
+from tasks.decisions import PauseInfo
 from tasks.mail import DeliveryFailed, deliver_pending
 
 P = ParamSpec("P")
@@ -47,7 +48,7 @@ class Replay:
         self.steps.append(task.name)
         return task.fn(*args, **kwargs)
 
-    async def suspend(self, kind: type[Decision], pause_key: str, timeout: int) -> Decision:
+    async def suspend(self, kind: type[Decision], pause: PauseInfo, pause_key: str) -> Decision:
         if pause_key in self.operator_input:
             return kind.model_validate(self.operator_input[pause_key])
         raise Suspended(pause_key)

@@ -24,7 +24,7 @@ from models.case import history
 from models.db import session_scope
 from models.staff import ApiToken
 from service.accounts import new_api_token
-from service.read_model import CLOSED_TEXT, StatusView
+from service.read_model import CLOSED_TEXT, MILESTONES, StatusView
 from settings import get_settings
 from tasks.links import make_token
 from tests.conftest import TODAY, Mailbox, case_row, make_staff
@@ -302,9 +302,10 @@ def test_practitioner_link_reads_the_status_page_view(walked: World) -> None:
     assert view["action"] is None and not view["can_withdraw"] and view["next_step"] is None
     assert view["open_invoices"] == []  # the invoice was paid
     texts = [line["text"] for line in view["history"]]
-    assert "Aanvraag geregistreerd, door medewerker VvOCM" in texts
-    assert f"{DECISIONS['findings'].title}, door beoordelaar" in texts
-    assert f"Nieuwe status: {CaseState.WITHDRAWN.label}" in texts
+    assert texts[0] == "Uw aanvraag is ontvangen"
+    assert MILESTONES[CaseState.UNDER_REVIEW] in texts
+    assert texts[-1] == MILESTONES[CaseState.WITHDRAWN]
+    assert not any("Wacht op" in text for text in texts), "the timeline has milestones only"
 
 
 # --- every principal against every action -----------------------------------------------------

@@ -27,6 +27,7 @@ STAFF_OR_REVIEWER = {
     "reopen_advice",
     "review_assigned",
     "additions_received",
+    "completion_received",
 }
 PRACTITIONER = tuple(name for name in TEMPLATE_NAMES if name not in STAFF_OR_REVIEWER)
 
@@ -75,10 +76,20 @@ EXTRAS: dict[str, dict[str, object]] = {
         "member": False,
         "fee": Decimal("50"),
         "invoice_number": "F-2026-0042",
+        "account": "VvOCM",
+        "iban": "NL20INGB0001234567",
     },
     "declined": {
         "shortfalls": [Shortfall("Er ontbreken 200 uren werkervaring als kinderoefentherapeut.")],
         "note": "",
+    },
+    "association_approved": {
+        "verdict": Verdict(
+            sufficient=True,
+            window=(date(2021, 3, 15), date(2026, 3, 15)),
+            points_total=Decimal("84"),
+            hours_total=Decimal("950"),
+        ),
     },
     "reopen_advice": {
         "association_staff": "A. Jansen",
@@ -95,6 +106,8 @@ EXTRAS: dict[str, dict[str, object]] = {
         "invoice_number": "F-2026-0043",
         "amount": Decimal("84.00"),
         "submitted_on": date(2026, 3, 15),
+        "account": "Stichting Kwaliteitsregister Paramedici",
+        "iban": "NL91ABNA0417164300",
         "due_date": date(2026, 4, 14),
     },
     "payment_confirmed": {
@@ -109,6 +122,7 @@ EXTRAS: dict[str, dict[str, object]] = {
     "review_assigned": {
         "reviewer_name": "dr. P. Bakker",
         "dossier_url": DOSSIER_URL,
+        "link_valid_until": date(2026, 5, 1),
         "due_date": date(2026, 4, 15),
         "round": 1,
     },
@@ -120,9 +134,15 @@ EXTRAS: dict[str, dict[str, object]] = {
     "additions_received": {
         "reviewer_name": "dr. P. Bakker",
         "dossier_url": DOSSIER_URL,
+        "link_valid_until": date(2026, 5, 15),
         "description": "Bewijzen van intervisie toegevoegd.",
         "round": 2,
         "due_date": date(2026, 4, 29),
+    },
+    "completion_received": {
+        "case_url": "https://herregistratie.example/zaken/HR-2026-00012",
+        "supplied_on": date(2026, 4, 2),
+        "description": "Uittreksel toegevoegd.",
     },
     "certificate_issued": {
         "period_start": date(2026, 3, 15),
@@ -301,3 +321,26 @@ def test_rendered_mail_is_immutable() -> None:
     mail = render("expired")
     with pytest.raises(AttributeError):
         mail.subject = "x"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("template", ["review_assigned", "additions_received"])
+def test_reviewer_mails_say_until_when_the_link_works(template: str) -> None:
+    mail = render(template)
+    until = format_date(date(2026, 5, 1) if template == "review_assigned" else date(2026, 5, 15))
+    for body in (mail.text, mail.html):
+        assert f"De link werkt tot en met {until}." in body
+
+
+def test_invoice_mail_says_where_to_pay_with_which_reference_and_by_when() -> None:
+    invoice = render("invoice_issued")
+    for line in ("Over te maken aan: Stichting Kwaliteitsregister Paramedici",
+                 "IBAN: NL91 ABNA 0417 1643 00", "Betalingskenmerk: F-2026-0043",
+                 "Uiterste betaaldatum: 14 april 2026"):
+        assert line in invoice.text
+    assert "NL91 ABNA 0417 1643 00" in invoice.html and "F-2026-0043" in invoice.html
+
+
+def test_intake_fee_mail_says_where_to_pay() -> None:
+    mail = render("intake_call_invited")
+    assert "overmaken aan VvOCM, IBAN NL20 INGB 0001 2345 67, onder vermelding van F-2026-0042" \
+        in mail.text

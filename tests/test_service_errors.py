@@ -286,6 +286,7 @@ async def test_double_click_sends_nothing_twice(mailbox: Mailbox) -> None:
     assert await run_case(case_id) == "portfolio-reopened"  # a replay repeats nothing
     assert mailbox.templates(case_id) == [
         "request_received", "association_check_requested", "reopen_advice",
+        "association_approved",
     ]
     mailbox.assert_each_once()
     assert [e.key for e in decisions(case_id)] == ["decision:association-decision"]

@@ -17,6 +17,7 @@ from dateutil.relativedelta import relativedelta
 
 from domain import messages as m
 from domain.errors import DecisionConflict, InvalidInput, InvalidTransition
+from domain.states import CaseState as S
 from domain.states import Role
 from flows.inputs import AssociationDecision
 from models.case import CaseEvent, EventKind, case_verdict, history
@@ -29,6 +30,7 @@ from models.registration import latest_registration
 from models.review import ReviewOutcome, case_reviews, get_reviewer
 from service.actions import act, open_case
 from service.actors import Actor
+from service.read_model import MILESTONES, StatusView, status_view
 from settings import get_settings
 from tasks.cases import overdue_cases
 from tasks.decisions import accept_decision
@@ -61,6 +63,11 @@ TO_REVIEW = [
     ("assignment", "assign_reviewer", {"reviewer_name": "Dr. R. Beoordelaar",
                                        "reviewer_email": REVIEWER_EMAIL}, REGISTER),
 ]
+
+
+def practitioner_view(case_id: int) -> StatusView:
+    with read_session() as session:
+        return status_view(session, case_row(case_id))
 
 
 async def walk(ref: str, case_id: int, steps: list[tuple[str, str, dict[str, Any], Actor]],
@@ -113,6 +120,7 @@ async def test_member_case_runs_to_certificate_from_the_submission_date(
     assert await run_case(case_id) == "certified"
     assert mailbox.templates(case_id) == [
         "request_received", "association_check_requested", "reopen_advice",
+        "association_approved",
         "portfolio_reopened", "invoice_issued", "payment_confirmed", "review_assigned",
         "certificate_issued",
     ]
@@ -273,6 +281,8 @@ async def test_additions_loop_then_certificate(mailbox: Mailbox) -> None:
     assert case_row(ref).state == "additions_requested"
     assert "Voeg het verslag van de intervisie toe." in text_of(
         mail(mailbox, case_id, "additions_requested"))
+    view = practitioner_view(case_id)
+    assert view.next_step and view.next_step.asked == "Voeg het verslag van de intervisie toe."
     await act(ref, "additions_supplied", {"supplied_on": str(TODAY - timedelta(days=1)),
                                           "description": "Intervisieverslag toegevoegd."},
               actor=PRACTITIONER)
@@ -361,6 +371,13 @@ async def test_incomplete_application_goes_back_then_continues(mailbox: Mailbox)
          PRACTITIONER),
     ]) == "completeness-2"
     assert missing in text_of(mail(mailbox, case_id, "completion_requested"))
+    assert [line.text for line in practitioner_view(case_id).history] == [
+        "Uw aanvraag is ontvangen", *(MILESTONES[state] for state in (
+            S.ASSOCIATION_CHECK, S.REOPEN_ADVISED, S.PORTFOLIO_REOPENED, S.AWAITING_PAYMENT,
+            S.COMPLETENESS_CHECK, S.AWAITING_COMPLETION, S.COMPLETENESS_CHECK))]
+    back_to_kp = mail(mailbox, case_id, "completion_received")
+    assert back_to_kp["To"] == get_settings().addresses.register_office
+    assert "Uittreksel toegevoegd" in text_of(back_to_kp) and f"/zaken/{ref}" in text_of(back_to_kp)
     back = event(case_id, "step:resume-completeness-1")
     assert back is not None and back.from_state == "awaiting_completion"
     assert back.actor_role == Role.PRACTITIONER

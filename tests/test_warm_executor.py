@@ -6,6 +6,7 @@ executor mid-step is in test_live_repairs.py."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -21,9 +22,12 @@ from prefect.client.schemas.filters import (
     LogFilter,
     LogFilterFlowRunId,
 )
+from prefect.input.run_input import keyset_from_paused_state
 
 from cli.stack import Stack, case_pool
+from flows.inputs import AssociationDecision
 from service.actions import act, open_case
+from tasks.links import staff_case_url
 from tests.chaos import PLANS, Timeline, Walk, Walkers
 from tests.conftest import (
     ASSOCIATION,
@@ -115,6 +119,26 @@ async def test_state_history_and_log_lines_are_those_of_the_stock_worker(
     warm_states, warm_lines = await a_run_to_its_second_pause()
     assert warm_states == stock_states
     assert warm_lines == stock_lines
+
+
+async def test_prefect_ui_shows_the_case_number_and_dutch_forms_linking_back(
+        stack: Stack) -> None:
+    opened = await open_case(request(TODAY - timedelta(days=3)), actor=ASSOCIATION)
+    case = await awaiting(opened.number, "association_decision", timeout=120)
+    run_id = UUID(case.flow_run_id)
+    await wait_until_paused(run_id)
+    async with get_client() as client:
+        run = await client.read_flow_run(run_id)
+        assert run.name == f"{opened.number} #1" and f"aanvraag:{opened.number}" in run.tags
+        assert run.state is not None
+        keys = keyset_from_paused_state(run.state)
+        description = await client.read_flow_run_input(keys["description"], run_id)
+        form = json.loads(await client.read_flow_run_input(keys["schema"], run_id))
+    assert AssociationDecision.title in description
+    assert f"[{opened.number}]({staff_case_url(opened.number)})" in description
+    assert form["title"] == AssociationDecision.title
+    assert {field["title"] for field in form["properties"].values()} == {"Besluit",
+                                                                        "Toelichting"}
 
 
 @pytest.fixture

@@ -20,13 +20,14 @@ from service.actions import act, open_case
 from service.read_model import PUBLIC_RECEIVED
 from settings import get_settings
 from tasks.links import make_token
+from tasks.rendering import format_date, format_iban
 from tests.conftest import ASSOCIATION, REGISTER, TODAY, Mailbox, case_row, csrf_from, wait_until
 from tests.factories import request
 from tests.replay import close, run_case
 from web.routes.links import (
-    CONFIRM_WITHDRAW,
     FRESH_LINK_RECENT,
     FRESH_LINK_SENT,
+    RECEIVED_THANKS,
     REVIEWER_LINK_EXPIRED,
     STATUS_LINK_EXPIRED,
     mask_email,
@@ -108,12 +109,16 @@ async def test_practitioner_submits_and_reviewer_certifies_through_mailed_links(
     assert sent.status_code == 303
     received = client.get(sent.headers["location"]).text
     assert PUBLIC_RECEIVED in received and 'action="' + action not in received
+    assert RECEIVED_THANKS["submit"] in received and "Besluit" not in received
     assert await run_case(case_id) == "payment"
     with session_scope() as session:
         invoice = case_invoices(session=session, case_id=case_id)[0]
     page = client.get(status)
     assert "Wacht op betaling" in page.text and invoice.number in page.text
     assert "€" in page.text and 'action="' + action not in page.text
+    payment = get_settings().payment
+    assert payment.register_account in page.text and format_iban(payment.register_iban) \
+        in page.text and format_date(case_row(case_id).due_on) in page.text
 
     await act(ref, "payment_received", {"paid_on": str(TODAY)}, actor=REGISTER)
     assert await run_case(case_id) == "completeness-1"
@@ -144,6 +149,8 @@ async def test_practitioner_submits_and_reviewer_certifies_through_mailed_links(
     assert page.status_code == 200
     assert practitioner.name in page.text and "Kinderoefentherapie" in page.text
     assert "Activiteit 1" in page.text and "Bevindingen versturen" in page.text
+    assert "verplicht bij een aanvulling of een negatief oordeel" in page.text
+    assert 'maxlength="4000"' in page.text and "Ten hoogste 4000 tekens." in page.text
     incomplete = client.post(dossier, data={"outcome": "additions", "explanation": "",
                                             "csrf_token": csrf_from(page.text)})
     assert incomplete.status_code == 422 and m.EXPLANATION_REQUIRED in incomplete.text
@@ -216,7 +223,7 @@ async def test_practitioner_withdraws_with_confirmation(
     assert early.status_code == 409
     withdraw = f"{status}/acties/withdraw"
     unconfirmed = client.post(withdraw, data={"reason": "Ik stop ermee.", "csrf_token": csrf})
-    assert unconfirmed.status_code == 422 and CONFIRM_WITHDRAW in unconfirmed.text
+    assert unconfirmed.status_code == 422 and m.CONFIRM_WITHDRAW in unconfirmed.text
     assert "Ik stop ermee." in unconfirmed.text
     done = client.post(withdraw, data={"reason": "Ik stop ermee.", "bevestigen": "ja",
                                        "csrf_token": csrf}, follow_redirects=False)

@@ -110,7 +110,7 @@ async def test_inbox_filters_case_page_and_refused_input(
     assert len(listed(client.get("/inbox", params={"q": marker,
                                                    "status": "association_check"}).text)) == 2
     nothing = client.get("/inbox", params={"q": marker, "status": "awaiting_payment"})
-    assert listed(nothing.text) == [] and "Geen open aanvragen gevonden" in nothing.text
+    assert listed(nothing.text) == [] and "Geen aanvragen gevonden" in nothing.text
 
     monkeypatch.setattr(get_settings().web, "page_size", 1)
     first = client.get("/inbox", params={"q": marker})
@@ -122,7 +122,9 @@ async def test_inbox_filters_case_page_and_refused_input(
 
     register = make_staff("register_staff")
     with staff_client(register) as kp_office:
-        assert listed(kp_office.get("/inbox", params={"q": marker}).text) == []
+        assert {kot.number, bot.number}.isdisjoint(listed(kp_office.get("/inbox").text))
+        assert set(listed(kp_office.get("/inbox", params={"q": marker}).text)) == \
+            {kot.number, bot.number}, "a search looks through all cases"
         refused = post_form(kp_office, f"/zaken/{kot.number}/acties/{DECIDE}",
                             {"outcome": "advise"})
         assert refused.status_code == 403
@@ -137,6 +139,10 @@ async def test_inbox_filters_case_page_and_refused_input(
     assert ('<svg class="diagram wide" role="img" '
             'aria-label="Stap 2 van 10: Controle VvOCM') in page.text
     assert "Aanvraag geregistreerd" in page.text and "Aanvraag bevestigd" in page.text
+    assert "request_received" not in page.text and "association_check_requested" not in page.text
+    people, system = page.text.split("Systeemgebeurtenissen")
+    assert "Wacht op: " + AssociationDecision.title in system
+    assert "Wacht op: " not in people
     assert format_date(case.due_on) in page.text
     assert AssociationDecision.title in page.text
 
@@ -153,14 +159,30 @@ async def test_inbox_filters_case_page_and_refused_input(
     assert no_csrf.status_code == 403 and shown(m.CSRF_FAILED) in no_csrf.text
     assert decisions(kot.number) == [] and decisions(bot.number) == []
 
+    unconfirmed = post_form(client, f"/zaken/{bot.number}/acties/withdraw",
+                            {"reason": "Op verzoek van de oefentherapeut"})
+    assert unconfirmed.status_code == 422 and shown(m.CONFIRM_WITHDRAW) in unconfirmed.text
+    assert "Op verzoek van de oefentherapeut" in unconfirmed.text
+    assert decisions(bot.number) == []
     withdrawn = post_form(client, f"/zaken/{bot.number}/acties/withdraw",
-                          {"reason": "Op verzoek van de oefentherapeut"})
+                          {"reason": "Op verzoek van de oefentherapeut", "bevestigen": "ja"})
     assert withdrawn.status_code == 303
     assert await close(bot.case_id, "withdrawn")
     closed = client.get(f"/zaken/{bot.number}").text
     assert "Besluit vastleggen" not in closed and "Aanvraag intrekken</button>" not in closed
     assert 'aria-label="Stap 2 van 10: Controle VvOCM (Ingetrokken)' in closed
-    assert listed(client.get("/inbox", params={"q": marker, "alle": "1"}).text) == [kot.number]
+    found = client.get("/inbox", params={"q": marker}).text
+    assert listed(found) == [kot.number, bot.number], "a closed case is found, open ones first"
+    assert "Ingetrokken" in found
+    assert listed(client.get("/inbox", params={"alle": "1", "specialisatie": "BOT"}).text) \
+        .count(bot.number) == 0, "without a search only open cases"
+
+    with session_scope() as session:
+        late = find_case(session=session, ref=kot.number)
+        late.due_on = get_settings().current_date() - timedelta(days=3)
+        session.add(late)
+    row = client.get("/inbox", params={"q": marker}).text
+    assert 'class="overdue"' in row and "(3 dagen te laat)" in row
 
 
 async def test_claims_conflicts_and_a_decision_moving_on(offline_client: Any) -> None:
@@ -202,7 +224,8 @@ async def test_claims_conflicts_and_a_decision_moving_on(offline_client: Any) ->
         assert m.RECEIVED_PENDING in done.text  # the decision is not processed yet
 
     assert await run_case(opened.case_id) == "portfolio-reopened"
-    assert listed(client.get("/inbox", params={"q": kp}).text) == []
+    assert listed(client.get("/inbox", params={"q": kp, "status": "association_check"}).text) \
+        == [], "no longer waiting for VvOCM"
     with staff_client(make_staff("register_staff")) as kp_office:
         inbox = kp_office.get("/inbox", params={"q": kp}).text
         assert listed(inbox) == [number] and PortfolioReopened.title in inbox

@@ -30,8 +30,8 @@ from web.templating import templates
 log = logging.getLogger(__name__)
 NOT_FOUND = "Deze pagina bestaat niet."
 DEFAULT_DETAILS = {404: NOT_FOUND, 405: "Deze actie kan hier niet.",
-                   500: "Er ging iets mis aan onze kant. Wat u eerder heeft vastgelegd, blijft bewaard; "
-                        "probeer het later opnieuw."}
+                   500: "Er ging iets mis aan onze kant. Wat u eerder heeft vastgelegd, blijft "
+                        "bewaard; probeer het later opnieuw."}
 
 
 def create_app() -> FastAPI:

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal, get_args, get_origin
 
-from flows.inputs import Decision
+from annotated_types import MaxLen
+
+from flows.inputs import FIELD_TITLES, Decision
 
 Kind = Literal["date", "bool", "choice", "text", "textarea", "email"]
 
@@ -21,15 +23,6 @@ CHOICE_LABELS: dict[str, str] = {
     "negative": "Negatief: voldoet niet",
 }
 LONG_TEXT = {"note", "missing", "explanation", "description", "reason"}
-LABELS: dict[str, str] = {
-    "outcome": "Besluit", "note": "Toelichting", "held_on": "Datum van het startgesprek",
-    "reopened_on": "Datum heropend", "submitted_on": "Datum van indienen",
-    "paid_on": "Datum betaling ontvangen", "complete": "Is de aanvraag compleet?",
-    "missing": "Wat ontbreekt", "supplied_on": "Datum aangeleverd",
-    "description": "Wat is aangeleverd", "reviewer_name": "Naam beoordelaar",
-    "reviewer_email": "E-mailadres beoordelaar", "explanation": "Toelichting",
-    "reason": "Reden",
-}
 
 
 @dataclass
@@ -42,6 +35,8 @@ class FormField:
     value: str = ""
     error: str | None = None
     choices: list[tuple[str, str]] = field(default_factory=list)
+    max_length: int | None = None
+    required_note: str = ""  # "verplicht bij ...", for a field another choice makes required
 
 
 def _kind(name: str, annotation: Any) -> tuple[Kind, list[tuple[str, str]]]:
@@ -68,12 +63,15 @@ def form_fields(
         field_kind, choices = _kind(name, info.annotation)
         raw = values.get(name, "")
         fields.append(FormField(
-            name=name, label=LABELS.get(name, name),
-            hint="" if (info.description or "").startswith(LABELS.get(name, name))
+            name=name, label=FIELD_TITLES.get(name, name),
+            hint="" if (info.description or "").startswith(FIELD_TITLES.get(name, name))
             else info.description or "",
             kind=field_kind,
             required=info.is_required(), value="" if raw is None else str(raw),
             error=errors.get(name), choices=choices,
+            max_length=next((rule.max_length for rule in info.metadata
+                             if isinstance(rule, MaxLen)), None),
+            required_note=rule.hint if (rule := kind.required_when.get(name)) else "",
         ))
     return fields
 

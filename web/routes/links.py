@@ -75,7 +75,13 @@ FRESH_LINK_RECENT = (
     "Er is in het afgelopen uur al een nieuwe link gestuurd naar {email}. Kijk in uw mailbox, "
     "ook bij ongewenste e-mail. Een volgende link kunt u over een uur aanvragen."
 )
-CONFIRM_WITHDRAW = "Vink aan dat u de aanvraag echt wilt intrekken."
+# After the practitioner's own action, said in their words (the status under it is current).
+RECEIVED_THANKS = {
+    "submit": "We hebben uw indiening ontvangen.",
+    "completion_supplied": "We hebben de ontbrekende onderdelen ontvangen.",
+    "additions_supplied": "We hebben uw aanvulling ontvangen.",
+    "withdraw": "We hebben uw verzoek om de aanvraag in te trekken ontvangen.",
+}
 CATEGORY_LABELS = {"course": "Cursus", "other": "Overige activiteit"}
 
 
@@ -265,7 +271,7 @@ def genuine_status_claims(token: str) -> Any:
 
 
 def _status_page(request: Request, session: Session, token: str, case: Case, *,
-                 received: bool = False, failed: str | None = None,
+                 received: str | None = None, failed: str | None = None,
                  values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
                  status: int = 200) -> Response:
     """`failed`: the action whose form came back with `errors` and the typed `values`."""
@@ -281,7 +287,7 @@ def _status_page(request: Request, session: Session, token: str, case: Case, *,
     context = {
         "token": token, "case": case, "view": view,
         "diagram": step_diagram(state_path(case, events)),
-        "received": PUBLIC_RECEIVED if received and not view.progress else None,
+        "received": RECEIVED_THANKS.get(received or ""),
         "refresh_seconds": refresh_seconds(case_progress(session, case)),
         "forms": forms, "withdraw": fields(Withdrawal.action) if view.can_withdraw else None,
         "withdraw_error": (errors or {}).get("bevestigen") if failed == "withdraw" else None,
@@ -360,7 +366,7 @@ async def status(request: Request, token: str, ontvangen: str | None = None,
         case = _status_case(session, token)
     except LinkExpired:
         return _status_expired(request, session, token)
-    return _status_page(request, session, token, case, received=ontvangen is not None)
+    return _status_page(request, session, token, case, received=ontvangen)
 
 
 @router.post("/status/{token}/acties/{action}", dependencies=[Depends(require_csrf)])
@@ -379,7 +385,7 @@ async def practitioner_action(request: Request, token: str, action: str,
     values = _values(form)
     if kind is Withdrawal and values.get("bevestigen") != "ja":
         return _status_page(request, session, token, case, failed=action, values=values,
-                            errors={"bevestigen": CONFIRM_WITHDRAW}, status=422)
+                            errors={"bevestigen": m.CONFIRM_WITHDRAW}, status=422)
     practitioner = session.get(Practitioner, case.practitioner_id)
     assert practitioner is not None
     pause_key = values.get("pause_key") or None
@@ -394,4 +400,4 @@ async def practitioner_action(request: Request, token: str, action: str,
         raise HTTPException(status_code=409, detail=str(err)) from err
     except NotAllowed as err:
         raise HTTPException(status_code=403, detail=str(err)) from err
-    return RedirectResponse(f"/status/{token}?ontvangen=1", status_code=303)
+    return RedirectResponse(f"/status/{token}?ontvangen={action}", status_code=303)

@@ -29,8 +29,8 @@ from domain.errors import (
     NotAllowed,
     Unavailable,
 )
-from domain.states import CLOSED_STATES, ROLE_LABELS, STATE_LABELS, CaseState
-from flows.inputs import DECISIONS, Decision, Withdrawal
+from domain.states import CLOSED_STATES, ROLE_LABELS, STATE_LABELS, CaseState, Role
+from flows.inputs import DECISIONS, FIELD_TITLES, Decision, ReviewerAssignment, Withdrawal
 from models.case import (
     Case,
     CaseEvent,
@@ -41,12 +41,12 @@ from models.case import (
     history,
 )
 from models.certificate import get_certificate
-from models.db import utcnow
+from models.decision import unconsumed
 from models.invoice import case_invoices
 from models.outbox import MailStatus, OutboxMail, case_mails
 from models.practitioner import Practitioner
 from models.registration import Registration
-from models.review import case_reviews, get_reviewer
+from models.review import Reviewer, case_reviews, get_reviewer
 from models.staff import StaffRole, StaffUser
 from policies import load_policy
 from service.actions import act, change_identity, restart_case
@@ -54,22 +54,22 @@ from service.claims import claim, claim_holder, release
 from service.mail import resend_mail
 from service.read_model import Phase, case_progress, refresh_seconds, state_path
 from settings import AMSTERDAM, get_settings
+from tasks.decisions import decision_key
 from tasks.rendering import format_date, format_number
 from web.deps import db
 from web.diagram import step_diagram
-from web.forms import CHOICE_LABELS, LABELS, FormField, form_fields, page_number, parse_form
+from web.forms import CHOICE_LABELS, FormField, form_fields, page_number, parse_form
 from web.security import ACTOR_ROLES, actor_for, require_csrf, roles_allowed
 from web.templating import templates
 
 router = APIRouter(include_in_schema=False)
 STAFF = roles_allowed(StaffRole.ASSOCIATION_STAFF, StaffRole.REGISTER_STAFF, StaffRole.ADMIN)
 SPECIALISATIONS = ("KOT", "BOT", "PSOT", "GOT")
-OPEN_STATES = [s for s in CaseState if s not in CLOSED_STATES]
 
 MAIL_NOT_FOUND = "Deze e-mail bestaat niet (meer) bij deze aanvraag."
 INBOX_EMPTY_MINE = "Er wachten nu geen aanvragen op een besluit van u. Mooi werk!"
 INBOX_EMPTY_ALL = "Er zijn geen open aanvragen."
-INBOX_EMPTY_FILTERED = "Geen open aanvragen gevonden die aan de filters voldoen."
+INBOX_EMPTY_FILTERED = "Geen aanvragen gevonden die aan de filters voldoen."
 CLAIMED = "U heeft deze stap opgepakt; collega's kunnen er nu geen besluit in nemen."
 TAKEN_OVER = "U heeft deze stap overgenomen van {name}; dat staat in de geschiedenis."
 RELEASED = "De stap is vrijgegeven."
@@ -106,7 +106,7 @@ STEP_LABELS = {
     "run_stopped": "Workflow-run gestopt",
 }
 INPUT_LABELS = {
-    **LABELS, "kp_number": "KP-nummer", "name": "Naam", "email": "E-mailadres",
+    **FIELD_TITLES, "kp_number": "KP-nummer", "name": "Naam", "email": "E-mailadres",
     "member": "Lid VvOCM", "specialisation": "Specialisatie", "request_date": "Datum aanvraag",
     "previous_period_start": "Begin vorige periode", "due_on": "Uiterlijk",
     "errors": "Fouten",
@@ -161,9 +161,28 @@ class InboxRow:
     case: Case
     practitioner: Practitioner
     awaited: str
-    age_days: int
+    due_text: str
+    urgency: str  # "overdue", "soon" or ""
     claimed_by: str
     stuck: bool
+    supplied: bool  # back from the practitioner with what was missing
+
+
+SOON_DAYS = 7
+
+
+def _due(case: Case, today: date) -> tuple[str, str]:
+    """The due date with what it means today, and how urgent it is."""
+    if case.due_on is None or case.state.is_closed:
+        return "", ""
+    days = (case.due_on - today).days
+    if days < 0:
+        return f"{format_date(case.due_on)} ({-days} dag{'en' if days < -1 else ''} te laat)", \
+            "overdue"
+    if days == 0:
+        return f"{format_date(case.due_on)} (vandaag)", "soon"
+    return f"{format_date(case.due_on)} (nog {days} dag{'en' if days > 1 else ''})", \
+        "soon" if days <= SOON_DAYS else ""
 
 
 @router.get("/inbox", response_class=HTMLResponse)
@@ -177,23 +196,26 @@ def inbox(
     user: StaffUser = STAFF,
     session: Session = Depends(db),
 ) -> Response:
-    """Cases waiting for this role's decision (admin: all open cases), oldest pause first."""
-    show_all = bool(alle) or user.role is StaffRole.ADMIN
-    state = status if status in {s.value for s in OPEN_STATES} else ""
-    code = specialisatie.upper() if specialisatie.upper() in SPECIALISATIONS else ""
+    """Cases waiting for this role's decision (admin: all open cases), the most urgent due date
+    first; a search looks through all cases, closed ones included."""
     search = q.strip()
+    state = status if status in {s.value for s in CaseState} else ""
+    everything = bool(search) or (state != "" and CaseState(state).is_closed)
+    show_all = bool(alle) or user.role is StaffRole.ADMIN or everything
+    code = specialisatie.upper() if specialisatie.upper() in SPECIALISATIONS else ""
 
     pause = aliased(CaseEvent)
     opened = func.coalesce(pause.at, Case.updated_at)
     query = (
-        select(Case, Practitioner, opened)
+        select(Case, Practitioner)
         .join(Practitioner, col(Practitioner.id) == Case.practitioner_id)
         .outerjoin(pause, and_(
             col(pause.case_id) == Case.id,
             col(pause.key) == literal("pause:", String) + col(Case.awaiting_key),
         ))
-        .where(col(Case.state).not_in(CLOSED_STATES))
     )
+    if not everything:
+        query = query.where(col(Case.state).not_in(CLOSED_STATES))
     if not show_all:
         role = ACTOR_ROLES[user.role]
         mine = [action for action, kind in DECISIONS.items() if role in kind.roles]
@@ -216,22 +238,25 @@ def inbox(
     size = get_settings().web.page_size
     pages = max(1, ceil(total / size))
     page = min(page_number(pagina), pages)
-    stuck_first = col(Case.stuck_reason).is_(None)
-    found = session.exec(
-        query.order_by(stuck_first, opened, col(Case.id)).offset((page - 1) * size).limit(size)
-    ).all()
+    found = session.exec(query.order_by(
+        col(Case.state).in_(CLOSED_STATES), col(Case.stuck_reason).is_(None),
+        col(Case.due_on).is_(None), col(Case.due_on), opened, col(Case.id),
+    ).offset((page - 1) * size).limit(size)).all()
 
-    now = utcnow()
+    today = get_settings().current_date()
     rows = []
-    for case, practitioner, since in found:
+    for case, practitioner in found:
         awaited = _decision(case.awaiting_action)
         holder = claim_holder(session, case)
+        due_text, urgency = _due(case, today)
         rows.append(InboxRow(
             case=case, practitioner=practitioner,
-            awaited=STUCK_MARK if case.stuck_reason else awaited.title if awaited
-            else m.RECEIVED_PENDING,
-            age_days=max(0, (now - _local(since)).days),
+            awaited="" if case.state.is_closed else STUCK_MARK if case.stuck_reason
+            else awaited.title if awaited else m.RECEIVED_PENDING,
+            due_text=due_text, urgency=urgency,
             claimed_by=holder.name if holder else "", stuck=case.stuck_reason is not None,
+            supplied=(case.awaiting_key or "").startswith("completeness-")
+            and case.awaiting_key != "completeness-1",
         ))
 
     filters = {"status": state, "specialisatie": code, "q": search,
@@ -243,8 +268,8 @@ def inbox(
 
     return templates().TemplateResponse(request, "inbox.html", {
         "user": user, "rows": rows, "filters": filters, "show_all": show_all,
-        "role_label": ACTOR_ROLES[user.role].label,
-        "states": OPEN_STATES, "specialisations": _specialisation_names(),
+        "everything": everything, "role_label": ACTOR_ROLES[user.role].label,
+        "states": list(CaseState), "specialisations": _specialisation_names(),
         "page": page, "pages": pages, "total": total,
         "previous_url": page_url(page - 1) if page > 1 else None,
         "next_url": page_url(page + 1) if page < pages else None,
@@ -303,18 +328,38 @@ def _summary(data: Mapping[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def _history_rows(events: list[CaseEvent], mail_ids: dict[str, int]) -> list[HistoryRow]:
-    rows = []
+def _people_level(event: CaseEvent, pending: set[str]) -> bool | None:
+    """Decisions and mails for people; None: not shown at all (a decision its transition row
+    already shows). System events (waits, runs, the reconciler) are folded away."""
+    if event.kind is EventKind.TRANSITION:
+        return True
+    if event.kind is EventKind.DECISION:
+        return True if event.key == "open" or event.key in pending else None
+    return event.actor_role is not Role.SYSTEM and not event.action.startswith("awaiting:")
+
+
+def _history_rows(events: list[CaseEvent], mails: list[OutboxMail], pending: set[str],
+                  ) -> tuple[list[HistoryRow], list[HistoryRow]]:
+    """Two levels: what people decided and were sent, and the system's own events."""
+    subjects = {mail.key: (mail.subject.rsplit(" (", 1)[0], mail.id) for mail in mails}
+    people: list[HistoryRow] = []
+    system: list[HistoryRow] = []
     for event in events:
+        level = _people_level(event, pending)
+        if level is None:
+            continue
         who = f"{ROLE_LABELS.get(event.actor_role, event.actor_role)}: {event.actor_name}"
-        rows.append(HistoryRow(
-            at=format_time(event.at), who=who, action=_action_label(event),
+        action = _action_label(event)
+        if event.key in pending:
+            action += " (wordt verwerkt)"
+        (people if level else system).append(HistoryRow(
+            at=format_time(event.at), who=who, action=action,
             summary=_summary(event.input),
             from_state=STATE_LABELS.get(event.from_state, "") if event.from_state else "",
             to_state=STATE_LABELS.get(event.to_state, "") if event.to_state else "",
-            mails=[(key.split(":")[-1], mail_ids.get(key)) for key in event.mails],
+            mails=[subjects.get(key, ("E-mail", None)) for key in event.mails],
         ))
-    return rows
+    return people, system
 
 
 def _render_case(
@@ -342,6 +387,9 @@ def _render_case(
     ).all()
     events = history(session=session, case_id=case_id)
     mails = case_mails(session=session, case_id=case_id)
+    people, system = _history_rows(events, mails, {
+        decision_key(record.pause_key)
+        for record in unconsumed(session=session, case_ids=[case_id]).get(case_id, [])})
     reviews = [(review, get_reviewer(session=session, reviewer_id=review.reviewer_id).name)
                for review in case_reviews(session=session, case_id=case_id)]
 
@@ -355,9 +403,14 @@ def _render_case(
 
     errors = dict(errors or {})
     step_fields: list[FormField] = []
+    reviewers: list[Reviewer] = []
     if may_step and step is not None:
         mine = posted == step.action
         step_fields = form_fields(step, values if mine else None, errors if mine else None)
+        if step is ReviewerAssignment:
+            reviewers = list(session.exec(select(Reviewer).order_by(col(Reviewer.name))))
+            for f in step_fields if reviewers else []:
+                f.required, f.required_note = False, "alleen voor een nieuwe beoordelaar"
     withdraw_fields: list[FormField] = []
     may_withdraw = is_open and not withdraw_pending and role in Withdrawal.roles
     if may_withdraw:
@@ -365,7 +418,9 @@ def _render_case(
         withdraw_fields = form_fields(Withdrawal, values if mine else None,
                                       errors if mine else None)
     identity_errors = errors if posted == "identity" else {}
-    shown = {f.name for f in step_fields + withdraw_fields if f.error} | set(identity_errors)
+    withdraw_error = errors.get("bevestigen") if posted == Withdrawal.action else None
+    shown = {f.name for f in step_fields + withdraw_fields if f.error} | set(identity_errors) \
+        | ({"bevestigen"} if withdraw_error else set())
     stray = [f"{INPUT_LABELS.get(k, k)}: {v}" for k, v in errors.items() if k not in shown]
     if errors:
         notice = " ".join([notice or NOT_RECORDED, *stray])
@@ -379,7 +434,7 @@ def _render_case(
         "registrations": registrations, "invoices": case_invoices(session=session,
                                                                   case_id=case_id),
         "reviews": reviews, "certificate": get_certificate(session=session, case_id=case_id),
-        "mails": mails, "history": _history_rows(events, {x.key: x.id for x in mails if x.id}),
+        "mails": mails, "history": people, "system_history": system,
         "diagram": step_diagram(state_path(case, events)),
         "step": step, "progress": progress, "stuck": progress.phase is Phase.STUCK,
         "refresh_seconds": refresh_seconds(progress),
@@ -387,7 +442,9 @@ def _render_case(
         and user.role in (StaffRole.REGISTER_STAFF, StaffRole.ADMIN),
         "may_step": may_step,
         "step_fields": step_fields, "may_withdraw": may_withdraw,
-        "withdraw_fields": withdraw_fields,
+        "withdraw_fields": withdraw_fields, "withdraw_error": withdraw_error,
+        "reviewer_choices": [(r.id, f"{r.name} ({r.email})") for r in reviewers],
+        "chosen_reviewer": (values or {}).get("beoordelaar", ""),
         "step_for": STEP_FOR.format(roles=", ".join(sorted(r.label for r in step.roles)))
         if step else "",
         "claimed_by": holder.name if holder else "",
@@ -403,6 +460,8 @@ def _render_case(
         "mail_status": MAIL_STATUS, "outcome_labels": CHOICE_LABELS,
         "number": format_number, "time": format_time, "yes_no": _yes_no,
         "case_url": f"/zaken/{quote(case.number)}",
+        "run_url": f"{get_settings().prefect.ui_url}/runs/flow-run/{case.flow_run_id}"
+        if case.flow_run_id else None,
     }
     return templates().TemplateResponse(request, "case.html", context, status_code=status)
 
@@ -435,7 +494,14 @@ async def take_action(
             action=action, actions=", ".join(DECISIONS)))
     form = await request.form()
     typed = {key: value for key, value in form.items() if isinstance(value, str)}
+    if kind is Withdrawal and typed.get("bevestigen") != "ja":
+        return _render_case(request, session, user, number, posted=action, values=typed,
+                            errors={"bevestigen": m.CONFIRM_WITHDRAW}, status=422)
     pause_key = None if kind is Withdrawal else typed.get("pause_key") or None
+    if kind is ReviewerAssignment and typed.get("beoordelaar", "").isdigit():
+        chosen = session.get(Reviewer, int(typed["beoordelaar"]))
+        if chosen is not None:  # one from the admin's list instead of a typed one
+            typed |= {"reviewer_name": chosen.name, "reviewer_email": chosen.email}
     try:
         outcome = await act(number, action, parse_form(kind, typed), actor=actor_for(user),
                             pause_key=pause_key)
