@@ -71,6 +71,8 @@ ADDITIONS_LIMIT = (
 )
 EXPLANATION_REQUIRED = "Geef een toelichting bij dit oordeel."
 MISSING_REQUIRED = "Geef aan wat er ontbreekt."
+COMMENTS_STAFF_ONLY = "Alleen medewerkers kunnen interne opmerkingen maken."
+FORM_EXPIRED = "Het formulier is verlopen. Laad de pagina opnieuw en probeer het nog eens."
 CONFIRM_WITHDRAW = "Vink aan dat u de aanvraag echt wilt intrekken."
 WRONG_REVIEWER = "Dit dossier is niet aan u toegewezen."
 

@@ -22,6 +22,7 @@ from models.case import case_verdict, find_case, get_event, history
 from models.db import session_scope, utcnow
 from models.outbox import MailStatus, case_mails
 from service.actions import Outcome, open_case
+from service.read_model import status_view
 from settings import get_settings
 from tasks.rendering import format_date
 from tests.conftest import ASSOCIATION, TODAY, Mailbox, case_row, csrf_from, login, make_staff
@@ -376,3 +377,29 @@ async def test_dead_letter_is_shown_and_sent_again_with_the_same_message_id(
     assert "mail_resent" in history_actions(opened.number)
     not_dead = post_form(offline_client, f"{url}/mails/{mail_id}/opnieuw", {})
     assert not_dead.status_code == 409 and shown(m.MAIL_NOT_DEAD) in not_dead.text
+
+
+async def test_internal_comments_are_for_staff_once_per_form(offline_client: Any) -> None:
+    client = offline_client
+    marker = f"Opmerkingproef{uuid4().hex[:6]}"
+    opened, _ = await new_case(f"{marker} Eva")
+    url = f"/zaken/{opened.number}"
+    login(client, make_staff("association_staff", name=f"Ella {marker}"))
+    page = client.get(url).text
+    form_id = re.search(r'name="formulier" value="([0-9a-f]{32})"', page)
+    assert form_id is not None and "Nog geen opmerkingen." in page
+    empty = post_form(client, f"{url}/opmerkingen", {"opmerking": "  ",
+                                                     "formulier": form_id.group(1)})
+    assert empty.status_code == 422 and shown(m.FIELD_TEXT_REQUIRED) in empty.text
+    text = "Gebeld met de oefentherapeut: uittreksel volgt per post."
+    for _ in range(2):  # a double click
+        added = post_form(client, f"{url}/opmerkingen", {"opmerking": text,
+                                                         "formulier": form_id.group(1)})
+        assert added.status_code == 303
+    page = client.get(url).text
+    assert page.count(text) == 2, "once in the comments, once in the history"
+    assert f"Ella {marker}" in page
+
+    with session_scope() as session:
+        view = status_view(session, find_case(session=session, ref=opened.number))
+    assert text not in view.model_dump_json()

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from math import ceil
 from typing import Any
 from urllib.parse import quote, urlencode
+from uuid import uuid4
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -51,6 +52,8 @@ from models.staff import StaffRole, StaffUser
 from policies import load_policy
 from service.actions import act, change_identity, restart_case
 from service.claims import claim, claim_holder, release
+from service.comments import MAX_LENGTH as COMMENT_MAX
+from service.comments import add_comment, comments
 from service.mail import resend_mail
 from service.read_model import Phase, case_progress, refresh_seconds, state_path
 from settings import AMSTERDAM, get_settings
@@ -77,6 +80,7 @@ RESENT = "De e-mail staat weer klaar om te versturen ({status})."
 IDENTITY_CHANGED = "De gegevens van de oefentherapeut zijn gewijzigd; de wijziging is vastgelegd."
 STEP_FOR = "Deze stap is voor: {roles}."
 NOT_RECORDED = "Het besluit is niet vastgelegd. Verbeter de gemarkeerde velden."
+COMMENTED = "Uw opmerking is toegevoegd. Alleen medewerkers zien haar."
 STUCK_MARK = "Vastgelopen: herstarten nodig"
 
 STEP_LABELS = {
@@ -104,12 +108,13 @@ STEP_LABELS = {
     "repair": "Workflow opnieuw gestart",
     "stuck": "Vastgelopen",
     "run_stopped": "Workflow-run gestopt",
+    "comment": "Interne opmerking",
 }
 INPUT_LABELS = {
     **FIELD_TITLES, "kp_number": "KP-nummer", "name": "Naam", "email": "E-mailadres",
     "member": "Lid VvOCM", "specialisation": "Specialisatie", "request_date": "Datum aanvraag",
     "previous_period_start": "Begin vorige periode", "due_on": "Uiterlijk",
-    "errors": "Fouten",
+    "errors": "Fouten", "text": "Opmerking",
 }
 CATEGORY_LABELS = {"course": "Cursussen", "other": "Overige activiteiten",
                    "accredited": "Waarvan geaccrediteerd"}
@@ -418,9 +423,11 @@ def _render_case(
         withdraw_fields = form_fields(Withdrawal, values if mine else None,
                                       errors if mine else None)
     identity_errors = errors if posted == "identity" else {}
+    comment_error = errors.get("opmerking") if posted == "comment" else None
     withdraw_error = errors.get("bevestigen") if posted == Withdrawal.action else None
     shown = {f.name for f in step_fields + withdraw_fields if f.error} | set(identity_errors) \
-        | ({"bevestigen"} if withdraw_error else set())
+        | ({"bevestigen"} if withdraw_error else set()) \
+        | ({"opmerking"} if comment_error else set())
     stray = [f"{INPUT_LABELS.get(k, k)}: {v}" for k, v in errors.items() if k not in shown]
     if errors:
         notice = " ".join([notice or NOT_RECORDED, *stray])
@@ -443,6 +450,9 @@ def _render_case(
         "may_step": may_step,
         "step_fields": step_fields, "may_withdraw": may_withdraw,
         "withdraw_fields": withdraw_fields, "withdraw_error": withdraw_error,
+        "comments": comments(events), "comment_error": comment_error,
+        "comment_value": (values or {}).get("opmerking", "") if posted == "comment" else "",
+        "comment_max": COMMENT_MAX, "form_id": uuid4().hex,
         "reviewer_choices": [(r.id, f"{r.name} ({r.email})") for r in reviewers],
         "chosen_reviewer": (values or {}).get("beoordelaar", ""),
         "step_for": STEP_FOR.format(roles=", ".join(sorted(r.label for r in step.roles)))
@@ -610,6 +620,24 @@ async def change_practitioner(request: Request, number: str, user: StaffUser = S
         return _render_case(request, session, user, number, posted="identity", values=typed,
                             errors=err.errors, status=422)
     return _done(request, number, IDENTITY_CHANGED)
+
+
+@router.post("/zaken/{number}/opmerkingen", dependencies=[Depends(require_csrf)])
+async def comment(request: Request, number: str, user: StaffUser = STAFF,
+                  session: Session = Depends(db)) -> Response:
+    """An internal comment, for colleagues only."""
+    _case_or_404(session, number)
+    form = await request.form()
+    typed = {k: v for k, v in form.items() if isinstance(v, str)}
+    try:
+        add_comment(number, typed.get("opmerking", ""), actor=actor_for(user),
+                    form_id=typed.get("formulier", ""))
+    except NotAllowed as err:
+        raise HTTPException(status_code=403, detail=str(err)) from err
+    except InvalidInput as err:
+        return _render_case(request, session, user, number, posted="comment", values=typed,
+                            errors=err.errors, status=422)
+    return _done(request, number, COMMENTED)
 
 
 @router.get("/zaken/{number}/mails/{mail_id}", response_class=HTMLResponse)
