@@ -76,6 +76,10 @@ FORM_EXPIRED = "Het formulier is verlopen. Laad de pagina opnieuw en probeer het
 CONFIRM_WITHDRAW = "Vink aan dat u de aanvraag echt wilt intrekken."
 WRONG_REVIEWER = "Dit dossier is niet aan u toegewezen."
 
+PASSWORD_TOO_SHORT = "Kies een wachtwoord van ten minste {min} tekens."
+PASSWORD_MISMATCH = "De twee nieuwe wachtwoorden zijn niet gelijk."
+PASSWORD_WRONG = "Uw huidige wachtwoord klopt niet."
+PASSWORD_CHANGED = "Uw wachtwoord is gewijzigd. Op andere apparaten bent u uitgelogd."
 LOGIN_FAILED = "E-mailadres of wachtwoord onjuist."
 LOGIN_LOCKED = "Te veel mislukte pogingen. Probeer het na {until} opnieuw."
 LOGIN_REQUIRED = "Log in om verder te gaan."

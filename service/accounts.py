@@ -13,6 +13,7 @@ from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from sqlmodel import Session, col, delete, select
 
 from domain import messages as m
+from domain.errors import InvalidInput
 from models.db import session_scope, utcnow
 from models.review import Reviewer, upsert_reviewer
 from models.staff import ApiToken, StaffRole, StaffSession, StaffUser, staff_by_email
@@ -139,6 +140,48 @@ def set_admin(*, email: str, name: str, password: str) -> None:
             email=email.strip().lower(), name=name, role=StaffRole.ADMIN, password_hash="")
         user.password_hash, user.role, user.active = hash_password(password), StaffRole.ADMIN, True
         session.add(user)
+
+
+MIN_PASSWORD_LENGTH = 12
+
+
+def change_password(*, staff_id: int, current: str, new: str, repeat: str,
+                    keep_session: str) -> None:
+    """The person's own new password; their other logins end (a one-time password that was
+    passed on is worth nothing afterwards). Field errors as InvalidInput, in Dutch."""
+    errors: dict[str, str] = {}
+    if len(new) < MIN_PASSWORD_LENGTH:
+        errors["nieuw"] = m.PASSWORD_TOO_SHORT.format(min=MIN_PASSWORD_LENGTH)
+    elif new != repeat:
+        errors["herhaal"] = m.PASSWORD_MISMATCH
+    with session_scope() as session:
+        user = session.get(StaffUser, staff_id)
+        if user is None or not user.active:
+            raise LookupError(staff_id)
+        try:
+            _hasher.verify(user.password_hash, current)
+        except (VerifyMismatchError, InvalidHashError):
+            errors = {"huidig": m.PASSWORD_WRONG, **errors}
+        if errors:
+            raise InvalidInput(errors)
+        user.password_hash = hash_password(new)
+        session.add(user)
+        session.exec(delete(StaffSession).where(
+            col(StaffSession.staff_id) == staff_id,
+            col(StaffSession.token_hash) != digest(keep_session)))
+
+
+def reactivate_staff(staff_id: int) -> str:
+    """The account can log in again, with a new one-time password (returned to pass on)."""
+    password = secrets.token_urlsafe(12)
+    with session_scope() as session:
+        target = session.get(StaffUser, staff_id)
+        if target is None:
+            raise LookupError(staff_id)
+        target.active, target.failed_logins, target.locked_until = True, 0, None
+        target.password_hash = hash_password(password)
+        session.add(target)
+    return password
 
 
 def deactivate_staff(staff_id: int) -> None:

@@ -6,10 +6,11 @@ from typing import Any
 
 from sqlmodel import select
 
+from domain import messages as m
 from models.db import session_scope
 from models.staff import ApiToken, staff_by_email
-from service.accounts import staff_from_token
-from tests.conftest import csrf_from, login, make_staff
+from service.accounts import MIN_PASSWORD_LENGTH, staff_from_token
+from tests.conftest import PASSWORD, csrf_from, login, make_staff
 
 
 def test_only_admins_reach_admin_pages(offline_client: Any) -> None:
@@ -75,3 +76,55 @@ def test_deactivated_account_is_logged_out_at_once(offline_client: Any) -> None:
         assert out.status_code == 303 and out.headers["location"].startswith("/inloggen")
     with session_scope() as session:
         assert not staff_by_email(session=session, email=colleague.email).active
+
+
+def test_a_deactivated_account_is_reactivated_with_a_new_one_time_password(
+        offline_client: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+
+    colleague = make_staff("association_staff")
+    login(offline_client, make_staff("admin"))
+    token = csrf_from(offline_client.get("/beheer").text)
+    offline_client.post(f"/beheer/medewerkers/{colleague.id}/deactiveren",
+                        data={"csrf_token": token})
+    back = offline_client.post(f"/beheer/medewerkers/{colleague.id}/heractiveren",
+                               data={"csrf_token": token})
+    assert back.status_code == 200
+    password = back.text.split(f"Eenmalig wachtwoord voor {colleague.email}: ")[1].split("<")[0]
+    with TestClient(create_app()) as browser:
+        page = browser.get("/inloggen")
+        old = browser.post("/inloggen", data={"email": colleague.email, "password": PASSWORD,
+                                              "csrf_token": csrf_from(page.text)})
+        assert old.status_code == 400, "the old password no longer works"
+        login(browser, colleague, password=password.strip())
+        assert browser.get("/inbox").status_code == 200
+
+
+def test_staff_change_their_own_password_and_other_logins_end(offline_client: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+
+    person = make_staff("register_staff")
+    login(offline_client, person)
+    with TestClient(create_app()) as elsewhere:
+        login(elsewhere, person)
+        form = offline_client.get("/wachtwoord").text
+        new = "mijn-eigen-wachtwoord-2026"
+        refused = offline_client.post("/wachtwoord", data={
+            "csrf_token": csrf_from(form), "huidig": "fout", "nieuw": "kort", "herhaal": "kort"})
+        assert refused.status_code == 422
+        assert m.PASSWORD_WRONG in refused.text
+        assert m.PASSWORD_TOO_SHORT.format(min=MIN_PASSWORD_LENGTH) in refused.text
+        mismatch = offline_client.post("/wachtwoord", data={
+            "csrf_token": csrf_from(form), "huidig": PASSWORD, "nieuw": new, "herhaal": new + "x"})
+        assert mismatch.status_code == 422 and m.PASSWORD_MISMATCH in mismatch.text
+        done = offline_client.post("/wachtwoord", data={
+            "csrf_token": csrf_from(form), "huidig": PASSWORD, "nieuw": new, "herhaal": new})
+        assert done.status_code == 200 and m.PASSWORD_CHANGED in done.text
+        assert offline_client.get("/inbox").status_code == 200, "this login goes on"
+        assert elsewhere.get("/inbox", follow_redirects=False).status_code == 303
+    with TestClient(create_app()) as fresh:
+        login(fresh, person, password=new)

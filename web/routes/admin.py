@@ -20,6 +20,7 @@ from service.accounts import (
     create_staff,
     deactivate_staff,
     new_api_token,
+    reactivate_staff,
     revoke_api_token,
 )
 from service.mail import resend_mail
@@ -103,6 +104,19 @@ async def deactivate(staff_id: int, user: StaffUser = ADMIN) -> Response:
     except LookupError as err:
         raise HTTPException(status_code=404, detail=NOT_FOUND) from err
     return RedirectResponse("/beheer", status_code=303)
+
+
+@router.post("/medewerkers/{staff_id}/heractiveren", dependencies=[Depends(require_csrf)])
+async def reactivate(request: Request, staff_id: int, user: StaffUser = ADMIN,
+                     session: Session = Depends(db)) -> Response:
+    """Back in service with a new one-time password, shown once to pass on."""
+    try:
+        password = reactivate_staff(staff_id)
+    except LookupError as err:
+        raise HTTPException(status_code=404, detail=NOT_FOUND) from err
+    target = session.get(StaffUser, staff_id)
+    return _page(request, session, user, new_secret=f"Eenmalig wachtwoord voor "
+                 f"{target.email if target else ''}: {password}")
 
 
 @router.post("/tokens", dependencies=[Depends(require_csrf)])

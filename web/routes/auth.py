@@ -8,7 +8,18 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from service.accounts import LoginError, authenticate, end_session, start_session
+from domain import messages as m
+from domain.errors import InvalidInput
+from models.staff import StaffUser
+from service.accounts import (
+    MIN_PASSWORD_LENGTH,
+    LoginError,
+    authenticate,
+    change_password,
+    end_session,
+    start_session,
+)
+from web.deps import current_staff
 from web.security import require_csrf
 from web.templating import templates
 
@@ -44,6 +55,33 @@ async def login(
     request.session.clear()
     request.session["sid"] = start_session(user)
     return RedirectResponse(_safe_next(volgende), status_code=303)
+
+
+@router.get("/wachtwoord", response_class=HTMLResponse)
+async def password_form(request: Request, gelukt: str = "",
+                        user: StaffUser = Depends(current_staff)) -> Response:
+    return templates().TemplateResponse(request, "password.html", {
+        "user": user, "errors": {}, "good": m.PASSWORD_CHANGED if gelukt else None,
+        "min_length": MIN_PASSWORD_LENGTH})
+
+
+@router.post("/wachtwoord", dependencies=[Depends(require_csrf)])
+async def change_own_password(
+    request: Request,
+    huidig: Annotated[str, Form()] = "",
+    nieuw: Annotated[str, Form()] = "",
+    herhaal: Annotated[str, Form()] = "",
+    user: StaffUser = Depends(current_staff),
+) -> Response:
+    """A one-time password from the admin is replaced by one of the person's own."""
+    try:
+        change_password(staff_id=user.id or 0, current=huidig, new=nieuw, repeat=herhaal,
+                        keep_session=str(request.session.get("sid", "")))
+    except InvalidInput as err:
+        return templates().TemplateResponse(request, "password.html", {
+            "user": user, "errors": err.errors, "good": None,
+            "min_length": MIN_PASSWORD_LENGTH}, status_code=422)
+    return RedirectResponse("/wachtwoord?gelukt=1", status_code=303)
 
 
 @router.post("/uitloggen", dependencies=[Depends(require_csrf)])
