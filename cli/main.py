@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Coroutine
 from datetime import date
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from cli.stack import read_stack_file, stack_file
 from domain import messages as m
 from domain.errors import CaseError, InvalidInput
 from domain.states import CaseState, Role
@@ -19,7 +21,7 @@ from models.db import DATABASE_DOWN, migrate, read_session
 from models.practitioner import Practitioner
 from service.actions import act, open_case
 from service.actors import Actor
-from settings import SettingsError, get_settings
+from settings import Settings, SettingsError, get_settings
 from tasks.rendering import format_date
 from tasks.runs import PREFECT_DOWN, configured_api
 
@@ -32,6 +34,43 @@ ROLES = {"vvocm": Role.ASSOCIATION_STAFF, "kp": Role.REGISTER_STAFF, "beoordelaa
          "oefentherapeut": Role.PRACTITIONER, "beheerder": Role.OPERATOR}
 RoleOption = Annotated[str, typer.Option("--als", help=f"rol: {', '.join(ROLES)}")]
 NameOption = Annotated[str, typer.Option("--door", help="naam van wie handelt")]
+
+
+# Commands that work on a running stack's data: they find it (below) and never make a database.
+ON_A_STACK = {"list", "show", "act", "open", "sweep"}
+NO_DATABASE = (
+    "Geen database gevonden in {folder}. Draait de stack? Start `make demo` of `herregistratie "
+    "runner`, of wijs de map aan met --data-dir (of HERREG_DATA_DIR)."
+)
+
+
+@app.callback()
+def find_stack(
+    ctx: typer.Context,
+    data_dir: Annotated[Path | None, typer.Option(
+        "--data-dir", help="map met de gegevens van de stack (standaard .data; een draaiende "
+        "demo in .data/demo wordt vanzelf gevonden)")] = None,
+) -> None:
+    """A running stack (`runner` or `demo`) writes its settings to stack.env in its data
+    folder; commands on its data read them, so they reach its database and Prefect server."""
+    if data_dir is not None:
+        os.environ["HERREG_DATA_DIR"] = str(data_dir)
+        get_settings.cache_clear()
+    if ctx.invoked_subcommand not in ON_A_STACK:
+        return
+    # Read before the settings: the stack's file may hold some of them (its environment).
+    folder = Path(os.environ.get("HERREG_DATA_DIR", Settings.model_fields["data_dir"].default))
+    if "HERREG_DATA_DIR" not in os.environ and not stack_file(folder).is_file() \
+            and stack_file(folder / "demo").is_file():
+        folder = folder / "demo"
+    os.environ["HERREG_DATA_DIR"] = str(folder)
+    for key, value in read_stack_file(folder).items():
+        os.environ.setdefault(key, value)
+    get_settings.cache_clear()
+    url = get_settings().database_url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        typer.secho(f"Fout: {NO_DATABASE.format(folder=folder.resolve())}", fg="red", err=True)
+        raise typer.Exit(code=2)
 
 
 def _actor(role: str, name: str) -> Actor:
@@ -260,7 +299,7 @@ def demo_command(
 
 def main() -> None:
     """The command line: a missing setting, a database or workflow server that is down, ends
-    in one Dutch line (exit code 2), never a traceback."""
+    in one Dutch line (exit code 2), and so does a bug (exit code 1), never a traceback."""
     try:
         app()
     except SettingsError as err:
@@ -272,6 +311,12 @@ def main() -> None:
     except PREFECT_DOWN as err:
         typer.secho(f"Fout: {m.PREFECT_UNAVAILABLE}", fg="red", err=True)
         raise SystemExit(2) from err
+    except Exception as err:  # a bug: one line here, the traceback on request
+        if os.environ.get("HERREG_DEBUG"):
+            raise
+        typer.secho(f"Fout: er ging iets mis ({type(err).__name__}: {err}). Met HERREG_DEBUG=1 "
+                    "ziet u de details.", fg="red", err=True)
+        raise SystemExit(1) from err
 
 
 if __name__ == "__main__":

@@ -144,6 +144,15 @@ class Stack:
         child = self._spawn("prefect-server", self._prefect(), "server", "start",
                             "--host", "127.0.0.1", "--port", str(self.port))
         self._wait_until_up(f"{self.api_url}/health", child, timeout)
+        self._announce()
+
+    def _announce(self) -> None:
+        """The command line in another terminal finds this stack through its data folder."""
+        found = stack_file(self.settings.data_dir)
+        found.parent.mkdir(parents=True, exist_ok=True)
+        found.touch(mode=0o600)
+        found.write_text("".join(f"{key}={value}\n" for key, value in self.env().items()
+                                 if key.startswith("HERREG_")))
 
     def deploy(self) -> None:
         """Create the work pools (if needed) and apply prefect.yaml."""
@@ -244,6 +253,7 @@ class Stack:
             child.process.wait()
 
     def stop(self) -> None:
+        stack_file(self.settings.data_dir).unlink(missing_ok=True)
         self._stopping.set()
         if self._supervisor is not None:
             self._supervisor.join(timeout=5)
@@ -255,6 +265,19 @@ class Stack:
                 process.terminate()
         for process in processes:
             _end(process)
+
+
+def stack_file(data_dir: Path) -> Path:
+    """Where a running stack writes its settings (HERREG_* lines) for the command line."""
+    return data_dir.resolve() / "stack.env"
+
+
+def read_stack_file(data_dir: Path) -> dict[str, str]:
+    found = stack_file(data_dir)
+    if not found.is_file():
+        return {}
+    pairs = (line.split("=", 1) for line in found.read_text().splitlines() if "=" in line)
+    return {key: value for key, value in pairs}
 
 
 def _end(process: subprocess.Popen[bytes]) -> None:

@@ -78,3 +78,29 @@ def test_first_admin_is_created_from_the_command_line(offline_client: Any) -> No
     assert admin is not None and admin.role == "admin"
     login(offline_client, admin, password="een-goed-wachtwoord")
     assert offline_client.get("/beheer").status_code == 200
+
+
+def test_the_command_line_finds_a_running_demo_and_never_makes_an_empty_database(
+        tmp_path: Path) -> None:
+    """Run from the project folder in another terminal, with no settings of its own."""
+    import os
+    import subprocess
+    import sys
+
+    cli = str(Path(sys.executable).parent / "herregistratie")
+    clean = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}
+    nothing = subprocess.run([cli, "list"], cwd=tmp_path, capture_output=True, text=True,
+                             env={**clean, "HERREG_ENVIRONMENT": "development"})
+    assert nothing.returncode == 2 and "Geen database gevonden" in nothing.stderr
+    assert "Traceback" not in nothing.stderr and not (tmp_path / ".data").exists()
+
+    demo = tmp_path / ".data" / "demo"
+    settings = {"HERREG_ENVIRONMENT": "development", "HERREG_DATA_DIR": str(demo)}
+    subprocess.run([cli, "migrate"], cwd=tmp_path, env={**clean, **settings}, check=True,
+                   capture_output=True)
+    (demo / "stack.env").write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
+    found = subprocess.run([cli, "list"], cwd=tmp_path, capture_output=True, text=True,
+                           env=clean)
+    assert found.returncode == 0, found.stderr
+    assert "0 aanvraag/aanvragen." in found.stdout
+    assert not (tmp_path / ".data" / "herregistratie.db").exists()

@@ -24,7 +24,7 @@ from prefect.client.schemas.filters import (
 )
 from prefect.input.run_input import keyset_from_paused_state
 
-from cli.stack import Stack, case_pool
+from cli.stack import Stack, case_pool, read_stack_file
 from flows.inputs import AssociationDecision
 from service.actions import act, open_case
 from tasks.links import staff_case_url
@@ -137,6 +137,8 @@ async def test_prefect_ui_shows_the_case_number_and_dutch_forms_linking_back(
     assert AssociationDecision.title in description
     assert f"[{opened.number}]({staff_case_url(opened.number)})" in description
     assert form["title"] == AssociationDecision.title
+    found = read_stack_file(stack.settings.data_dir)  # for the command line in a 2nd terminal
+    assert found["HERREG_PREFECT__API_URL"] == stack.api_url
     assert {field["title"] for field in form["properties"].values()} == {"Besluit",
                                                                         "Toelichting"}
 
