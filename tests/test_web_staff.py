@@ -403,3 +403,42 @@ async def test_internal_comments_are_for_staff_once_per_form(offline_client: Any
     with session_scope() as session:
         view = status_view(session, find_case(session=session, ref=opened.number))
     assert text not in view.model_dump_json()
+
+
+async def test_vvocm_registers_an_emailed_request_as_a_form(offline_client: Any) -> None:
+    client = offline_client
+    data = request(TODAY - timedelta(days=10))
+    login(client, make_staff("association_staff"))
+    page = client.get("/zaken/nieuw")
+    assert page.status_code == 200 and 'name="activities-5-points"' in page.text
+    token = csrf_from(page.text)
+    form = {"csrf_token": token, "kp_number": data["kp_number"], "name": data["name"],
+            "email": data["email"], "member": "ja", "specialisation": "KOT",
+            "request_date": str(data["request_date"]),
+            "previous_period_start": str(data["previous_period_start"])}
+    for i, activity in enumerate(data["evidence"]["activities"]):
+        form |= {f"activities-{i}-on": activity["on"], f"activities-{i}-category":
+                 activity["category"], f"activities-{i}-title": activity["title"],
+                 f"activities-{i}-points": activity["points"].replace(".", ",")}
+    form |= {"activities-0-points": "29,5", "activities-2-points": "30,5"}  # Dutch decimals
+    hours = data["evidence"]["work_hours"][0]
+    form |= {"work_hours-1-start": hours["start"], "work_hours-1-end": hours["end"],
+             "work_hours-1-hours": hours["hours"]}
+
+    more = client.post("/zaken/nieuw", data={**form, "meer": "activities"})
+    assert more.status_code == 200 and 'name="activities-10-points"' in more.text
+    assert f'value="{data["name"]}"' in more.text, "typed values are kept"
+
+    wrong = client.post("/zaken/nieuw", data={**form, "activities-1-points": "veel"})
+    assert wrong.status_code == 422
+    row = wrong.text.split('id="activities-1-points"')[1].split("</td>")[0]
+    assert m.FIELD_NUMBER in row, "the error sits on the row it belongs to"
+
+    done = client.post("/zaken/nieuw", data=form, follow_redirects=False)
+    assert done.status_code == 303, done.text
+    number = done.headers["location"].split("/zaken/")[1].split("?")[0]
+    case = case_row(number)
+    assert case_verdict(case).points_total == 90 and case_verdict(case).hours_total == 900
+    assert m.CASE_OPENED.format(number=number) in client.get(done.headers["location"]).text
+    again = client.post("/zaken/nieuw", data=form)
+    assert again.status_code == 409 and number in again.text, "a double submit opens nothing"
