@@ -15,10 +15,12 @@ from decimal import Decimal
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
-from sqlmodel import Session
+from sqlalchemy import ColumnElement, String, and_, func, literal, or_
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
 
 from domain import messages as m
-from domain.states import CaseState, Role
+from domain.states import CLOSED_STATES, CaseState, Role
 from flows.inputs import DECISIONS, Withdrawal
 from models.case import Case, CaseEvent, EventKind, case_policy, history
 from models.certificate import get_certificate
@@ -271,3 +273,61 @@ def status_view(session: Session, case: Case) -> StatusView:
                        if i.status is InvoiceStatus.OPEN],
         dates=_dates(session, case), history=_timeline(case, events),
     )
+
+
+# --- finding cases: the staff inbox and the API's list ----------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseQuery:
+    """Which cases, in what order. `waiting_for`: only cases awaiting one of these actions
+    (and, with `with_stuck`, those the reconciler gave up on); `open_only` leaves closed cases
+    out; `by_due`: most urgent first (stuck, then the earliest due date), else by number."""
+
+    state: CaseState | None = None
+    specialisation: str = ""
+    search: str = ""
+    waiting_for: tuple[str, ...] | None = None
+    with_stuck: bool = False
+    open_only: bool = True
+    by_due: bool = True
+    offset: int = 0
+    limit: int = 50
+
+
+def find_cases(session: Session, query: CaseQuery) -> tuple[list[tuple[Case, Practitioner]],
+                                                             int]:
+    """The page of cases asked for, and how many there are in all."""
+    pause = aliased(CaseEvent)
+    statement = (
+        select(Case, Practitioner)
+        .join(Practitioner, col(Practitioner.id) == Case.practitioner_id)
+        .outerjoin(pause, and_(
+            col(pause.case_id) == Case.id,
+            col(pause.key) == literal("pause:", String) + col(Case.awaiting_key),
+        ))
+    )
+    if query.open_only:
+        statement = statement.where(col(Case.state).not_in(CLOSED_STATES))
+    if query.waiting_for is not None:
+        mine: ColumnElement[bool] = col(Case.awaiting_action).in_(query.waiting_for)
+        if query.with_stuck:
+            mine = or_(mine, col(Case.stuck_reason).is_not(None))
+        statement = statement.where(mine)
+    if query.state is not None:
+        statement = statement.where(Case.state == query.state)
+    if query.specialisation:
+        statement = statement.where(Case.specialisation == query.specialisation)
+    if query.search:
+        needle = query.search.lower()
+        statement = statement.where(or_(*(
+            func.lower(column).contains(needle, autoescape=True)
+            for column in (col(Case.number), col(Practitioner.name), col(Practitioner.kp_number))
+        )))
+    total = session.exec(select(func.count()).select_from(statement.subquery())).one()
+    order = (col(Case.state).in_(CLOSED_STATES), col(Case.stuck_reason).is_(None),
+             col(Case.due_on).is_(None), col(Case.due_on),
+             func.coalesce(pause.at, Case.updated_at), col(Case.id)) if query.by_due \
+        else (col(Case.id),)
+    rows = session.exec(statement.order_by(*order).offset(query.offset).limit(query.limit))
+    return [(case, practitioner) for case, practitioner in rows], total

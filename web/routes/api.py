@@ -20,8 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
-from sqlalchemy import func, or_
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from domain import messages as m
 from domain.errors import (
@@ -49,7 +48,14 @@ from models.staff import StaffRole
 from service.accounts import staff_from_token
 from service.actions import CaseRequest, Outcome, act, open_case, restart_case
 from service.actors import Actor
-from service.read_model import Phase, StatusView, case_progress, status_view
+from service.read_model import (
+    CaseQuery,
+    Phase,
+    StatusView,
+    case_progress,
+    find_cases,
+    status_view,
+)
 from service.validation import dutch_errors
 from tasks.links import Purpose, read_token
 from web.deps import db
@@ -430,20 +436,9 @@ def list_cases(
     _: Principal = Depends(staff_principal),
     session: Session = Depends(db),
 ) -> CasePage:
-    statement = select(Case, Practitioner).join(
-        Practitioner, col(Case.practitioner_id) == col(Practitioner.id))
-    if state is not None:
-        statement = statement.where(Case.state == state)
-    if specialisation:
-        statement = statement.where(Case.specialisation == specialisation.strip().upper())
-    if q and q.strip():
-        term = q.strip().lower()
-        statement = statement.where(or_(*(
-            func.lower(column).contains(term, autoescape=True)
-            for column in (col(Case.number), col(Practitioner.name), col(Practitioner.kp_number))
-        )))
-    total = session.exec(select(func.count()).select_from(statement.subquery())).one()
-    rows = session.exec(statement.order_by(col(Case.id)).offset(offset).limit(limit)).all()
+    rows, total = find_cases(session, CaseQuery(
+        state=state, specialisation=(specialisation or "").strip().upper(),
+        search=(q or "").strip(), open_only=False, by_due=False, offset=offset, limit=limit))
     return CasePage(items=[CaseItem(**_item(case, practitioner)) for case, practitioner in rows],
                     total=total, limit=limit, offset=offset)
 

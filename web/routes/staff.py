@@ -8,7 +8,7 @@ the page validates nothing itself: it shows the service's Dutch errors next to t
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from math import ceil
 from typing import Any
@@ -17,8 +17,6 @@ from uuid import uuid4
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import ColumnElement, String, and_, func, literal, or_
-from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from domain import messages as m
@@ -30,7 +28,7 @@ from domain.errors import (
     NotAllowed,
     Unavailable,
 )
-from domain.states import CLOSED_STATES, ROLE_LABELS, STATE_LABELS, CaseState, Role
+from domain.states import ROLE_LABELS, STATE_LABELS, CaseState, Role
 from flows.inputs import DECISIONS, FIELD_TITLES, Decision, ReviewerAssignment, Withdrawal
 from models.case import (
     Case,
@@ -55,7 +53,14 @@ from service.claims import claim, claim_holder, release
 from service.comments import MAX_LENGTH as COMMENT_MAX
 from service.comments import add_comment, comments
 from service.mail import resend_mail
-from service.read_model import Phase, case_progress, refresh_seconds, state_path
+from service.read_model import (
+    CaseQuery,
+    Phase,
+    case_progress,
+    find_cases,
+    refresh_seconds,
+    state_path,
+)
 from settings import AMSTERDAM, get_settings
 from tasks.decisions import decision_key
 from tasks.rendering import format_date, format_number
@@ -209,44 +214,19 @@ def inbox(
     show_all = bool(alle) or user.role is StaffRole.ADMIN or everything
     code = specialisatie.upper() if specialisatie.upper() in SPECIALISATIONS else ""
 
-    pause = aliased(CaseEvent)
-    opened = func.coalesce(pause.at, Case.updated_at)
-    query = (
-        select(Case, Practitioner)
-        .join(Practitioner, col(Practitioner.id) == Case.practitioner_id)
-        .outerjoin(pause, and_(
-            col(pause.case_id) == Case.id,
-            col(pause.key) == literal("pause:", String) + col(Case.awaiting_key),
-        ))
-    )
-    if not everything:
-        query = query.where(col(Case.state).not_in(CLOSED_STATES))
-    if not show_all:
-        role = ACTOR_ROLES[user.role]
-        mine = [action for action, kind in DECISIONS.items() if role in kind.roles]
-        waiting_for_me: ColumnElement[bool] = col(Case.awaiting_action).in_(mine)
-        if user.role is StaffRole.REGISTER_STAFF:  # KP restarts what the reconciler gave up on
-            waiting_for_me = or_(waiting_for_me, col(Case.stuck_reason).is_not(None))
-        query = query.where(waiting_for_me)
-    if state:
-        query = query.where(Case.state == CaseState(state))
-    if code:
-        query = query.where(Case.specialisation == code)
-    if search:
-        needle = search.lower()
-        query = query.where(or_(
-            func.lower(col(Practitioner.kp_number)).contains(needle, autoescape=True),
-            func.lower(col(Practitioner.name)).contains(needle, autoescape=True),
-            func.lower(col(Case.number)).contains(needle, autoescape=True),
-        ))
-    total = session.exec(select(func.count()).select_from(query.subquery())).one()
     size = get_settings().web.page_size
+    role = ACTOR_ROLES[user.role]
+    query = CaseQuery(
+        state=CaseState(state) if state else None, specialisation=code, search=search,
+        waiting_for=None if show_all else tuple(
+            action for action, kind in DECISIONS.items() if role in kind.roles),
+        with_stuck=user.role is StaffRole.REGISTER_STAFF,  # KP restarts what is stuck
+        open_only=not everything, limit=size, offset=(page_number(pagina) - 1) * size)
+    found, total = find_cases(session, query)
     pages = max(1, ceil(total / size))
     page = min(page_number(pagina), pages)
-    found = session.exec(query.order_by(
-        col(Case.state).in_(CLOSED_STATES), col(Case.stuck_reason).is_(None),
-        col(Case.due_on).is_(None), col(Case.due_on), opened, col(Case.id),
-    ).offset((page - 1) * size).limit(size)).all()
+    if page < page_number(pagina):  # an old link past the last page: show the last one
+        found, total = find_cases(session, replace(query, offset=(page - 1) * size))
 
     today = get_settings().current_date()
     rows = []
