@@ -33,7 +33,7 @@ from tests.conftest import (
     wait_until,
 )
 from tests.factories import request
-from web.routes.links import RECEIVED_THANKS
+from web.routes.practitioner import RECEIVED_THANKS
 
 pytestmark = pytest.mark.usefixtures("stack")
 LINK = re.compile(r"http://\S+/(?:status|beoordeling)/[A-Za-z0-9_.\-]+")

@@ -24,14 +24,14 @@ from tasks.rendering import format_date, format_iban
 from tests.conftest import ASSOCIATION, REGISTER, TODAY, Mailbox, case_row, csrf_from, wait_until
 from tests.factories import request
 from tests.replay import close, run_case
-from web.routes.links import (
+from web.routes.practitioner import (
     FRESH_LINK_RECENT,
     FRESH_LINK_SENT,
     RECEIVED_THANKS,
-    REVIEWER_LINK_EXPIRED,
     STATUS_LINK_EXPIRED,
-    mask_email,
 )
+from web.routes.reviewer import REVIEWER_LINK_EXPIRED
+from web.routes.signed_links import mask_email
 
 
 async def link_from_mail(mailbox: Mailbox, case_id: int, template: str, kind: str) -> str:

@@ -23,7 +23,7 @@ from domain.errors import Unavailable
 from models.db import DATABASE_DOWN
 from settings import get_settings
 from web.deps import LoginRequired
-from web.routes import admin, api, auth, links, new_case, public, staff
+from web.routes import admin, api, auth, new_case, practitioner, public, reviewer, staff
 from web.security import SECURITY_HEADERS, BodyLimit
 from web.templating import templates
 
@@ -56,7 +56,8 @@ def create_app() -> FastAPI:
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.mount("/api/v1/docs/assets", StaticFiles(
         directory=Path(fastapi_swagger.__file__).parent / "resources"), name="api-docs-assets")
-    for module in (auth, new_case, staff, links, public, admin, api):  # /zaken/nieuw first
+    # new_case before staff: /zaken/nieuw is not a case number
+    for module in (auth, new_case, staff, reviewer, practitioner, public, admin, api):
         app.include_router(module.router)
     api.install(app)
 

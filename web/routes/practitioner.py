@@ -1,12 +1,11 @@
-"""Pages behind the signed links in the mails, for people without an account: the reviewer's
-dossier with the findings form, and the practitioner's status page with the forms for what the
-practitioner must do. A token is bound to one case and role (tasks/links.py); an expired
-status link can be exchanged for a fresh one, sent to the registered address only."""
+"""The practitioner's status page behind the link in every mail: where the case is, what comes
+next, the forms for what the practitioner must do, and a fresh link (to the registered address
+only) when the old one expired."""
 
 from __future__ import annotations
 
 from contextlib import suppress
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -14,7 +13,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
-from starlette.datastructures import FormData
 
 from domain import messages as m
 from domain.errors import (
@@ -27,45 +25,40 @@ from domain.errors import (
     NotAllowed,
 )
 from domain.states import Role
-from flows.inputs import DECISIONS, Findings, Withdrawal
-from models.case import Case, CaseEvent, EventKind, case_policy, case_verdict, get_case, history
+from flows.inputs import DECISIONS, Withdrawal
+from models.case import Case, case_policy, get_case, history
 from models.db import session_scope, utcnow
 from models.outbox import OutboxMail, get_mail
 from models.practitioner import Practitioner
-from models.review import case_reviews, get_reviewer
-from policies import Evidence
 from service.actions import act
 from service.actors import Actor
 from service.read_model import (
     PRACTITIONER_ACTIONS,
-    PUBLIC_RECEIVED,
     case_progress,
     refresh_seconds,
     state_path,
     status_view,
-    when,
 )
-from settings import AMSTERDAM, get_settings
-from tasks.links import Purpose, read_token, status_url
+from settings import get_settings
+from tasks.links import status_url
 from tasks.mail import DeliveryFailed, deliver_pending
-from tasks.rendering import format_number, render_mail
+from tasks.rendering import render_mail
 from web.deps import db
 from web.diagram import step_diagram
-from web.forms import CHOICE_LABELS, form_fields, parse_form
+from web.forms import form_fields, parse_form
+from web.routes.signed_links import (
+    form_values,
+    genuine_claims,
+    link_page,
+    local_time,
+    mask_email,
+)
 from web.security import require_csrf
-from web.templating import templates
 
 router = APIRouter(include_in_schema=False)
 
-# Token in the URL: keep it out of caches and out of Referer headers.
-PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
-           "X-Robots-Tag": "noindex"}
 FRESH_LINK_EVERY = timedelta(hours=1)
 
-REVIEWER_LINK_EXPIRED = (
-    "Deze link naar het dossier is verlopen. Vraag het Kwaliteitsregister Paramedici (KP) om "
-    "een nieuwe link; vermeld het kenmerk uit de e-mail."
-)
 STATUS_LINK_EXPIRED = (
     "Deze link naar uw aanvraag is verlopen. Vraag hieronder een nieuwe link aan; wij sturen "
     "die naar het e-mailadres dat bij ons bekend is."
@@ -82,173 +75,10 @@ RECEIVED_THANKS = {
     "additions_supplied": "We hebben uw aanvulling ontvangen.",
     "withdraw": "We hebben uw verzoek om de aanvraag in te trekken ontvangen.",
 }
-CATEGORY_LABELS = {"course": "Cursus", "other": "Overige activiteit"}
-
-
-# --- small helpers -------------------------------------------------------------------------
-
-def _local(at: datetime) -> datetime:
-    """SQLite hands back naive datetimes; they were written in UTC."""
-    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(AMSTERDAM)
-
-
-def _values(form: FormData) -> dict[str, str]:
-    return {k: v for k, v in form.items() if isinstance(v, str)}
-
-
-def mask_email(address: str) -> str:
-    """p***@example.org: enough to recognise one's own address, not to learn someone's."""
-    local, _, domain = address.partition("@")
-    return f"{local[:1]}***@{domain}"
-
-
-def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
-    return templates().TemplateResponse(request, name, {"user": None, **context},
-                                        status_code=status, headers=PRIVATE)
-
-
-def _decision_rows(events: list[CaseEvent], action: str) -> list[CaseEvent]:
-    return [e for e in events if e.kind is EventKind.DECISION and e.action == action]
-
-
-def _genuine_claims(purpose: Purpose, token: str) -> dict[str, Any]:
-    """Claims of a genuine link; forged or tampered is a 403. LinkExpired passes through, as
-    it gets its own page."""
-    try:
-        return read_token(purpose, token)
-    except LinkExpired:
-        raise
-    except LinkInvalid as err:
-        raise HTTPException(status_code=403, detail=m.LINK_INVALID) from err
-
-
-# --- reviewer ------------------------------------------------------------------------------
-
-def _reviewer_case(session: Session, token: str) -> tuple[dict[str, Any], Case]:
-    """The claims and the case, if the link is genuine and its reviewer still has the case.
-    LinkExpired passes through: it gets its own page."""
-    claims = _genuine_claims("dossier", token)
-    try:
-        case = get_case(session=session, case_id=int(claims["case"]))
-    except (CaseNotFound, KeyError, TypeError, ValueError) as err:
-        raise HTTPException(status_code=403, detail=m.LINK_INVALID) from err
-    if claims.get("role") != "reviewer" or case.reviewer_id is None \
-            or case.reviewer_id != claims.get("reviewer"):
-        raise HTTPException(status_code=403, detail=m.LINK_INVALID)
-    return claims, case
-
-
-def _findings_sent(events: list[CaseEvent], round: int) -> CaseEvent | None:
-    """The findings recorded for this round (a pause reopened after bad Prefect UI input gets
-    a `-retry-n` key)."""
-    base = f"decision:findings-{round}"
-    sent = [e for e in _decision_rows(events, "findings")
-            if e.key == base or e.key.startswith(f"{base}-retry-")]
-    return sent[-1] if sent else None
-
-
-def _evidence(case: Case) -> dict[str, Any]:
-    evidence = Evidence.model_validate(case.evidence)
-    return {
-        "activities": [
-            {"on": a.on, "title": a.title, "points": format_number(a.points),
-             "category": CATEGORY_LABELS[a.category], "accredited": a.accredited}
-            for a in sorted(evidence.activities, key=lambda a: a.on)
-        ],
-        "work_hours": [
-            {"start": w.start, "end": w.end, "hours": format_number(w.hours),
-             "description": w.description}
-            for w in sorted(evidence.work_hours, key=lambda w: w.start)
-        ],
-        "bot_days": sorted(d.on for d in evidence.bot_days),
-    }
-
-
-def _dossier_page(request: Request, session: Session, token: str, claims: dict[str, Any],
-                  case: Case, *, values: dict[str, str] | None = None,
-                  errors: dict[str, str] | None = None, status: int = 200) -> Response:
-    round = int(claims["round"])
-    events = history(session=session, case_id=case.id or 0)
-    sent = _findings_sent(events, round)
-    practitioner = session.get(Practitioner, case.practitioner_id)
-    reviewer = get_reviewer(session=session, reviewer_id=int(claims["reviewer"]))
-    verdict = case_verdict(case)
-    open_form = sent is None and case.awaiting_action == "findings" \
-        and case.review_round == round
-    context = {
-        "token": token, "case": case, "round": round, "reviewer": reviewer,
-        "practitioner": practitioner, "specialisation": case_policy(case).name,
-        "evidence": _evidence(case), "verdict": verdict,
-        "points": {k: format_number(v) for k, v in verdict.points_by_category.items()},
-        "points_total": format_number(verdict.points_total),
-        "hours_total": format_number(verdict.hours_total),
-        "reviews": [r for r in case_reviews(session=session, case_id=case.id or 0)
-                    if r.round < round and r.outcome is not None],
-        "outcomes": CHOICE_LABELS,
-        "additions": [
-            {"when": when(e.at), "supplied_on": e.input.get("supplied_on", ""),
-             "description": e.input.get("description", "")}
-            for e in _decision_rows(events, "additions_supplied")
-        ],
-        "sent": None if sent is None else {
-            "outcome": CHOICE_LABELS.get(str(sent.input.get("outcome")), ""),
-            "explanation": sent.input.get("explanation", ""), "when": when(sent.at),
-        },
-        "processing": sent is not None and case.awaiting_action == "findings"
-        and case.review_round == round,
-        "received_text": PUBLIC_RECEIVED,
-        "fields": form_fields(Findings, values, errors) if open_form else [],
-        "errors": errors or {},
-    }
-    return _page(request, "reviewer_dossier.html", context, status)
-
-
-def _reviewer_expired(request: Request) -> Response:
-    return _page(request, "link_expired.html", {"message": REVIEWER_LINK_EXPIRED}, 410)
-
-
-@router.get("/beoordeling/{token}", response_class=HTMLResponse)
-async def dossier(request: Request, token: str, session: Session = Depends(db)) -> Response:
-    """The dossier, read-only, and the findings form while this round awaits findings."""
-    try:
-        claims, case = _reviewer_case(session, token)
-    except LinkExpired:
-        return _reviewer_expired(request)
-    return _dossier_page(request, session, token, claims, case)
-
-
-@router.post("/beoordeling/{token}", dependencies=[Depends(require_csrf)])
-async def send_findings(request: Request, token: str,
-                        session: Session = Depends(db)) -> Response:
-    """One submission per round: a second one is a conflict, not a correction."""
-    try:
-        claims, case = _reviewer_case(session, token)
-    except LinkExpired:
-        return _reviewer_expired(request)
-    round = int(claims["round"])
-    if case.review_round != round \
-            or _findings_sent(history(session=session, case_id=case.id or 0), round):
-        raise HTTPException(status_code=409, detail=m.ALREADY_DECIDED)
-    form = await request.form()
-    reviewer = get_reviewer(session=session, reviewer_id=int(claims["reviewer"]))
-    actor = Actor(Role.REVIEWER, reviewer.name, reviewer_id=reviewer.id, review_round=round)
-    try:
-        await act(case.number, Findings.action, parse_form(Findings, form), actor=actor)
-    except InvalidInput as err:
-        return _dossier_page(request, session, token, claims, case, values=_values(form),
-                             errors=err.errors, status=422)
-    except (DecisionConflict, InvalidTransition) as err:
-        raise HTTPException(status_code=409, detail=str(err)) from err
-    except NotAllowed as err:
-        raise HTTPException(status_code=403, detail=str(err)) from err
-    return RedirectResponse(f"/beoordeling/{token}", status_code=303)
-
-
-# --- practitioner --------------------------------------------------------------------------
 
 def _status_case(session: Session, token: str) -> Case:
     """The case of a genuine, unexpired status link. LinkExpired passes through."""
-    return _claimed_case(session, _genuine_claims("status", token))
+    return _claimed_case(session, genuine_claims("status", token))
 
 
 def _claimed_case(session: Session, claims: Any) -> Case:
@@ -295,7 +125,7 @@ def _status_page(request: Request, session: Session, token: str, case: Case, *,
                          if failed and key not in DECISIONS[failed].model_fields
                          and key != "bevestigen"],
     }
-    return _page(request, "status_page.html", context, status)
+    return link_page(request, "status_page.html", context, status)
 
 
 def _status_expired(request: Request, session: Session, token: str) -> Response:
@@ -305,7 +135,7 @@ def _status_expired(request: Request, session: Session, token: str) -> Response:
     case = _claimed_case(session, claims)
     practitioner = session.get(Practitioner, case.practitioner_id)
     masked = mask_email(practitioner.email) if practitioner else ""
-    return _page(request, "status_expired.html",
+    return link_page(request, "status_expired.html",
                  {"token": token, "message": STATUS_LINK_EXPIRED, "email": masked}, 410)
 
 
@@ -319,7 +149,8 @@ async def send_fresh_link(case_id: int) -> bool:
         with session_scope() as session:
             earlier = session.exec(select(OutboxMail).where(
                 OutboxMail.case_id == case_id, OutboxMail.template == "fresh_link")).all()
-            recent = [mail for mail in earlier if _local(mail.created_at) > now - FRESH_LINK_EVERY]
+            recent = [mail for mail in earlier
+                      if local_time(mail.created_at) > now - FRESH_LINK_EVERY]
             if recent or get_mail(session=session, key=key) is not None:
                 return False
             case = get_case(session=session, case_id=case_id)
@@ -355,7 +186,7 @@ async def fresh_link(request: Request, session: Session = Depends(db)) -> Respon
     sent = await send_fresh_link(case.id or 0)
     message = (FRESH_LINK_SENT if sent else FRESH_LINK_RECENT).format(
         email=mask_email(practitioner.email))
-    return _page(request, "status_fresh_link.html", {"message": message, "sent": sent})
+    return link_page(request, "status_fresh_link.html", {"message": message, "sent": sent})
 
 
 @router.get("/status/{token}", response_class=HTMLResponse)
@@ -382,7 +213,7 @@ async def practitioner_action(request: Request, token: str, action: str,
             action=action, actions=", ".join(allowed)))
     kind = DECISIONS[action]
     form = await request.form()
-    values = _values(form)
+    values = form_values(form)
     if kind is Withdrawal and values.get("bevestigen") != "ja":
         return _status_page(request, session, token, case, failed=action, values=values,
                             errors={"bevestigen": m.CONFIRM_WITHDRAW}, status=422)

@@ -1,0 +1,60 @@
+"""What the pages behind the signed links in the mails share: people without an account reach
+them by a token bound to one case and role (tasks/links.py); the pages are private (no cache,
+no Referer), a forged link is a 403 and an expired one gets a page of its own."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import HTTPException, Request
+from fastapi.responses import Response
+from starlette.datastructures import FormData
+
+from domain import messages as m
+from domain.errors import LinkExpired, LinkInvalid
+from models.case import CaseEvent, EventKind
+from settings import AMSTERDAM
+from tasks.links import Purpose, read_token
+from web.templating import templates
+
+# Token in the URL: keep it out of caches and out of Referer headers.
+PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
+           "X-Robots-Tag": "noindex"}
+
+
+def local_time(at: datetime) -> datetime:
+    """SQLite hands back naive datetimes; they were written in UTC."""
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(AMSTERDAM)
+
+
+def form_values(form: FormData) -> dict[str, str]:
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+def mask_email(address: str) -> str:
+    """p***@example.org: enough to recognise one's own address, not to learn someone's."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def link_page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+    return templates().TemplateResponse(request, name, {"user": None, **context},
+                                        status_code=status, headers=PRIVATE)
+
+
+def decision_rows(events: list[CaseEvent], action: str) -> list[CaseEvent]:
+    return [e for e in events if e.kind is EventKind.DECISION and e.action == action]
+
+
+def genuine_claims(purpose: Purpose, token: str) -> dict[str, Any]:
+    """Claims of a genuine link; forged or tampered is a 403. LinkExpired passes through, as
+    it gets its own page."""
+    try:
+        return read_token(purpose, token)
+    except LinkExpired:
+        raise
+    except LinkInvalid as err:
+        raise HTTPException(status_code=403, detail=m.LINK_INVALID) from err
+
+
