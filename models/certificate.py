@@ -7,13 +7,20 @@ from datetime import date
 from sqlmodel import Field, Session, SQLModel, select
 
 
-class Certificate(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
+class CertificateBase(SQLModel):
     number: str = Field(unique=True, max_length=20)
-    case_id: int = Field(foreign_key="case.id", unique=True)
     period_start: date
     period_end: date
     issued_on: date
+
+
+class Certificate(CertificateBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", unique=True)
+
+
+class CertificatePublic(CertificateBase):
+    pass
 
 
 def get_certificate(*, session: Session, case_id: int) -> Certificate | None:

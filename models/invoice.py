@@ -22,17 +22,24 @@ class InvoiceStatus(StrEnum):
     PAID = "paid"
 
 
-class Invoice(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("case_id", "kind", name="uq_invoice_case_kind"),)
-
-    id: int | None = Field(default=None, primary_key=True)
+class InvoiceBase(SQLModel):
     number: str = Field(unique=True, max_length=20)
-    case_id: int = Field(foreign_key="case.id", index=True)
     kind: InvoiceKind
     amount: Decimal = Field(sa_type=Numeric(10, 2))
     status: InvoiceStatus = InvoiceStatus.OPEN
     issued_on: date
     paid_on: date | None = None
+
+
+class Invoice(InvoiceBase, table=True):
+    __table_args__ = (UniqueConstraint("case_id", "kind", name="uq_invoice_case_kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+
+
+class InvoicePublic(InvoiceBase):
+    pass
 
 
 def get_invoice(*, session: Session, case_id: int, kind: InvoiceKind) -> Invoice | None:

@@ -20,11 +20,15 @@ class PractitionerBase(SQLModel):
     kp_number: str = Field(index=True, unique=True, min_length=1, max_length=20)
     name: str = Field(min_length=1, max_length=200)
     email: str = Field(max_length=254)
-    member: bool = Field(description="member of the association (VvOCM)")
+    member: bool = Field(description="Lid van de VvOCM")
 
 
 class PractitionerCreate(PractitionerBase):
     pass
+
+
+class PractitionerPublic(PractitionerBase):
+    """As staff see it in the API."""
 
 
 class Practitioner(PractitionerBase, table=True):

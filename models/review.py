@@ -21,17 +21,24 @@ class ReviewOutcome(StrEnum):
     NEGATIVE = "negative"
 
 
-class Review(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("case_id", "round", name="uq_review_case_round"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    case_id: int = Field(foreign_key="case.id", index=True)
+class ReviewBase(SQLModel):
     round: int
-    reviewer_id: int = Field(foreign_key="reviewer.id")
     assigned_on: date
     outcome: ReviewOutcome | None = None
     explanation: str = ""
     decided_on: date | None = None
+
+
+class Review(ReviewBase, table=True):
+    __table_args__ = (UniqueConstraint("case_id", "round", name="uq_review_case_round"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    reviewer_id: int = Field(foreign_key="reviewer.id")
+
+
+class ReviewPublic(ReviewBase):
+    reviewer_name: str
 
 
 def upsert_reviewer(*, session: Session, name: str, email: str) -> Reviewer:

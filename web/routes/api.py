@@ -38,12 +38,12 @@ from domain.errors import (
 from domain.states import CaseState, Role
 from flows.inputs import DECISIONS, Decision
 from models.case import Case, case_policy, case_verdict, find_case, history
-from models.certificate import get_certificate
+from models.certificate import CertificatePublic, get_certificate
 from models.db import read_session
-from models.invoice import case_invoices
+from models.invoice import InvoicePublic, case_invoices
 from models.outbox import case_mails
-from models.practitioner import Practitioner
-from models.review import Reviewer, case_reviews
+from models.practitioner import Practitioner, PractitionerPublic
+from models.review import Reviewer, ReviewPublic, case_reviews
 from models.staff import StaffRole
 from service.accounts import staff_from_token
 from service.actions import CaseRequest, Outcome, act, open_case, restart_case
@@ -168,38 +168,6 @@ class VerdictOut(BaseModel):
     notes: list[str]
 
 
-class InvoiceOut(BaseModel):
-    number: str
-    kind: str
-    amount: Decimal
-    status: str
-    issued_on: date
-    paid_on: date | None
-
-
-class ReviewOut(BaseModel):
-    round: int
-    reviewer_name: str
-    assigned_on: date
-    outcome: str | None
-    explanation: str
-    decided_on: date | None
-
-
-class CertificateOut(BaseModel):
-    number: str
-    period_start: date
-    period_end: date
-    issued_on: date
-
-
-class PractitionerOut(BaseModel):
-    kp_number: str
-    name: str
-    email: str
-    member: bool
-
-
 class CaseDetail(CaseItem):
     specialisation_name: str
     closed: bool
@@ -210,12 +178,12 @@ class CaseDetail(CaseItem):
                             "wordt verwerkt; delayed: dat duurt langer dan normaal en wordt "
                             "automatisch hersteld; stuck: vastgelopen, herstarten nodig")
     progress_message: str | None
-    practitioner: PractitionerOut
+    practitioner: PractitionerPublic
     verdict: VerdictOut
     history: list[EventOut]
-    invoices: list[InvoiceOut]
-    reviews: list[ReviewOut]
-    certificate: CertificateOut | None
+    invoices: list[InvoicePublic]
+    reviews: list[ReviewPublic]
+    certificate: CertificatePublic | None
 
 
 CASE_NUMBER = Path(max_length=30, description="Aanvraagnummer (HR-2026-00001) of id")
@@ -531,8 +499,7 @@ def _detail(session: Session, case: Case) -> CaseDetail:
         reopened_on=case.reopened_on, submitted_on=case.submitted_on,
         review_round=case.review_round, progress=progress.phase,
         progress_message=progress.staff_text,
-        practitioner=PractitionerOut(kp_number=practitioner.kp_number, name=practitioner.name,
-                                     email=practitioner.email, member=practitioner.member),
+        practitioner=PractitionerPublic.model_validate(practitioner, from_attributes=True),
         verdict=VerdictOut(
             sufficient=verdict.sufficient, window_start=verdict.window[0],
             window_end=verdict.window[1], points_total=verdict.points_total,
@@ -556,17 +523,12 @@ def _detail(session: Session, case: Case) -> CaseDetail:
             )
             for event in events
         ],
-        invoices=[InvoiceOut(number=i.number, kind=i.kind, amount=i.amount, status=i.status,
-                             issued_on=i.issued_on, paid_on=i.paid_on)
+        invoices=[InvoicePublic.model_validate(i, from_attributes=True)
                   for i in case_invoices(session=session, case_id=case_id)],
-        reviews=[ReviewOut(round=r.round, reviewer_name=_reviewer_name(session, r.reviewer_id),
-                           assigned_on=r.assigned_on, outcome=r.outcome,
-                           explanation=r.explanation, decided_on=r.decided_on)
-                 for r in case_reviews(session=session, case_id=case_id)],
-        certificate=CertificateOut(number=certificate.number,
-                                   period_start=certificate.period_start,
-                                   period_end=certificate.period_end,
-                                   issued_on=certificate.issued_on) if certificate else None,
+        reviews=[ReviewPublic.model_validate({**r.model_dump(), "reviewer_name": _reviewer_name(
+            session, r.reviewer_id)}) for r in case_reviews(session=session, case_id=case_id)],
+        certificate=CertificatePublic.model_validate(certificate, from_attributes=True)
+        if certificate else None,
     )
 
 
