@@ -30,9 +30,11 @@ from tasks.links import make_token
 from tests.conftest import TODAY, Mailbox, case_row, make_staff
 from tests.factories import request
 from tests.replay import close, run_case
+from web.api.errors import INVALID_INPUT, JSON_INVALID
+from web.api.principals import LINK_OTHER_CASE
+from web.api.schemas import OPEN_TITLE, READ_TITLE
 from web.app import create_app
 from web.deps import db
-from web.routes.api import INVALID_INPUT, JSON_INVALID, LINK_OTHER_CASE, OPEN_TITLE, READ_TITLE
 
 pytestmark = pytest.mark.usefixtures("offline_module")
 

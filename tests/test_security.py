@@ -43,8 +43,9 @@ from tests.conftest import (
 )
 from tests.factories import request
 from tests.replay import run_case
+from web.api.errors import INVALID_INPUT
+from web.api.principals import LINK_OLD_ROUND
 from web.app import create_app
-from web.routes.api import INVALID_INPUT, LINK_OLD_ROUND
 from web.security import BODY_TOO_LARGE
 
 REQUEST_DATE = TODAY - timedelta(days=30)

@@ -22,8 +22,10 @@ from domain import messages as m
 from domain.errors import Unavailable
 from models.db import DATABASE_DOWN
 from settings import get_settings
+from web.api import errors as api_errors
+from web.api import routes as api
 from web.deps import LoginRequired
-from web.routes import admin, api, auth, new_case, practitioner, public, reviewer, staff
+from web.routes import admin, auth, new_case, practitioner, public, reviewer, staff
 from web.security import SECURITY_HEADERS, BodyLimit
 from web.templating import templates
 
@@ -59,7 +61,7 @@ def create_app() -> FastAPI:
     # new_case before staff: /zaken/nieuw is not a case number
     for module in (auth, new_case, staff, reviewer, practitioner, public, admin, api):
         app.include_router(module.router)
-    api.install(app)
+    api_errors.install(app)
 
     @app.exception_handler(LoginRequired)
     async def _to_login(_request: Request, exc: LoginRequired) -> Response:

@@ -1,0 +1,155 @@
+"""Who is calling the API: staff by API token, a reviewer or practitioner by the token from
+their mail link (good for that one case, and for a reviewer that one round)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Depends, HTTPException
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session
+
+from domain import messages as m
+from domain.errors import (
+    CaseNotFound,
+    LinkExpired,
+    LinkInvalid,
+)
+from domain.states import Role
+from flows.inputs import Decision
+from models.case import Case, find_case
+from models.practitioner import Practitioner
+from models.review import Reviewer
+from models.staff import StaffRole
+from service.accounts import staff_from_token
+from service.actors import Actor
+from tasks.links import Purpose, read_token
+from web.api.schemas import OPEN_TITLE
+from web.deps import db
+from web.security import actor_for
+
+LINK_OTHER_CASE = "Deze link hoort bij een andere aanvraag."
+LINK_OLD_ROUND = "Deze link hoort bij een eerdere beoordelingsronde."
+
+bearer = HTTPBearer(
+    auto_error=False, scheme_name="ApiToken",
+    description="API-token van een medewerker: `Authorization: Bearer hr_...`.",
+)
+link_header = APIKeyHeader(
+    name="X-Link-Token", auto_error=False, scheme_name="LinkToken",
+    description="Het token uit de link in de e-mail aan de beoordelaar (`/beoordeling/<token>`) "
+    "of de oefentherapeut (`/status/<token>`); geldig voor die ene aanvraag.",
+)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller; `case_id` is set for a link, which is good for that case only."""
+
+    actor: Actor
+    staff_role: StaffRole | None = None
+    case_id: int | None = None
+
+
+def unauthorized(detail: str) -> HTTPException:
+    return HTTPException(status_code=401, detail=detail,
+                         headers={"WWW-Authenticate": "Bearer"})
+
+
+def forbidden(detail: str) -> HTTPException:
+    return HTTPException(status_code=403, detail=detail)
+
+
+def _from_api_token(session: Session,
+                    credentials: HTTPAuthorizationCredentials | None) -> Principal:
+    user = None if credentials is None else staff_from_token(session=session,
+                                                             token=credentials.credentials)
+    if user is None:
+        raise unauthorized(m.TOKEN_INVALID)
+    return Principal(actor_for(user), staff_role=user.role)
+
+
+def _read_link(token: str) -> dict[str, Any]:
+    """The claims of a status or dossier token; each purpose has its own signing salt."""
+    purposes: tuple[Purpose, ...] = ("status", "dossier")
+    for purpose in purposes:
+        try:
+            return read_token(purpose, token)
+        except LinkExpired as err:
+            raise unauthorized(m.LINK_EXPIRED) from err
+        except LinkInvalid:
+            continue
+    raise unauthorized(m.LINK_INVALID)
+
+
+def _from_link(session: Session, token: str) -> Principal:
+    claims = _read_link(token)
+    case_id = claims.get("case")
+    case = session.get(Case, case_id) if isinstance(case_id, int) else None
+    if case is None:
+        raise unauthorized(m.LINK_INVALID)
+    if claims.get("role") == "reviewer":
+        reviewer = session.get(Reviewer, claims.get("reviewer"))
+        if reviewer is None:
+            raise unauthorized(m.LINK_INVALID)
+        if claims.get("round") != case.review_round:
+            raise unauthorized(LINK_OLD_ROUND)
+        actor = Actor(Role.REVIEWER, reviewer.name, reviewer_id=reviewer.id,
+                      review_round=case.review_round)
+    else:
+        practitioner = session.get(Practitioner, case.practitioner_id)
+        actor = Actor(Role.PRACTITIONER, practitioner.name if practitioner else "")
+    return Principal(actor, case_id=case.id)
+
+
+def staff_principal(credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+                    session: Session = Depends(db)) -> Principal:
+    return _from_api_token(session, credentials)
+
+
+def any_principal(credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+                  link: str | None = Depends(link_header),
+                  session: Session = Depends(db)) -> Principal:
+    """A staff token if one is sent, otherwise a mail-link token."""
+    if credentials is not None or not link:
+        return _from_api_token(session, credentials)
+    return _from_link(session, link)
+
+
+def case_opener(principal: Principal = Depends(staff_principal)) -> Principal:
+    if principal.staff_role not in (StaffRole.ASSOCIATION_STAFF, StaffRole.ADMIN):
+        raise forbidden(m.ROLE_NOT_ALLOWED.format(role=principal.actor.role.label,
+                                                   action=OPEN_TITLE))
+    return principal
+
+
+def case_for(session: Session, number: str, principal: Principal) -> Case:
+    """The case, if it exists and a link caller's link is for it (and, for a reviewer, the
+    case is assigned to them)."""
+    try:
+        case = find_case(session=session, ref=number)
+    except CaseNotFound as err:
+        raise HTTPException(status_code=404, detail=m.CASE_NOT_FOUND.format(case=number)) from err
+    if principal.case_id is not None and principal.case_id != case.id:
+        raise forbidden(LINK_OTHER_CASE)
+    if principal.actor.role is Role.REVIEWER and principal.actor.reviewer_id != case.reviewer_id:
+        raise forbidden(m.WRONG_REVIEWER)
+    return case
+
+
+def deciding_actor(kind: type[Decision]) -> Any:
+    """Dependency: the caller as an Actor, if its role may give `kind` on this case. Runs before
+    the body is validated, so a caller without the right gets 403, not a list of field errors."""
+
+    def check(number: str, principal: Principal = Depends(any_principal),
+              session: Session = Depends(db)) -> Actor:
+        if principal.actor.role not in kind.roles:
+            raise forbidden(m.ROLE_NOT_ALLOWED.format(role=principal.actor.role.label,
+                                                       action=kind.title))
+        case_for(session, number, principal)
+        return principal.actor
+
+    return check
+
+

@@ -1,0 +1,220 @@
+"""The JSON API (/api/v1): open, list and read cases, and one endpoint per decision.
+
+Every change goes through `service.actions`, exactly as the pages do. Staff authenticate with
+an API token; reviewers and practitioners with the signed token from their mail link, which
+is good for its own case only. Refusals are Dutch; bad input is a 422 naming each field and
+records nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
+from sqlmodel import Session
+
+from domain import messages as m
+from domain.states import CaseState, Role
+from flows.inputs import DECISIONS, Decision
+from models.case import Case, case_policy, case_verdict, history
+from models.certificate import CertificatePublic, get_certificate
+from models.invoice import InvoicePublic, case_invoices
+from models.outbox import case_mails
+from models.practitioner import Practitioner, PractitionerPublic
+from models.review import Reviewer, ReviewPublic, case_reviews
+from service.actions import CaseRequest, act, open_case, restart_case
+from service.actors import Actor
+from service.read_model import (
+    CaseQuery,
+    StatusView,
+    case_progress,
+    find_cases,
+    status_view,
+)
+from web.api.errors import REFUSALS, outcome_out, refusal
+from web.api.principals import (
+    Principal,
+    any_principal,
+    case_for,
+    case_opener,
+    deciding_actor,
+    forbidden,
+    staff_principal,
+)
+from web.api.schemas import (
+    CASE_NUMBER,
+    ON_CASE,
+    OPEN_TITLE,
+    PAUSE_KEY,
+    READ_TITLE,
+    REFUSED,
+    RESTART_TITLE,
+    CaseDetail,
+    CaseItem,
+    CasePage,
+    EventOut,
+    MailOut,
+    OutcomeOut,
+    Problem,
+    VerdictOut,
+)
+from web.deps import db
+
+router = APIRouter(prefix="/api/v1")
+
+
+@router.post("/cases", status_code=201, response_model=OutcomeOut, tags=["Aanvragen"],
+             operation_id="open_case", summary=OPEN_TITLE,
+             description="R5: het verzoek van de oefentherapeut. Mag: medewerker VvOCM, beheerder.",
+             responses={**REFUSED, 409: ON_CASE[409]})
+async def create_case(body: CaseRequest,
+                      principal: Principal = Depends(case_opener)) -> OutcomeOut | JSONResponse:
+    try:
+        outcome = await open_case(body.model_dump(mode="json"), actor=principal.actor)
+    except REFUSALS as err:
+        return refusal(err, None)
+    return outcome_out(outcome)
+
+
+@router.get("/cases", response_model=CasePage, tags=["Aanvragen"], operation_id="list_cases",
+            summary="Aanvragen zoeken", responses=REFUSED)
+def list_cases(
+    state: CaseState | None = Query(None, description="Alleen aanvragen in deze status"),
+    specialisation: str | None = Query(None, max_length=10, description="KOT, BOT, PSOT of GOT"),
+    q: str | None = Query(None, max_length=200,
+                          description="Zoek op aanvraagnummer, naam of KP-nummer"),
+    limit: int = Query(50, ge=1, le=200),
+    offset: int = Query(0, ge=0, le=1_000_000),
+    _: Principal = Depends(staff_principal),
+    session: Session = Depends(db),
+) -> CasePage:
+    rows, total = find_cases(session, CaseQuery(
+        state=state, specialisation=(specialisation or "").strip().upper(),
+        search=(q or "").strip(), open_only=False, by_due=False, offset=offset, limit=limit))
+    return CasePage(items=[CaseItem(**_case_item(case, practitioner))
+                           for case, practitioner in rows],
+                    total=total, limit=limit, offset=offset)
+
+
+@router.get("/cases/{number}", response_model=CaseDetail | StatusView, tags=["Aanvragen"],
+            operation_id="read_case", summary=READ_TITLE,
+            description="Mag: medewerkers, en de oefentherapeut met de link van de eigen aanvraag.",
+            responses={k: v for k, v in ON_CASE.items() if k not in (409, 422)})
+def read_case(number: str = CASE_NUMBER, principal: Principal = Depends(any_principal),
+              session: Session = Depends(db)) -> CaseDetail | StatusView:
+    """Staff get the full case; a practitioner's link gets exactly the status page's view."""
+    if principal.actor.role is Role.REVIEWER:
+        raise forbidden(m.ROLE_NOT_ALLOWED.format(role=principal.actor.role.label,
+                                                   action=READ_TITLE))
+    case = case_for(session, number, principal)
+    if principal.actor.role is Role.PRACTITIONER:
+        return status_view(session, case)
+    return _case_detail(session, case)
+
+
+@router.post("/cases/{number}/restart", status_code=202, response_model=OutcomeOut,
+             tags=["Besluiten"], operation_id="restart_case", summary=RESTART_TITLE,
+             description="Een vastgelopen aanvraag opnieuw starten. Mag: medewerker KP, "
+             "beheerder.", responses={**ON_CASE, 503: {"model": Problem}})
+async def restart(number: str = CASE_NUMBER,
+                  principal: Principal = Depends(staff_principal)) -> OutcomeOut | JSONResponse:
+    try:
+        outcome = await restart_case(number, actor=principal.actor)
+    except REFUSALS as err:
+        return refusal(err, number)
+    return outcome_out(outcome)
+
+
+def _add_decision_route(kind: type[Decision]) -> None:
+    """POST /cases/{number}/{action}, with `kind` as its documented request body."""
+
+    allowed = Depends(deciding_actor(kind))
+
+    async def decide(body: Decision, number: str = CASE_NUMBER,
+                     pause_key: str | None = PAUSE_KEY,
+                     actor: Actor = allowed) -> OutcomeOut | JSONResponse:
+        try:
+            outcome = await act(number, kind.action, body.model_dump(mode="json"), actor=actor,
+                                pause_key=pause_key)
+        except REFUSALS as err:
+            return refusal(err, number)
+        return outcome_out(outcome)
+
+    decide.__annotations__["body"] = kind  # FastAPI reads the body model from the signature
+    roles = ", ".join(sorted(role.label for role in kind.roles))
+    router.add_api_route(
+        f"/cases/{{number}}/{kind.action}", decide, methods=["POST"], status_code=202,
+        response_model=OutcomeOut, tags=["Besluiten"], operation_id=f"decide_{kind.action}",
+        summary=kind.title, description=f"Mag: {roles}. Het besluit wordt vastgelegd en daarna "
+        "door de workflow verwerkt.", responses=ON_CASE,
+    )
+
+
+for _kind in DECISIONS.values():
+    _add_decision_route(_kind)
+
+
+def _case_item(case: Case, practitioner: Practitioner) -> dict[str, Any]:
+    awaited = DECISIONS.get(case.awaiting_action or "")
+    return {
+        "number": case.number, "state": case.state, "state_label": case.state.label,
+        "specialisation": case.specialisation, "request_date": case.request_date,
+        "awaiting_action": case.awaiting_action,
+        "awaiting_title": awaited.title if awaited else None, "pause_key": case.awaiting_key,
+        "due_on": case.due_on,
+        "practitioner_name": practitioner.name, "kp_number": practitioner.kp_number,
+    }
+
+
+def _case_detail(session: Session, case: Case) -> CaseDetail:
+    case_id = case.id or 0
+    practitioner = session.get(Practitioner, case.practitioner_id)
+    assert practitioner is not None
+    events = history(session=session, case_id=case_id)
+    mails = {mail.key: mail for mail in case_mails(session=session, case_id=case_id)}
+    verdict = case_verdict(case)
+    certificate = get_certificate(session=session, case_id=case_id)
+    progress = case_progress(session, case)
+    return CaseDetail(
+        **_case_item(case, practitioner),
+        specialisation_name=case_policy(case).name, closed=case.state.is_closed,
+        reopened_on=case.reopened_on, submitted_on=case.submitted_on,
+        review_round=case.review_round, progress=progress.phase,
+        progress_message=progress.staff_text,
+        practitioner=PractitionerPublic.model_validate(practitioner, from_attributes=True),
+        verdict=VerdictOut(
+            sufficient=verdict.sufficient, window_start=verdict.window[0],
+            window_end=verdict.window[1], points_total=verdict.points_total,
+            points_by_category=verdict.points_by_category, hours_total=verdict.hours_total,
+            months_with_hours=verdict.months_with_hours, bot_days_held=verdict.bot_days_held,
+            bot_days_attended=verdict.bot_days_attended,
+            bot_days_required=verdict.bot_days_required,
+            shortfalls=[shortfall.message for shortfall in verdict.shortfalls],
+            notes=verdict.notes,
+        ),
+        history=[
+            EventOut(
+                at=event.at, kind=event.kind, actor_role=event.actor_role,
+                actor_role_label=event.actor_role.label, actor_name=event.actor_name,
+                action=event.action,
+                action_title=kind.title if (kind := DECISIONS.get(event.action)) else None,
+                input=event.input, from_state=event.from_state, to_state=event.to_state,
+                mails=[MailOut(key=mail.key, template=mail.template, recipient=mail.recipient,
+                               subject=mail.subject, status=mail.status, sent_at=mail.sent_at)
+                       for key in event.mails if (mail := mails.get(key)) is not None],
+            )
+            for event in events
+        ],
+        invoices=[InvoicePublic.model_validate(i, from_attributes=True)
+                  for i in case_invoices(session=session, case_id=case_id)],
+        reviews=[ReviewPublic.model_validate({**r.model_dump(), "reviewer_name": _reviewer_name(
+            session, r.reviewer_id)}) for r in case_reviews(session=session, case_id=case_id)],
+        certificate=CertificatePublic.model_validate(certificate, from_attributes=True)
+        if certificate else None,
+    )
+
+
+def _reviewer_name(session: Session, reviewer_id: int) -> str:
+    reviewer = session.get(Reviewer, reviewer_id)
+    return reviewer.name if reviewer else ""
