@@ -27,6 +27,16 @@ FIELD_TITLES: dict[str, str] = {
     "reason": "Reden",
 }
 
+# The choices' labels, where a person reads them.
+CHOICE_LABELS: dict[str, str] = {
+    "advise": "Toereikend: advies aan KP om het portfolio te heropenen",
+    "intake_call": "Eerst een online startgesprek",
+    "decline": "Niet toereikend: afwijzen (punten of uren tekort)",
+    "positive": "Positief: voldoet aan de kwaliteitscriteria",
+    "additions": "Aanvulling nodig",
+    "negative": "Negatief: voldoet niet",
+}
+
 
 @dataclass(frozen=True)
 class RequiredWhen:

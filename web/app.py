@@ -25,7 +25,7 @@ from settings import get_settings
 from web.api import errors as api_errors
 from web.api import routes as api
 from web.deps import LoginRequired
-from web.routes import admin, auth, new_case, practitioner, public, reviewer, staff
+from web.routes import admin, auth, inbox, new_case, practitioner, public, reviewer, staff
 from web.security import SECURITY_HEADERS, BodyLimit
 from web.templating import templates
 
@@ -59,7 +59,7 @@ def create_app() -> FastAPI:
     app.mount("/api/v1/docs/assets", StaticFiles(
         directory=Path(fastapi_swagger.__file__).parent / "resources"), name="api-docs-assets")
     # new_case before staff: /zaken/nieuw is not a case number
-    for module in (auth, new_case, staff, reviewer, practitioner, public, admin, api):
+    for module in (auth, inbox, new_case, staff, reviewer, practitioner, public, admin, api):
         app.include_router(module.router)
     api_errors.install(app)
 

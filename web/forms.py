@@ -10,18 +10,10 @@ from typing import Any, Literal, get_args, get_origin
 
 from annotated_types import MaxLen
 
-from flows.inputs import FIELD_TITLES, Decision
+from flows.inputs import CHOICE_LABELS, FIELD_TITLES, Decision
 
 Kind = Literal["date", "bool", "choice", "text", "textarea", "email"]
 
-CHOICE_LABELS: dict[str, str] = {
-    "advise": "Toereikend: advies aan KP om het portfolio te heropenen",
-    "intake_call": "Eerst een online startgesprek",
-    "decline": "Niet toereikend: afwijzen (punten of uren tekort)",
-    "positive": "Positief: voldoet aan de kwaliteitscriteria",
-    "additions": "Aanvulling nodig",
-    "negative": "Negatief: voldoet niet",
-}
 LONG_TEXT = {"note", "missing", "explanation", "description", "reason"}
 
 

@@ -19,7 +19,7 @@ from domain.errors import (
     NotAllowed,
 )
 from domain.states import Role
-from flows.inputs import Findings
+from flows.inputs import CHOICE_LABELS, Findings
 from models.case import Case, CaseEvent, case_policy, case_verdict, get_case, history
 from models.practitioner import Practitioner
 from models.review import case_reviews, get_reviewer
@@ -29,7 +29,7 @@ from service.actors import Actor
 from service.read_model import PUBLIC_RECEIVED, when
 from tasks.rendering import format_number
 from web.deps import db
-from web.forms import CHOICE_LABELS, form_fields, parse_form
+from web.forms import form_fields, parse_form
 from web.routes.signed_links import decision_rows, form_values, genuine_claims, link_page
 from web.security import require_csrf
 

@@ -1,5 +1,5 @@
-"""Staff pages: the inbox of cases waiting for my role, the case page with its one current
-action form, claiming a case, and the mails sent for it.
+"""Staff pages: the case page with its one current action form, claiming a step, comments,
+repairs and the mails sent for it (the inbox is in inbox.py).
 
 Decisions go through `service.actions.act`, the same entry point as the CLI and the API, so
 the page validates nothing itself: it shows the service's Dutch errors next to the fields.
@@ -8,11 +8,8 @@ the page validates nothing itself: it shows the service's Dutch errors next to t
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
-from math import ceil
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 from uuid import uuid4
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -28,19 +25,15 @@ from domain.errors import (
     NotAllowed,
     Unavailable,
 )
-from domain.states import ROLE_LABELS, STATE_LABELS, CaseState, Role
-from flows.inputs import DECISIONS, FIELD_TITLES, Decision, ReviewerAssignment, Withdrawal
+from flows.inputs import CHOICE_LABELS, DECISIONS, Decision, ReviewerAssignment, Withdrawal
 from models.case import (
     Case,
-    CaseEvent,
-    EventKind,
     case_policy,
     case_verdict,
     find_case,
     history,
 )
 from models.certificate import get_certificate
-from models.decision import unconsumed
 from models.invoice import case_invoices
 from models.outbox import MailStatus, OutboxMail, case_mails
 from models.practitioner import Practitioner
@@ -52,21 +45,19 @@ from service.actions import act, change_identity, restart_case
 from service.claims import claim, claim_holder, release
 from service.comments import MAX_LENGTH as COMMENT_MAX
 from service.comments import add_comment, comments
+from service.history import INPUT_LABELS, format_time, staff_history, yes_no
 from service.mail import resend_mail
 from service.read_model import (
-    CaseQuery,
     Phase,
     case_progress,
-    find_cases,
     refresh_seconds,
     state_path,
 )
-from settings import AMSTERDAM, get_settings
-from tasks.decisions import decision_key
-from tasks.rendering import format_date, format_number
+from settings import get_settings
+from tasks.rendering import format_number
 from web.deps import db
 from web.diagram import step_diagram
-from web.forms import CHOICE_LABELS, FormField, form_fields, page_number, parse_form
+from web.forms import FormField, form_fields, parse_form
 from web.security import ACTOR_ROLES, actor_for, require_csrf, roles_allowed
 from web.templating import templates
 
@@ -75,9 +66,6 @@ STAFF = roles_allowed(StaffRole.ASSOCIATION_STAFF, StaffRole.REGISTER_STAFF, Sta
 SPECIALISATIONS = ("KOT", "BOT", "PSOT", "GOT")
 
 MAIL_NOT_FOUND = "Deze e-mail bestaat niet (meer) bij deze aanvraag."
-INBOX_EMPTY_MINE = "Er wachten nu geen aanvragen op een besluit van u. Mooi werk!"
-INBOX_EMPTY_ALL = "Er zijn geen open aanvragen."
-INBOX_EMPTY_FILTERED = "Geen aanvragen gevonden die aan de filters voldoen."
 CLAIMED = "U heeft deze stap opgepakt; collega's kunnen er nu geen besluit in nemen."
 TAKEN_OVER = "U heeft deze stap overgenomen van {name}; dat staat in de geschiedenis."
 RELEASED = "De stap is vrijgegeven."
@@ -88,39 +76,6 @@ NOT_RECORDED = "Het besluit is niet vastgelegd. Verbeter de gemarkeerde velden."
 COMMENTED = "Uw opmerking is toegevoegd. Alleen medewerkers zien haar."
 STUCK_MARK = "Vastgelopen: herstarten nodig"
 
-STEP_LABELS = {
-    "acknowledge-request": "Aanvraag bevestigd aan de oefentherapeut",
-    "invite-to-intake-call": "Uitgenodigd voor een startgesprek",
-    "decline": "Niet toereikend: aanvraag afgewezen",
-    "advise-reopening": "Advies tot heropenen aan KP gestuurd",
-    "confirm-reopening": "Heropenen portfolio bevestigd",
-    "open-submission": "Dossier indienen opengesteld",
-    "invoice-application": "Factuur verstuurd",
-    "confirm-payment": "Betaling bevestigd",
-    "request-completion": "Ontbrekende onderdelen opgevraagd",
-    "resume-completeness": "Volledigheid opnieuw in controle",
-    "assign-reviewer": "Beoordelaar gekoppeld",
-    "request-additions": "Aanvulling gevraagd",
-    "resume-review": "Beoordeling hervat na aanvulling",
-    "certify": "Geherregistreerd; bewijs verstuurd",
-    "reject": "Afgewezen na beoordeling",
-    "withdrawn": "Aanvraag ingetrokken",
-    "expired": "Termijn verstreken: aanvraag gesloten",
-    "open_case": "Aanvraag geregistreerd",
-    "claim_taken_over": "Stap overgenomen",
-    "claim_released": "Stap vrijgegeven door beheerder",
-    "mail_resent": "E-mail opnieuw verstuurd",
-    "repair": "Workflow opnieuw gestart",
-    "stuck": "Vastgelopen",
-    "run_stopped": "Workflow-run gestopt",
-    "comment": "Interne opmerking",
-}
-INPUT_LABELS = {
-    **FIELD_TITLES, "kp_number": "KP-nummer", "name": "Naam", "email": "E-mailadres",
-    "member": "Lid VvOCM", "specialisation": "Specialisatie", "request_date": "Datum aanvraag",
-    "previous_period_start": "Begin vorige periode", "due_on": "Uiterlijk",
-    "errors": "Fouten", "text": "Opmerking",
-}
 CATEGORY_LABELS = {"course": "Cursussen", "other": "Overige activiteiten",
                    "accredited": "Waarvan geaccrediteerd"}
 REGISTRATION_LABELS = {"active": "Actief", "lapsed": "Verlopen", "superseded": "Opgevolgd"}
@@ -128,20 +83,6 @@ INVOICE_KINDS = {"intake": "Startgesprek", "reregistration": "Herregistratie"}
 INVOICE_STATUS = {"open": "Open", "paid": "Betaald"}
 MAIL_STATUS = {MailStatus.PENDING: "In de wachtrij", MailStatus.SENDING: "Wordt verzonden",
                MailStatus.SENT: "Verzonden", MailStatus.DEAD: "Onbestelbaar"}
-
-
-def _local(moment: datetime) -> datetime:
-    """SQLite hands timestamps back without a zone; they were written in UTC."""
-    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    return aware.astimezone(AMSTERDAM)
-
-
-def format_time(moment: datetime | None) -> str:
-    return f"{_local(moment):%d-%m-%Y %H:%M}" if moment is not None else ""
-
-
-def _yes_no(value: bool) -> str:
-    return "ja" if value else "nee"
 
 
 def _decision(action: str | None) -> type[Decision] | None:
@@ -159,192 +100,8 @@ def _case_or_404(session: Session, number: str) -> Case:
         raise _not_found(number) from err
 
 
-def _specialisation_names() -> dict[str, str]:
+def specialisation_names() -> dict[str, str]:
     return {code: load_policy(code).name for code in SPECIALISATIONS}
-
-
-# --- inbox ------------------------------------------------------------------------------------
-
-
-@dataclass
-class InboxRow:
-    case: Case
-    practitioner: Practitioner
-    awaited: str
-    due_text: str
-    urgency: str  # "overdue", "soon" or ""
-    claimed_by: str
-    stuck: bool
-    supplied: bool  # back from the practitioner with what was missing
-
-
-SOON_DAYS = 7
-
-
-def _due(case: Case, today: date) -> tuple[str, str]:
-    """The due date with what it means today, and how urgent it is."""
-    if case.due_on is None or case.state.is_closed:
-        return "", ""
-    days = (case.due_on - today).days
-    if days < 0:
-        return f"{format_date(case.due_on)} ({-days} dag{'en' if days < -1 else ''} te laat)", \
-            "overdue"
-    if days == 0:
-        return f"{format_date(case.due_on)} (vandaag)", "soon"
-    return f"{format_date(case.due_on)} (nog {days} dag{'en' if days > 1 else ''})", \
-        "soon" if days <= SOON_DAYS else ""
-
-
-@router.get("/inbox", response_class=HTMLResponse)
-def inbox(
-    request: Request,
-    status: str = "",
-    specialisatie: str = "",
-    q: str = "",
-    alle: str = "",
-    pagina: str = "1",
-    user: StaffUser = STAFF,
-    session: Session = Depends(db),
-) -> Response:
-    """Cases waiting for this role's decision (admin: all open cases), the most urgent due date
-    first; a search looks through all cases, closed ones included."""
-    search = q.strip()
-    state = status if status in {s.value for s in CaseState} else ""
-    everything = bool(search) or (state != "" and CaseState(state).is_closed)
-    show_all = bool(alle) or user.role is StaffRole.ADMIN or everything
-    code = specialisatie.upper() if specialisatie.upper() in SPECIALISATIONS else ""
-
-    size = get_settings().web.page_size
-    role = ACTOR_ROLES[user.role]
-    query = CaseQuery(
-        state=CaseState(state) if state else None, specialisation=code, search=search,
-        waiting_for=None if show_all else tuple(
-            action for action, kind in DECISIONS.items() if role in kind.roles),
-        with_stuck=user.role is StaffRole.REGISTER_STAFF,  # KP restarts what is stuck
-        open_only=not everything, limit=size, offset=(page_number(pagina) - 1) * size)
-    found, total = find_cases(session, query)
-    pages = max(1, ceil(total / size))
-    page = min(page_number(pagina), pages)
-    if page < page_number(pagina):  # an old link past the last page: show the last one
-        found, total = find_cases(session, replace(query, offset=(page - 1) * size))
-
-    today = get_settings().current_date()
-    rows = []
-    for case, practitioner in found:
-        awaited = _decision(case.awaiting_action)
-        holder = claim_holder(session, case)
-        due_text, urgency = _due(case, today)
-        rows.append(InboxRow(
-            case=case, practitioner=practitioner,
-            awaited="" if case.state.is_closed else STUCK_MARK if case.stuck_reason
-            else awaited.title if awaited else m.RECEIVED_PENDING,
-            due_text=due_text, urgency=urgency,
-            claimed_by=holder.name if holder else "", stuck=case.stuck_reason is not None,
-            supplied=(case.awaiting_key or "").startswith("completeness-")
-            and case.awaiting_key != "completeness-1",
-        ))
-
-    filters = {"status": state, "specialisatie": code, "q": search,
-               "alle": "1" if bool(alle) else ""}
-    kept = {k: v for k, v in filters.items() if v}
-
-    def page_url(number: int) -> str:
-        return "/inbox?" + urlencode({**kept, "pagina": number})
-
-    return templates().TemplateResponse(request, "inbox.html", {
-        "user": user, "rows": rows, "filters": filters, "show_all": show_all,
-        "everything": everything, "role_label": ACTOR_ROLES[user.role].label,
-        "states": list(CaseState), "specialisations": _specialisation_names(),
-        "page": page, "pages": pages, "total": total,
-        "previous_url": page_url(page - 1) if page > 1 else None,
-        "next_url": page_url(page + 1) if page < pages else None,
-        "empty_message": INBOX_EMPTY_FILTERED if kept
-        else (INBOX_EMPTY_ALL if show_all else INBOX_EMPTY_MINE),
-    })
-
-
-# --- case page --------------------------------------------------------------------------------
-
-
-@dataclass
-class HistoryRow:
-    at: str
-    who: str
-    action: str
-    summary: str
-    from_state: str
-    to_state: str
-    mails: list[tuple[str, int | None]]
-
-
-def _action_label(event: CaseEvent) -> str:
-    kind_prefix, _, rest = event.action.partition(":")
-    if rest and kind_prefix == "awaiting":
-        awaited = _decision(rest)
-        return f"Wacht op: {awaited.title if awaited else rest}"
-    if rest and kind_prefix == "rejected":
-        refused = _decision(rest)
-        return f"Ongeldige invoer geweigerd: {refused.title if refused else rest}"
-    if event.kind is EventKind.DECISION and (decided := _decision(event.action)):
-        return decided.title
-    base, _, suffix = event.action.rpartition("-")
-    if suffix.isdigit() and base in STEP_LABELS:
-        return f"{STEP_LABELS[base]} ({suffix})"
-    return STEP_LABELS.get(event.action, event.action)
-
-
-def _value_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return _yes_no(value)
-    text = str(value)
-    if text in CHOICE_LABELS:
-        return CHOICE_LABELS[text]
-    try:
-        return format_date(date.fromisoformat(text))
-    except ValueError:
-        return text if len(text) <= 160 else text[:157] + "..."
-
-
-def _summary(data: Mapping[str, Any]) -> str:
-    """The input in a line: scalar fields only (the portfolio itself is shown as evidence)."""
-    parts = [f"{INPUT_LABELS.get(key, key)}: {_value_text(value)}"
-             for key, value in data.items()
-             if not isinstance(value, dict | list) and value not in ("", None)]
-    return "; ".join(parts)
-
-
-def _people_level(event: CaseEvent, pending: set[str]) -> bool | None:
-    """Decisions and mails for people; None: not shown at all (a decision its transition row
-    already shows). System events (waits, runs, the reconciler) are folded away."""
-    if event.kind is EventKind.TRANSITION:
-        return True
-    if event.kind is EventKind.DECISION:
-        return True if event.key == "open" or event.key in pending else None
-    return event.actor_role is not Role.SYSTEM and not event.action.startswith("awaiting:")
-
-
-def _history_rows(events: list[CaseEvent], mails: list[OutboxMail], pending: set[str],
-                  ) -> tuple[list[HistoryRow], list[HistoryRow]]:
-    """Two levels: what people decided and were sent, and the system's own events."""
-    subjects = {mail.key: (mail.subject.rsplit(" (", 1)[0], mail.id) for mail in mails}
-    people: list[HistoryRow] = []
-    system: list[HistoryRow] = []
-    for event in events:
-        level = _people_level(event, pending)
-        if level is None:
-            continue
-        who = f"{ROLE_LABELS.get(event.actor_role, event.actor_role)}: {event.actor_name}"
-        action = _action_label(event)
-        if event.key in pending:
-            action += " (wordt verwerkt)"
-        (people if level else system).append(HistoryRow(
-            at=format_time(event.at), who=who, action=action,
-            summary=_summary(event.input),
-            from_state=STATE_LABELS.get(event.from_state, "") if event.from_state else "",
-            to_state=STATE_LABELS.get(event.to_state, "") if event.to_state else "",
-            mails=[subjects.get(key, ("E-mail", None)) for key in event.mails],
-        ))
-    return people, system
 
 
 def _render_case(
@@ -372,9 +129,7 @@ def _render_case(
     ).all()
     events = history(session=session, case_id=case_id)
     mails = case_mails(session=session, case_id=case_id)
-    people, system = _history_rows(events, mails, {
-        decision_key(record.pause_key)
-        for record in unconsumed(session=session, case_ids=[case_id]).get(case_id, [])})
+    people, system = staff_history(session, case_id, events, mails)
     reviews = [(review, get_reviewer(session=session, reviewer_id=review.reviewer_id).name)
                for review in case_reviews(session=session, case_id=case_id)]
 
@@ -448,7 +203,7 @@ def _render_case(
         "category_labels": CATEGORY_LABELS, "registration_labels": REGISTRATION_LABELS,
         "invoice_kinds": INVOICE_KINDS, "invoice_status": INVOICE_STATUS,
         "mail_status": MAIL_STATUS, "outcome_labels": CHOICE_LABELS,
-        "number": format_number, "time": format_time, "yes_no": _yes_no,
+        "number": format_number, "time": format_time, "yes_no": yes_no,
         "case_url": f"/zaken/{quote(case.number)}",
         "run_url": f"{get_settings().prefect.ui_url}/runs/flow-run/{case.flow_run_id}"
         if case.flow_run_id else None,
