@@ -159,12 +159,15 @@ async def test_practitioner_submits_and_reviewer_certifies_through_mailed_links(
                                       "csrf_token": csrf_from(page.text)})
     assert done.status_code == 200 and "Uw bevindingen voor ronde 1" in done.text
     assert "Prima dossier." in done.text and "Bevindingen versturen" not in done.text
+    assert PUBLIC_RECEIVED in done.text and 'http-equiv="refresh"' in done.text
     again = client.post(dossier, data={"outcome": "negative", "explanation": "Toch niet.",
                                        "csrf_token": csrf_from(page.text)})
     assert again.status_code == 409 and m.ALREADY_DECIDED in again.text
     assert await run_case(case_id) == "certified"
     later = client.get(dossier)
     assert "Prima dossier." in later.text and "Bevindingen versturen" not in later.text
+    assert "Verwerkt: de aanvraag staat nu op “Geherregistreerd”" in later.text
+    assert 'http-equiv="refresh"' not in later.text
 
     page = client.get(status)
     assert "Geherregistreerd" in page.text and "Nieuwe registratieperiode" in page.text

@@ -26,7 +26,7 @@ from models.review import case_reviews, get_reviewer
 from policies import Evidence
 from service.actions import act
 from service.actors import Actor
-from service.read_model import PUBLIC_RECEIVED, when
+from service.read_model import PUBLIC_RECEIVED, case_progress, refresh_seconds, when
 from tasks.rendering import format_number
 from web.deps import db
 from web.forms import form_fields, parse_form
@@ -91,6 +91,8 @@ def _dossier_page(request: Request, session: Session, token: str, claims: dict[s
     practitioner = session.get(Practitioner, case.practitioner_id)
     reviewer = get_reviewer(session=session, reviewer_id=int(claims["reviewer"]))
     verdict = case_verdict(case)
+    processing = sent is not None and case.awaiting_action == "findings" \
+        and case.review_round == round
     open_form = sent is None and case.awaiting_action == "findings" \
         and case.review_round == round
     context = {
@@ -112,8 +114,8 @@ def _dossier_page(request: Request, session: Session, token: str, claims: dict[s
             "outcome": CHOICE_LABELS.get(str(sent.input.get("outcome")), ""),
             "explanation": sent.input.get("explanation", ""), "when": when(sent.at),
         },
-        "processing": sent is not None and case.awaiting_action == "findings"
-        and case.review_round == round,
+        "processing": processing,
+        "refresh_seconds": refresh_seconds(case_progress(session, case)) if processing else None,
         "received_text": PUBLIC_RECEIVED,
         "fields": form_fields(Findings, values, errors) if open_form else [],
         "errors": errors or {},
