@@ -127,14 +127,17 @@ class AddressSettings(BaseModel):
     register_office: str = "info@kwaliteitsregisterparamedici.nl"
 
 
+EXAMPLE_IBANS = ("NL91ABNA0417164300", "NL20INGB0001234567")
+
+
 class PaymentSettings(BaseModel):
     """Where practitioners pay: the re-registration fee to KP, the intake fee to VvOCM. The
     defaults are example accounts for development; production must set the real ones."""
 
     register_account: str = "Stichting Kwaliteitsregister Paramedici"
-    register_iban: str = "NL91ABNA0417164300"
+    register_iban: str = EXAMPLE_IBANS[0]
     association_account: str = "VvOCM"
-    association_iban: str = "NL20INGB0001234567"
+    association_iban: str = EXAMPLE_IBANS[1]
 
     def payee(self, invoice_kind: str) -> tuple[str, str]:
         """Account name and IBAN an invoice of this kind is paid to."""
@@ -194,6 +197,12 @@ class Settings(BaseSettings):
         if ":" not in self.prefect.auth_string:
             raise ValueError("HERREG_PREFECT__AUTH_STRING (gebruiker:wachtwoord voor de "
                              "Prefect-API) ontbreekt")
+        examples = [name for name, value in (
+            ("HERREG_PAYMENT__REGISTER_IBAN", self.payment.register_iban),
+            ("HERREG_PAYMENT__ASSOCIATION_IBAN", self.payment.association_iban),
+        ) if value.replace(" ", "") in EXAMPLE_IBANS]
+        if examples:
+            raise ValueError(f"{' en '.join(examples)} staat nog op het voorbeeldrekeningnummer")
         return self
 
     @property

@@ -101,10 +101,13 @@ def staff_token(role: str) -> dict[str, str]:
 # --- secrets: none by default, and one each for sessions and links -----------------------------
 
 SECRET_VARIABLES = ("HERREG_ENVIRONMENT", "HERREG_WEB__SESSION_SECRET",
-                    "HERREG_LINKS__SECRET_KEY", "HERREG_PREFECT__AUTH_STRING")
+                    "HERREG_LINKS__SECRET_KEY", "HERREG_PREFECT__AUTH_STRING",
+                    "HERREG_PAYMENT__REGISTER_IBAN", "HERREG_PAYMENT__ASSOCIATION_IBAN")
 SESSION_KEY = "s" * 40
 LINK_KEY = "l" * 40
 PREFECT_LOGIN = "herreg:een-wachtwoord-voor-prefect"
+ACCOUNTS = {"payment__register_iban": "NL02RABO0123456789",
+            "payment__association_iban": "NL39RABO0300065264"}
 
 
 @pytest.fixture
@@ -130,8 +133,11 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]
     {"web__session_secret": SESSION_KEY, "prefect__auth_string": PREFECT_LOGIN},
     {"web__session_secret": "te-kort", "links__secret_key": LINK_KEY,
      "prefect__auth_string": PREFECT_LOGIN},
-    {"web__session_secret": SESSION_KEY, "links__secret_key": LINK_KEY},
-], ids=["nothing", "no-session-secret", "no-link-secret", "short-secret", "no-prefect-login"])
+    {"web__session_secret": SESSION_KEY, "links__secret_key": LINK_KEY, **ACCOUNTS},
+    {"web__session_secret": SESSION_KEY, "links__secret_key": LINK_KEY,
+     "prefect__auth_string": PREFECT_LOGIN},
+], ids=["nothing", "no-session-secret", "no-link-secret", "short-secret", "no-prefect-login",
+        "example-bank-accounts"])
 def test_production_refuses_to_start_without_its_secrets(
         environment: Callable[..., None], variables: dict[str, str]) -> None:
     environment(**variables)
@@ -165,7 +171,7 @@ def test_production_refuses_one_key_for_sessions_and_links(
 def test_production_starts_with_separate_keys_and_signs_links_with_the_link_key(
         environment: Callable[..., None]) -> None:
     environment(web__session_secret=SESSION_KEY, links__secret_key=LINK_KEY,
-                prefect__auth_string=PREFECT_LOGIN)
+                prefect__auth_string=PREFECT_LOGIN, **ACCOUNTS)
     settings = get_settings()
     assert (settings.session_secret, settings.link_secret) == (SESSION_KEY, LINK_KEY)
     token = make_token("status", case=1, role="practitioner")
