@@ -8,8 +8,6 @@ records nothing.
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 from sqlmodel import Session
@@ -17,18 +15,15 @@ from sqlmodel import Session
 from domain import messages as m
 from domain.states import CaseState, Role
 from flows.inputs import DECISIONS, Decision
-from models.case import Case, case_policy, case_verdict, history
-from models.certificate import CertificatePublic, get_certificate
-from models.invoice import InvoicePublic, case_invoices
-from models.outbox import case_mails
-from models.practitioner import Practitioner, PractitionerPublic
-from models.review import Reviewer, ReviewPublic, case_reviews
 from service.actions import CaseRequest, act, open_case, restart_case
 from service.actors import Actor
 from service.read_model import (
+    CaseDetail,
+    CaseItem,
     CaseQuery,
     StatusView,
-    case_progress,
+    case_detail,
+    case_item,
     find_cases,
     status_view,
 )
@@ -50,14 +45,9 @@ from web.api.schemas import (
     READ_TITLE,
     REFUSED,
     RESTART_TITLE,
-    CaseDetail,
-    CaseItem,
     CasePage,
-    EventOut,
-    MailOut,
     OutcomeOut,
     Problem,
-    VerdictOut,
 )
 from web.deps import db
 
@@ -92,7 +82,7 @@ def list_cases(
     rows, total = find_cases(session, CaseQuery(
         state=state, specialisation=(specialisation or "").strip().upper(),
         search=(q or "").strip(), open_only=False, by_due=False, offset=offset, limit=limit))
-    return CasePage(items=[CaseItem(**_case_item(case, practitioner))
+    return CasePage(items=[CaseItem(**case_item(case, practitioner))
                            for case, practitioner in rows],
                     total=total, limit=limit, offset=offset)
 
@@ -110,7 +100,7 @@ def read_case(number: str = CASE_NUMBER, principal: Principal = Depends(any_prin
     case = case_for(session, number, principal)
     if principal.actor.role is Role.PRACTITIONER:
         return status_view(session, case)
-    return _case_detail(session, case)
+    return case_detail(session, case)
 
 
 @router.post("/cases/{number}/restart", status_code=202, response_model=OutcomeOut,
@@ -153,68 +143,3 @@ def _add_decision_route(kind: type[Decision]) -> None:
 
 for _kind in DECISIONS.values():
     _add_decision_route(_kind)
-
-
-def _case_item(case: Case, practitioner: Practitioner) -> dict[str, Any]:
-    awaited = DECISIONS.get(case.awaiting_action or "")
-    return {
-        "number": case.number, "state": case.state, "state_label": case.state.label,
-        "specialisation": case.specialisation, "request_date": case.request_date,
-        "awaiting_action": case.awaiting_action,
-        "awaiting_title": awaited.title if awaited else None, "pause_key": case.awaiting_key,
-        "due_on": case.due_on,
-        "practitioner_name": practitioner.name, "kp_number": practitioner.kp_number,
-    }
-
-
-def _case_detail(session: Session, case: Case) -> CaseDetail:
-    case_id = case.id or 0
-    practitioner = session.get(Practitioner, case.practitioner_id)
-    assert practitioner is not None
-    events = history(session=session, case_id=case_id)
-    mails = {mail.key: mail for mail in case_mails(session=session, case_id=case_id)}
-    verdict = case_verdict(case)
-    certificate = get_certificate(session=session, case_id=case_id)
-    progress = case_progress(session, case)
-    return CaseDetail(
-        **_case_item(case, practitioner),
-        specialisation_name=case_policy(case).name, closed=case.state.is_closed,
-        reopened_on=case.reopened_on, submitted_on=case.submitted_on,
-        review_round=case.review_round, progress=progress.phase,
-        progress_message=progress.staff_text,
-        practitioner=PractitionerPublic.model_validate(practitioner, from_attributes=True),
-        verdict=VerdictOut(
-            sufficient=verdict.sufficient, window_start=verdict.window[0],
-            window_end=verdict.window[1], points_total=verdict.points_total,
-            points_by_category=verdict.points_by_category, hours_total=verdict.hours_total,
-            months_with_hours=verdict.months_with_hours, bot_days_held=verdict.bot_days_held,
-            bot_days_attended=verdict.bot_days_attended,
-            bot_days_required=verdict.bot_days_required,
-            shortfalls=[shortfall.message for shortfall in verdict.shortfalls],
-            notes=verdict.notes,
-        ),
-        history=[
-            EventOut(
-                at=event.at, kind=event.kind, actor_role=event.actor_role,
-                actor_role_label=event.actor_role.label, actor_name=event.actor_name,
-                action=event.action,
-                action_title=kind.title if (kind := DECISIONS.get(event.action)) else None,
-                input=event.input, from_state=event.from_state, to_state=event.to_state,
-                mails=[MailOut(key=mail.key, template=mail.template, recipient=mail.recipient,
-                               subject=mail.subject, status=mail.status, sent_at=mail.sent_at)
-                       for key in event.mails if (mail := mails.get(key)) is not None],
-            )
-            for event in events
-        ],
-        invoices=[InvoicePublic.model_validate(i, from_attributes=True)
-                  for i in case_invoices(session=session, case_id=case_id)],
-        reviews=[ReviewPublic.model_validate({**r.model_dump(), "reviewer_name": _reviewer_name(
-            session, r.reviewer_id)}) for r in case_reviews(session=session, case_id=case_id)],
-        certificate=CertificatePublic.model_validate(certificate, from_attributes=True)
-        if certificate else None,
-    )
-
-
-def _reviewer_name(session: Session, reviewer_id: int) -> str:
-    reviewer = session.get(Reviewer, reviewer_id)
-    return reviewer.name if reviewer else ""

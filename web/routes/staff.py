@@ -33,12 +33,10 @@ from models.case import (
     find_case,
     history,
 )
-from models.certificate import get_certificate
-from models.invoice import case_invoices
 from models.outbox import MailStatus, OutboxMail, case_mails
 from models.practitioner import Practitioner
 from models.registration import Registration
-from models.review import Reviewer, case_reviews, get_reviewer
+from models.review import Reviewer
 from models.staff import StaffRole, StaffUser
 from policies import load_policy
 from service.actions import act, change_identity, restart_case
@@ -49,6 +47,7 @@ from service.history import INPUT_LABELS, format_time, staff_history, yes_no
 from service.mail import resend_mail
 from service.read_model import (
     Phase,
+    case_detail,
     case_progress,
     refresh_seconds,
     state_path,
@@ -120,7 +119,7 @@ def _render_case(
     """The case page; after a refused POST it shows the typed values and Dutch errors."""
     case = _case_or_404(session, number)
     case_id = case.id or 0
-    practitioner = session.get(Practitioner, case.practitioner_id)
+    detail = case_detail(session, case)  # the same facts the API gives
     registrations = session.exec(
         select(Registration)
         .where(Registration.practitioner_id == case.practitioner_id,
@@ -130,12 +129,10 @@ def _render_case(
     events = history(session=session, case_id=case_id)
     mails = case_mails(session=session, case_id=case_id)
     people, system = staff_history(session, case_id, events, mails)
-    reviews = [(review, get_reviewer(session=session, reviewer_id=review.reviewer_id).name)
-               for review in case_reviews(session=session, case_id=case_id)]
 
     is_open = not case.state.is_closed
     step = _decision(case.awaiting_action)
-    progress = case_progress(session, case)
+    progress = case_progress(session, case)  # detail.progress is its phase, for the API
     pending = progress.phase in (Phase.PROCESSING, Phase.DELAYED)
     withdraw_pending = any(e.key == f"decision:{Withdrawal.action}" for e in events)
     role = ACTOR_ROLES[user.role]
@@ -171,11 +168,10 @@ def _render_case(
 
     holder = claim_holder(session, case)
     context = {
-        "user": user, "case": case, "practitioner": practitioner,
+        "user": user, "case": case, "practitioner": detail.practitioner,
         "policy": case_policy(case), "verdict": case_verdict(case),
-        "registrations": registrations, "invoices": case_invoices(session=session,
-                                                                  case_id=case_id),
-        "reviews": reviews, "certificate": get_certificate(session=session, case_id=case_id),
+        "registrations": registrations, "invoices": detail.invoices,
+        "reviews": detail.reviews, "certificate": detail.certificate,
         "mails": mails, "history": people, "system_history": system,
         "diagram": step_diagram(state_path(case, events)),
         "step": step, "progress": progress, "stuck": progress.phase is Phase.STUCK,
