@@ -6,8 +6,7 @@ link), `find_cases` the staff inbox and the API's list; the staff history is in 
 `case_progress` is the one rule for "being processed": a recorded decision the run has not
 passed yet is *processing* for a short while, then *delayed* (the reconciler is on it), and a
 case the reconciler gave up on is *stuck*, which staff see with its cause and the
-practitioner as a plain delay. `status_view` is exactly what a practitioner may see of a case:
-the status page renders it and the API returns it for a practitioner's link.
+practitioner as a plain delay.
 """
 
 from __future__ import annotations
