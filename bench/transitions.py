@@ -261,38 +261,42 @@ async def walk_for_memory(stack: Stack, arrivals: Arrivals, cases: list[tuple[st
     return samples
 
 
-def generate_open_cases(count: int) -> None:
-    """`count` open cases waiting for VvOCM, straight into the database (no runs): the inbox
-    and the executor's memory are measured against a register office's full load."""
+def generate_open_cases(run_ids: list[str]) -> None:
+    """Open cases waiting for VvOCM, one per suspended run, straight into the database: the
+    inbox, the executor's memory and the sweep's reconciler see a register office's full load
+    (each case paused where its run is, so the reconciler has nothing to repair)."""
     with session_scope() as session:
-        for start in range(0, count, 1000):
+        for start in range(0, len(run_ids), 1000):
+            chunk = range(start, min(start + 1000, len(run_ids)))
             people = [Practitioner(kp_number=f"{80000000 + i}", name=f"Gegenereerd {i}",
-                                   email=f"gen{i}@example.org", member=True)
-                      for i in range(start, min(start + 1000, count))]
+                                   email=f"gen{i}@example.org", member=True) for i in chunk]
             session.add_all(people)
             session.flush()
             session.add_all([Case(
                 number=f"HR-GEN-{i:06d}", practitioner_id=p.id or 0, specialisation="KOT",
                 request_date=TODAY - timedelta(days=i % 60),
                 state=CaseState.REQUESTED, awaiting_key="association-decision",
-                awaiting_action="association_decision",
+                awaiting_action="association_decision", flow_run_id=run_ids[i],
                 due_on=TODAY + timedelta(days=i % 42), run_generation=1,
-            ) for i, p in zip(range(start, start + len(people)), people, strict=True)])
+            ) for i, p in zip(chunk, people, strict=True)])
             session.flush()
 
 
-async def generate_waiting_runs(count: int) -> float:
-    """`count` suspended runs in Prefect, as the server holds them for waiting cases."""
-    started = time.monotonic()
+async def generate_waiting_runs(count: int) -> tuple[list[str], float]:
+    """`count` runs suspended at the first decision, as the server holds them for waiting
+    cases; their ids, and how long making them took."""
+    started, ids = time.monotonic(), []
     async with get_client() as client:
         deployment = await client.read_deployment_by_name(get_settings().prefect.deployment)
-        for start in range(0, count, 20):
-            await asyncio.gather(*(client.create_flow_run_from_deployment(
-                deployment.id, parameters={"case_id": 0}, state=Paused(reschedule=True),
-                name=f"gegenereerd-{i}") for i in range(start, min(start + 20, count))))
-            if (start + 20) % 1000 == 0:
-                say(f"  {start + 20}/{count} wachtende runs")
-    return time.monotonic() - started
+        for start in range(0, count, 50):
+            runs = await asyncio.gather(*(client.create_flow_run_from_deployment(
+                deployment.id, parameters={"case_id": 0}, name=f"gegenereerd-{i}",
+                state=Paused(reschedule=True, pause_key="association-decision"))
+                for i in range(start, min(start + 50, count))))
+            ids += [str(run.id) for run in runs]
+            if (start + 50) % 1000 == 0:
+                say(f"  {start + 50}/{count} wachtende runs")
+    return ids, time.monotonic() - started
 
 
 def inbox_p95(requests: int) -> tuple[float, float]:
@@ -352,9 +356,9 @@ async def scenario(args: argparse.Namespace, stack: Stack, arrivals: Arrivals) -
     say(f"[warm] geheugen over {len(walking) * len(WALK)} overgangen ...")
     memory = await walk_for_memory(stack, arrivals, walking)
 
-    say(f"{args.open_cases} open aanvragen en {args.waiting_runs} wachtende runs genereren ...")
-    generate_open_cases(args.open_cases)
-    runs_seconds = await generate_waiting_runs(args.waiting_runs)
+    say(f"{args.open_cases} open aanvragen met elk een wachtende run genereren ...")
+    run_ids, runs_seconds = await generate_waiting_runs(args.open_cases)
+    generate_open_cases(run_ids)
     inbox_p50, inbox_95 = inbox_p95(40)
     worker, server = stack.children["worker"].process.pid, \
         stack.children["prefect-server"].process.pid
@@ -387,7 +391,7 @@ async def scenario(args: argparse.Namespace, stack: Stack, arrivals: Arrivals) -
     say("")
     say(f"Warm executor RSS over {memory[-1][0]} transitions (MB): "
         + ", ".join(f"{n}: {mb:.0f}" for n, mb in memory))
-    say(f"With {args.open_cases} open cases ({args.waiting_runs} suspended runs in Prefect, "
+    say(f"With {args.open_cases} open cases (as many suspended runs in Prefect, "
         f"made in {runs_seconds:.0f} s): staff inbox p50 {inbox_p50 * 1000:.0f} ms, "
         f"p95 {inbox_95 * 1000:.0f} ms; RSS executor {rss_mb(worker):.0f} MB, "
         f"Prefect server {rss_mb(server):.0f} MB")
@@ -401,15 +405,15 @@ def main() -> None:
     parser.add_argument("--single", type=int, default=30)
     parser.add_argument("--burst", type=int, default=100)
     parser.add_argument("--memory-transitions", type=int, default=1000)
-    parser.add_argument("--open-cases", type=int, default=10_000)
-    parser.add_argument("--waiting-runs", type=int, default=10_000)
+    parser.add_argument("--open-cases", type=int, default=10_000,
+                        help="generated open cases, each with a suspended run")
     parser.add_argument("--quick", action="store_true",
-                        help="6 single, a burst of 12, 40 transitions, 300 waiting runs")
+                        help="6 single, a burst of 12, 40 transitions, 500 open cases")
     parser.add_argument("--postgres", action="store_true",
                         help="our database and Prefect's on the local PostgreSQL")
     args = parser.parse_args()
     if args.quick:
-        args.single, args.burst, args.memory_transitions, args.waiting_runs = 6, 12, 40, 300
+        args.single, args.burst, args.memory_transitions, args.open_cases = 6, 12, 40, 500
 
     # A killed benchmark still stops its stack and drops its databases.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))

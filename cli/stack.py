@@ -166,6 +166,8 @@ class Stack:
         prefect("work-pool", "set-concurrency-limit", case_pool(),
                 str(self.settings.prefect.concurrency))
         prefect("work-pool", "create", sweep_pool(), "--type", "process", "--overwrite")
+        # One sweep at a time: a long one (a repair storm) delays the next, never overlaps it.
+        prefect("work-pool", "set-concurrency-limit", sweep_pool(), "1")
         prefect("--no-prompt", "deploy", "--all", "--prefect-file", str(PREFECT_YAML))
 
     def start_worker(self) -> None:

@@ -41,7 +41,10 @@ async def sweep(today: date | None = None) -> dict[str, int]:
 
     # Prefect types an async task's return_state=True call as a State; it is a coroutine.
     repairs = await _outcome(report, await find_repairs(return_state=True)) or []  # type: ignore[misc]
-    for repair in repairs:
+    per_sweep = get_settings().repair.per_sweep
+    if len(repairs) > per_sweep:
+        report["repairs_left"] = len(repairs) - per_sweep
+    for repair in repairs[:per_sweep]:
         if repair.action is Action.CLOSE:
             closed = await case_closure(repair.case_id, "withdrawn", day, return_state=True)
             done = "closed" if await _outcome(report, closed) else "settled"

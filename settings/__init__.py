@@ -101,6 +101,10 @@ class RepairSettings(BaseModel):
         "for this long"
     )
     stuck_retry_minutes: int = Field(10, description="how often a stuck case is tried again")
+    per_sweep: int = Field(
+        200, ge=1, description="repairs one sweep carries out; more wait for the next sweep, so "
+        "a storm (the Prefect server lost its database) drains in passes of a minute or two"
+    )
 
 
 class LinkSettings(BaseModel):

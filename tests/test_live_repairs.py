@@ -248,3 +248,25 @@ async def test_one_broken_case_does_not_hold_up_the_sweep_for_the_others(
         case = get_case(session=session, case_id=broken.case_id, for_update=True)
         case.specialisation, case.state = "KOT", CaseState.WITHDRAWN
         session.add(case)
+
+
+async def test_a_repair_storm_drains_in_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One sweep carries out at most `repair.per_sweep` repairs and says how many are left,
+    so a storm never makes a sweep run for an hour (the next one waits for it)."""
+    from prefect import task
+
+    import flows.sweeps
+    from tasks.reconcile import Action, Cause, Repair
+
+    storm = [Repair(10_000_000 + i, Action.RESTART, Cause.RUN_MISSING, 1, None)
+             for i in range(3)]  # cases that do not exist: each repair finds nothing to do
+
+    @task
+    async def found() -> list[Repair]:
+        return storm
+
+    monkeypatch.setattr(flows.sweeps, "find_repairs", found)
+    with herreg_env(repair__per_sweep="2"):
+        report = await sweep()
+    assert report["repairs_left"] == 1
+    assert report[f"settled:{Cause.RUN_MISSING}"] == 2

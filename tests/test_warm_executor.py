@@ -132,8 +132,10 @@ async def test_prefect_ui_shows_the_case_number_and_dutch_forms_linking_back(
         assert run.name == f"{opened.number} #1" and f"aanvraag:{opened.number}" in run.tags
         assert run.state is not None
         keys = keyset_from_paused_state(run.state)
-        description = await client.read_flow_run_input(keys["description"], run_id)
-        form = json.loads(await client.read_flow_run_input(keys["schema"], run_id))
+        description = await client.read_flow_run_input(flow_run_id=run_id,
+                                                       key=keys["description"])
+        form = json.loads(await client.read_flow_run_input(flow_run_id=run_id,
+                                                           key=keys["schema"]))
     assert AssociationDecision.title in description
     assert f"[{opened.number}]({staff_case_url(opened.number)})" in description
     assert form["title"] == AssociationDecision.title
