@@ -239,10 +239,10 @@ async def measure(mode: Mode, stack: Stack, arrivals: Arrivals, single: list[tup
 async def walk_for_memory(stack: Stack, arrivals: Arrivals, cases: list[tuple[str, int]],
                           ) -> list[tuple[int, float]]:
     """Every case through the steps of WALK (4 transitions each), ten at a time; the executor's
-    RSS after every 100 transitions."""
+    RSS ten times along the way."""
     worker = stack.children["worker"].process.pid
     samples = [(0, rss_mb(worker))]
-    done = 0
+    done, every = 0, max(10, len(cases) * len(WALK) // 10)
 
     async def walk(number: str, case_id: int) -> None:
         nonlocal done
@@ -252,7 +252,7 @@ async def walk_for_memory(stack: Stack, arrivals: Arrivals, cases: list[tuple[st
             await act(number, action, data, actor=actor)
             await wait_mails(arrivals, [mail_key(case_id, step)], 300)
             done += 1
-            if done % 100 == 0:
+            if done % every == 0:
                 samples.append((done, rss_mb(worker)))
                 say(f"  {done} overgangen, executor {samples[-1][1]:.0f} MB")
 
@@ -408,12 +408,12 @@ def main() -> None:
     parser.add_argument("--open-cases", type=int, default=10_000,
                         help="generated open cases, each with a suspended run")
     parser.add_argument("--quick", action="store_true",
-                        help="6 single, a burst of 12, 40 transitions, 500 open cases")
+                        help="5 single, a burst of 10, 40 transitions, 500 open cases")
     parser.add_argument("--postgres", action="store_true",
                         help="our database and Prefect's on the local PostgreSQL")
     args = parser.parse_args()
     if args.quick:
-        args.single, args.burst, args.memory_transitions, args.open_cases = 6, 12, 40, 500
+        args.single, args.burst, args.memory_transitions, args.open_cases = 5, 10, 40, 500
 
     # A killed benchmark still stops its stack and drops its databases.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
