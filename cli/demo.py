@@ -230,6 +230,7 @@ def run_demo(*, keep_running: bool = True) -> None:
         typer.echo(f"Prefect UI:  {stack.ui_url}  (wachtwoord: {prefect_login})")
         typer.echo(f"Mails (.eml): {mail_dir}")
         typer.echo(f"Logbestanden: {data_dir / 'logs'}")
+        typer.echo("Opdrachtregel: .venv/bin/herregistratie list (vindt deze demo vanzelf)")
         if keep_running:
             typer.echo("De stack blijft draaien; Ctrl-C stopt alles.")
             wait_for_stop()
