@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlmodel import Session
@@ -15,7 +15,7 @@ from flows.inputs import CHOICE_LABELS, DECISIONS, FIELD_TITLES
 from models.case import CaseEvent, EventKind
 from models.decision import unconsumed
 from models.outbox import OutboxMail
-from settings import AMSTERDAM
+from service.read_model import local_time
 from tasks.decisions import decision_key
 from tasks.rendering import format_date
 
@@ -53,14 +53,8 @@ INPUT_LABELS = {
     "errors": "Fouten", "text": "Opmerking",
 }
 
-def _local(moment: datetime) -> datetime:
-    """SQLite hands timestamps back without a zone; they were written in UTC."""
-    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    return aware.astimezone(AMSTERDAM)
-
-
 def format_time(moment: datetime | None) -> str:
-    return f"{_local(moment):%d-%m-%Y %H:%M}" if moment is not None else ""
+    return f"{local_time(moment):%d-%m-%Y %H:%M}" if moment is not None else ""
 
 
 def yes_no(value: bool) -> str:

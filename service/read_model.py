@@ -30,7 +30,7 @@ from models.certificate import CertificatePublic, get_certificate
 from models.db import utcnow
 from models.decision import unconsumed
 from models.invoice import Invoice, InvoiceKind, InvoicePublic, InvoiceStatus, case_invoices
-from models.outbox import case_mails
+from models.outbox import OutboxMail, case_mails
 from models.practitioner import Practitioner, PractitionerPublic
 from models.review import Reviewer, ReviewPublic, case_reviews
 from settings import AMSTERDAM, get_settings
@@ -172,13 +172,14 @@ class StatusView(BaseModel):
     history: list[Line]
 
 
-def _local(at: datetime) -> datetime:
+def local_time(at: datetime) -> datetime:
+    """In Amsterdam time; SQLite hands timestamps back without a zone (written in UTC)."""
     return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(AMSTERDAM)
 
 
 def when(at: datetime) -> str:
     """"15 maart 2026, 14:05" in Amsterdam time."""
-    local = _local(at)
+    local = local_time(at)
     return f"{format_date(local.date())}, {local:%H:%M}"
 
 
@@ -206,7 +207,8 @@ def _timeline(case: Case, events: list[CaseEvent]) -> list[Line]:
     rows = [Line(label=format_date(case.request_date), text="Uw aanvraag is ontvangen")]
     for e in events:
         if e.kind is EventKind.TRANSITION and e.to_state in MILESTONES:
-            rows.append(Line(label=format_date(_local(e.at).date()), text=MILESTONES[e.to_state]))
+            day = format_date(local_time(e.at).date())
+            rows.append(Line(label=day, text=MILESTONES[e.to_state]))
     return rows
 
 
@@ -425,12 +427,16 @@ def case_item(case: Case, practitioner: Practitioner) -> dict[str, Any]:
     }
 
 
-def case_detail(session: Session, case: Case) -> CaseDetail:
+def case_detail(session: Session, case: Case, events: list[CaseEvent] | None = None,
+                mails: list[OutboxMail] | None = None) -> CaseDetail:
+    """`events` and `mails`: the case's history and mails, if the caller has read them."""
     case_id = case.id or 0
     practitioner = session.get(Practitioner, case.practitioner_id)
     assert practitioner is not None
-    events = history(session=session, case_id=case_id)
-    mails = {mail.key: mail for mail in case_mails(session=session, case_id=case_id)}
+    if events is None:
+        events = history(session=session, case_id=case_id)
+    by_key = {mail.key: mail for mail in (
+        case_mails(session=session, case_id=case_id) if mails is None else mails)}
     verdict = case_verdict(case)
     certificate = get_certificate(session=session, case_id=case_id)
     progress = case_progress(session, case)
@@ -460,7 +466,7 @@ def case_detail(session: Session, case: Case) -> CaseDetail:
                 input=event.input, from_state=event.from_state, to_state=event.to_state,
                 mails=[MailOut(key=mail.key, template=mail.template, recipient=mail.recipient,
                                subject=mail.subject, status=mail.status, sent_at=mail.sent_at)
-                       for key in event.mails if (mail := mails.get(key)) is not None],
+                       for key in event.mails if (mail := by_key.get(key)) is not None],
             )
             for event in events
         ],

@@ -35,6 +35,7 @@ from service.actors import Actor
 from service.read_model import (
     PRACTITIONER_ACTIONS,
     case_progress,
+    local_time,
     refresh_seconds,
     state_path,
     status_view,
@@ -50,7 +51,6 @@ from web.routes.signed_links import (
     form_values,
     genuine_claims,
     link_page,
-    local_time,
     mask_email,
 )
 from web.security import require_csrf

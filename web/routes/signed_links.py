@@ -4,7 +4,6 @@ no Referer), a forged link is a 403 and an expired one gets a page of its own.""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import HTTPException, Request
@@ -14,18 +13,12 @@ from starlette.datastructures import FormData
 from domain import messages as m
 from domain.errors import LinkExpired, LinkInvalid
 from models.case import CaseEvent, EventKind
-from settings import AMSTERDAM
 from tasks.links import Purpose, read_token
 from web.templating import templates
 
 # Token in the URL: keep it out of caches and out of Referer headers.
 PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
            "X-Robots-Tag": "noindex"}
-
-
-def local_time(at: datetime) -> datetime:
-    """SQLite hands back naive datetimes; they were written in UTC."""
-    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(AMSTERDAM)
 
 
 def form_values(form: FormData) -> dict[str, str]:

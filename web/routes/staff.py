@@ -119,7 +119,6 @@ def _render_case(
     """The case page; after a refused POST it shows the typed values and Dutch errors."""
     case = _case_or_404(session, number)
     case_id = case.id or 0
-    detail = case_detail(session, case)  # the same facts the API gives
     registrations = session.exec(
         select(Registration)
         .where(Registration.practitioner_id == case.practitioner_id,
@@ -128,6 +127,7 @@ def _render_case(
     ).all()
     events = history(session=session, case_id=case_id)
     mails = case_mails(session=session, case_id=case_id)
+    detail = case_detail(session, case, events, mails)  # the same facts the API gives
     people, system = staff_history(session, case_id, events, mails)
 
     is_open = not case.state.is_closed
