@@ -24,7 +24,7 @@ async def closure_plan(case_id: int, reason: Reason, today: date, run: Executor)
     """True if this run closed the case (False: already closed, or a decision came in time)."""
     closed = run.step(close_case, case_id, reason, today)
     if closed:
-        await run.step(stop_case_run, case_id)
+        await run.call(stop_case_run, case_id)
     await run.send_mail(case_id)
     return closed
 

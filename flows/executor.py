@@ -7,13 +7,15 @@ plan be replayed step by step against the database alone.
 
 from __future__ import annotations
 
-from typing import ParamSpec, Protocol, TypeVar
+from collections import deque
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 from prefect import Task
 from prefect.flow_runs import asuspend_flow_run
 
 from flows.inputs import Decision
 from tasks.decisions import PauseInfo
+from tasks.ledger import Ledger
 from tasks.mail import send_now
 
 P = ParamSpec("P")
@@ -21,7 +23,15 @@ R = TypeVar("R")
 
 
 class Executor(Protocol):
-    def step(self, task: Task[P, R], *args: P.args, **kwargs: P.kwargs) -> R: ...
+    def step(self, task: Task[P, bool], *args: P.args, **kwargs: P.kwargs) -> bool:
+        """A transition; True if this call made it."""
+        ...
+
+    def call(self, task: Task[P, R], *args: P.args, **kwargs: P.kwargs) -> R: ...
+
+    def recall(self, pause_key: str) -> dict[str, Any] | None:
+        """The decision an earlier execution of this run acted on at the pause, if any."""
+        ...
 
     async def suspend(self, kind: type[Decision], pause: PauseInfo, pause_key: str) -> Decision:
         ...
@@ -29,11 +39,48 @@ class Executor(Protocol):
     async def send_mail(self, case_id: int) -> None: ...
 
 
+class Recollection:
+    """What a run that starts from the top did before, from the ledger read at its start.
+
+    The plan calls its steps and pauses in the order the ledger holds them, so while the two
+    agree, a step found next in the ledger is done and a passed pause gives its decision:
+    neither starts a task. At the first call that does not match (the pause the run was
+    resumed at, or a plan that changed since) the run goes on with real tasks only, whose own
+    ledger checks keep every step once.
+    """
+
+    def __init__(self, ledger: Ledger | None = None) -> None:
+        self._past = deque(ledger.entries if ledger else [])
+
+    def step_done(self) -> bool:
+        if self._past and self._past[0].key.startswith("step:"):
+            self._past.popleft()
+            return True
+        self._past.clear()
+        return False
+
+    def decision(self, pause_key: str) -> dict[str, Any] | None:
+        if self._past and self._past[0].key == f"pause:{pause_key}" \
+                and self._past[0].decision is not None:
+            return self._past.popleft().decision
+        self._past.clear()
+        return None
+
+
 class PrefectExecutor:
     """Steps are Prefect tasks; a pause suspends the run, so no process waits for people."""
 
-    def step(self, task: Task[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    def __init__(self, ledger: Ledger | None = None) -> None:
+        self.memory = Recollection(ledger)
+
+    def step(self, task: Task[P, bool], *args: P.args, **kwargs: P.kwargs) -> bool:
+        return False if self.memory.step_done() else task(*args, **kwargs)
+
+    def call(self, task: Task[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         return task(*args, **kwargs)
+
+    def recall(self, pause_key: str) -> dict[str, Any] | None:
+        return self.memory.decision(pause_key)
 
     async def suspend(self, kind: type[Decision], pause: PauseInfo, pause_key: str) -> Decision:
         """The resume form in Prefect's UI links back to the case page, where the decision

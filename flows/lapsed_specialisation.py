@@ -9,8 +9,9 @@ completeness and assigns a reviewer (R10), whose findings (R11) lead to a certif
 period starts on the submission date (R12), a request for additions (R13), or rejection (R14).
 
 Every human decision is a suspended run waiting for a typed input: no process waits. A
-resumed run replays from the top; each task recognises from the case history that its step
-happened, so nothing is done twice. The flow acts on the decision recorded in our database,
+resumed run replays from the top: the ledger read at its start answers the steps and pauses
+it went past, and each task recognises from the case history that its step happened, so
+nothing is done twice. The flow acts on the decision recorded in our database,
 never on what Prefect hands it. This module only orders the steps: all I/O is in tasks, and
 an `Executor` (flows/executor.py) says how they run.
 """
@@ -57,6 +58,7 @@ from tasks.cases import (
     resume_review,
 )
 from tasks.decisions import accept_decision, open_pause
+from tasks.ledger import read_ledger
 
 D = TypeVar("D", bound=Decision)
 
@@ -64,15 +66,22 @@ D = TypeVar("D", bound=Decision)
 async def decide(run: Executor, case_id: int, kind: type[D], key: str,
                  days: int) -> tuple[D, str]:
     """Wait for a person's decision; returns the recorded decision and the pause it answered.
-    Input that fails validation, which can only come from the Prefect UI, is recorded as
-    refused and the pause opens again under a new key (Prefect allows [a-z0-9-] only)."""
-    await run.send_mail(case_id)
+    A pause the run went past before is answered from memory. Mail waiting from the steps
+    before goes out just before the run suspends. Input that fails validation, which can only
+    come from the Prefect UI, is recorded as refused and the pause opens again under a new
+    key (Prefect allows [a-z0-9-] only)."""
     attempt = 0
     while True:
         pause_key = key if attempt == 0 else f"{key}-retry-{attempt}"
-        pause = run.step(open_pause, case_id, pause_key, kind.action, days)
-        offered = None if pause.decided else await run.suspend(kind, pause, pause_key)
-        recorded = run.step(accept_decision, case_id, pause_key, offered)
+        passed = run.recall(pause_key)
+        if passed is not None:
+            return kind.model_validate(passed), pause_key
+        pause = run.call(open_pause, case_id, pause_key, kind.action, days)
+        if pause.decision is not None:
+            return kind.model_validate(pause.decision), pause_key
+        await run.send_mail(case_id)
+        offered = await run.suspend(kind, pause, pause_key)
+        recorded = run.call(accept_decision, case_id, pause_key, offered)
         if recorded is not None:
             return kind.model_validate(recorded), pause_key
         attempt += 1
@@ -160,6 +169,6 @@ def _run_stopped(flow: Flow[..., Any], flow_run: FlowRun, state: State[Any]) -> 
 async def lapsed_specialisation(case_id: int) -> str:
     """One case from request to certificate, declined, rejected or closed."""
     try:
-        return await step_plan(case_id, PrefectExecutor())
+        return await step_plan(case_id, PrefectExecutor(read_ledger(case_id)))
     except CaseClosed as closed:
         return closed.state

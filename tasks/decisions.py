@@ -132,16 +132,27 @@ def record_decision(
 class PauseInfo(BaseModel):
     due_on: date
     timeout_seconds: int
-    decided: bool = False
+    decision: dict[str, Any] | None = None  # recorded already: the run goes on without waiting
     case_number: str = ""
     case_url: str = ""  # the staff case page, linked from Prefect's resume form
 
 
+def _consume(session: Session, case: Case, record: DecisionRecord, pause_key: str) -> None:
+    """The run is past the pause: the decision is consumed and the case waits no longer."""
+    if record.consumed_at is None:
+        record.consumed_at = utcnow()
+        session.add(record)
+    if case.awaiting_key == pause_key:
+        case.awaiting_key = case.awaiting_action = None
+        case.due_on = None
+        session.add(case)
+
+
 @pause_task
 def open_pause(case_id: int, pause_key: str, action: str, days: int) -> PauseInfo:
-    """Marks what the case waits for and until when, once per pause; `decided` says a decision
-    is already recorded (the run was restarted, or the person was quicker than the run), so
-    the run goes on without suspending."""
+    """Marks what the case waits for and until when, once per pause. A decision recorded
+    already (the run was resumed or restarted, or the person was quicker than the run) is
+    taken at once: consumed and returned, so the run goes on without suspending."""
     today = get_settings().current_date()
     with session_scope() as session:
         case = get_case(session=session, case_id=case_id, for_update=True)
@@ -157,28 +168,29 @@ def open_pause(case_id: int, pause_key: str, action: str, days: int) -> PauseInf
         else:
             due = date.fromisoformat(opened.input["due_on"])
         decided = get_decision(session=session, case_id=case_id, pause_key=pause_key)
-        if decided is None or decided.consumed_at is None:
+        if decided is None:
             case.awaiting_key, case.awaiting_action, case.due_on = pause_key, action, due
         session.add(case)
+        if decided is not None:
+            _consume(session, case, decided, pause_key)
     grace = get_settings().deadlines.grace
-    return PauseInfo(due_on=due, decided=decided is not None,
+    return PauseInfo(due_on=due, decision=dict(decided.input) if decided else None,
                      timeout_seconds=max(3600, ((due - today).days + grace) * 86400),
                      case_number=case.number, case_url=staff_case_url(case.number))
 
 
 @pause_task
-def accept_decision(case_id: int, pause_key: str,
-                    offered: Decision | None) -> dict[str, Any] | None:
-    """The recorded decision for the pause, marked consumed: the run is past the pause. Input
-    only Prefect had (an operator used the Prefect UI's resume form) is first put through
-    `record_decision` as an operator decision; if it fails the checks it is written down as
-    refused and None comes back, so the flow opens the pause again."""
+def accept_decision(case_id: int, pause_key: str, offered: Decision) -> dict[str, Any] | None:
+    """After a suspension, the decision for the pause, consumed. Input only Prefect had (an
+    operator used the Prefect UI's resume form) is first put through `record_decision` as an
+    operator decision; if it fails the checks it is written down as refused and None comes
+    back, so the flow opens the pause again."""
     with session_scope() as session:
         case = get_case(session=session, case_id=case_id, for_update=True)
         if case.state.is_closed:
             raise CaseClosed(CASE_CLOSED.format(label=case.state.label), state=case.state)
         record = get_decision(session=session, case_id=case_id, pause_key=pause_key)
-        if record is None and offered is not None:
+        if record is None:
             refused_key = f"rejected:{pause_key}"
             if get_event(session=session, case_id=case_id, key=refused_key) is not None:
                 return None
@@ -192,13 +204,5 @@ def accept_decision(case_id: int, pause_key: str,
                          name=PREFECT_UI, data={"input": offered.model_dump(mode="json"),
                                                 "errors": refused.errors})
                 return None
-        if record is None:
-            return None
-        if record.consumed_at is None:
-            record.consumed_at = utcnow()
-            session.add(record)
-        if case.awaiting_key == pause_key:
-            case.awaiting_key = case.awaiting_action = None
-            case.due_on = None
-            session.add(case)
+        _consume(session, case, record, pause_key)
         return dict(record.input)

@@ -11,6 +11,7 @@ letter and waits for an operator.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import timedelta
 from email.message import EmailMessage
@@ -19,14 +20,17 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import aiosmtplib
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from sqlalchemy.exc import SQLAlchemyError
 
 from models.db import session_scope, utcnow
 from models.outbox import MailStatus, OutboxMail, claim, deliverable
 from settings import get_settings
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+# Three tries within about six seconds: long enough for a blip, short enough for a flow.
+SEND_NOW_WAITS = (0, 1, 5)
 
 
 class DeliveryFailed(Exception):
@@ -126,10 +130,17 @@ async def deliver_mail(case_id: int | None = None) -> int:
     return await deliver_pending(case_id)
 
 
-async def send_now(case_id: int | None = None) -> None:
-    """Within a flow: send what is pending, retrying briefly. If SMTP stays down the flow goes
+async def send_now(case_id: int) -> None:
+    """Within a flow: send what is pending for the case, retrying briefly. It is no Prefect
+    task: the outbox's claims keep each mail once, and a task run at every pause would cost
+    the Prefect server more than the send. If SMTP or the database stays down, the flow goes
     on rather than hold a process; the mail stays pending for the sweep."""
-    sending = deliver_mail.with_options(retries=2, retry_delay_seconds=[1, 5])
-    # Prefect's overloads type return_state=True as a State, but an async task gives a
-    # coroutine.
-    await sending(case_id, return_state=True)  # type: ignore[misc]
+    failure: Exception | None = None
+    for wait in SEND_NOW_WAITS:
+        await asyncio.sleep(wait)
+        try:
+            await deliver_pending(case_id)
+            return
+        except (DeliveryFailed, SQLAlchemyError) as err:
+            failure = err
+    get_run_logger().warning("Mail blijft wachten op de sweep: %s", failure)

@@ -3,8 +3,9 @@ the real database, mail going to the real (loopback) SMTP server.
 
 A pause without a recorded decision ends the run, as Prefect's suspension does; a person's
 decision is recorded through the service; and the next run replays the plan from the top,
-as a resumed Prefect run does. Every step therefore runs again on every replay and must be
-recognised by the step ledger, which is exactly what production relies on.
+as a resumed Prefect run does. `run_case` starts each run with the ledger, as production
+does; a `Replay` made without one runs every step again on every replay, each of which must
+then be recognised by the step ledger (a retried task relies on that).
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from prefect import Task
 
 from domain.errors import CaseClosed
 from flows.case_closure import Reason, closure_plan
+from flows.executor import Recollection
 from flows.inputs import Decision
 from flows.lapsed_specialisation import step_plan
 from settings import get_settings
 from tasks.decisions import PauseInfo
+from tasks.ledger import Ledger, read_ledger
 from tasks.mail import DeliveryFailed, deliver_pending
 
 P = ParamSpec("P")
@@ -40,13 +43,21 @@ class Replay:
     plays an operator who resumes a pause in the Prefect UI: the run gets that input from
     Prefect instead of suspending (per pause key)."""
 
-    def __init__(self, operator_input: dict[str, dict[str, Any]] | None = None) -> None:
-        self.steps: list[str] = []
+    def __init__(self, operator_input: dict[str, dict[str, Any]] | None = None,
+                 ledger: Ledger | None = None) -> None:
+        self.tasks: list[str] = []
         self.operator_input = operator_input or {}
+        self.memory = Recollection(ledger)
 
-    def step(self, task: Task[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-        self.steps.append(task.name)
+    def step(self, task: Task[P, bool], *args: P.args, **kwargs: P.kwargs) -> bool:
+        return False if self.memory.step_done() else self.call(task, *args, **kwargs)
+
+    def call(self, task: Task[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        self.tasks.append(task.name)
         return task.fn(*args, **kwargs)
+
+    def recall(self, pause_key: str) -> dict[str, Any] | None:
+        return self.memory.decision(pause_key)
 
     async def suspend(self, kind: type[Decision], pause: PauseInfo, pause_key: str) -> Decision:
         if pause_key in self.operator_input:
@@ -62,7 +73,7 @@ async def run_case(case_id: int, executor: Replay | None = None) -> str:
     """One run of the case: from the top until it waits for a person (the pause key) or ends
     (the outcome: certified, declined, rejected, or the closed state)."""
     try:
-        return await step_plan(case_id, executor or Replay())
+        return await step_plan(case_id, executor or Replay(ledger=read_ledger.fn(case_id)))
     except Suspended as paused:
         return paused.pause_key
     except CaseClosed as closed:

@@ -34,6 +34,7 @@ from service.read_model import MILESTONES, StatusView, status_view
 from settings import get_settings
 from tasks.cases import overdue_cases
 from tasks.decisions import accept_decision
+from tasks.ledger import Entry, Ledger, read_ledger
 from tests.conftest import (
     ASSOCIATION,
     PRACTITIONER,
@@ -135,13 +136,46 @@ async def test_member_case_runs_to_certificate_from_the_submission_date(
                                            specialisation="KOT")
         assert registration is not None and registration.visible
         assert registration.period_start == submitted_on
-    # Every run replayed every step before it; the ledger made each happen once.
-    assert await run_case(case_id) == "certified"
+    # A run without the ledger read replays every step as a task; each finds its step done.
+    assert await run_case(case_id, Replay()) == "certified"
     mailbox.assert_each_once()
     keys = [e.key for e in events(case_id)]
     assert len(keys) == len(set(keys))
     with read_session() as session:
         assert len(case_invoices(session=session, case_id=case_id)) == 1
+
+
+async def test_a_resumed_run_starts_tasks_only_where_it_left_off() -> None:
+    """Late in a case, the steps and pauses the run went past come from one ledger read, not
+    from a task each (in Prefect: a task run, its API calls and events)."""
+    opened = await open_case(request(REQUEST_DATE), actor=ASSOCIATION)
+    ref, case_id = opened.number, opened.case_id
+    assert await walk(ref, case_id, TO_REVIEW) == "findings-1"
+    await act(ref, "findings", {"outcome": "positive"}, actor=reviewer(case_id))
+    resumed = Replay(ledger=read_ledger.fn(case_id))
+    assert await run_case(case_id, resumed) == "certified"
+    assert resumed.tasks == ["open_pause", "certify"]
+
+
+async def test_steps_run_as_tasks_where_the_ledger_does_not_fit_the_path() -> None:
+    """Should the plan change under a case, the run replays from memory only while plan and
+    ledger agree; from there on steps run as tasks, and their own ledger check keeps each
+    once."""
+    opened = await open_case(request(REQUEST_DATE), actor=ASSOCIATION)
+    ref, case_id = opened.number, opened.case_id
+    assert await run_case(case_id) == "association-decision"
+    await act(ref, "association_decision", {"outcome": "advise"}, actor=ASSOCIATION)
+    assert await run_case(case_id) == "portfolio-reopened"
+    past = read_ledger.fn(case_id).entries
+    assert [e.key for e in past] == [
+        "step:acknowledge-request", "pause:association-decision", "step:advise-reopening",
+        "pause:portfolio-reopened"]
+    diverged = Replay(ledger=Ledger(entries=[past[0], Entry(key="pause:elsewhere",
+                                                            decision={"outcome": "advise"})]))
+    assert await run_case(case_id, diverged) == "portfolio-reopened"
+    assert diverged.tasks == ["open_pause", "advise_reopening", "open_pause"]
+    keys = [e.key for e in events(case_id)]
+    assert len(keys) == len(set(keys))
 
 
 async def test_decision_is_consumed_when_the_run_passes_the_pause() -> None:
