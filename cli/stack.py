@@ -103,6 +103,9 @@ class Stack:
             "PREFECT_WORKER_QUERY_SECONDS": str(prefect.query_seconds),
             "PREFECT_WORKER_PREFETCH_SECONDS": "2",
             "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
+            # The server runs without CSRF protection (Prefect's default): a client need not
+            # ask for a token before its first change, a request per client and so per run.
+            "PREFECT_CLIENT_CSRF_SUPPORT_ENABLED": "false",
             "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(prefect.heartbeat_seconds),
             "HERREG_PROJECT_DIR": str(PROJECT_DIR),
             "HERREG_ENVIRONMENT": self.settings.environment,

@@ -5,20 +5,28 @@ Never on the main thread: there the engine installs its SIGTERM handler, and a s
 watcher or a synchronous results call of one run would stall every other run on a shared loop.
 The main thread only reads the pipe to the worker. When the worker is gone (the pipe closes),
 the process ends at once: its runs stay Running and the worker's successor re-claims them.
+
+Two costs Prefect's engine pays per run, made once per process here (`_once_per_process`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import inspect
 import os
+import ssl
 import threading
+import types
+from collections.abc import Iterator
 from concurrent.futures import Future, wait
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+import prefect.client.orchestration
+import prefect.flow_engine
 from prefect import Flow
 from prefect.client.schemas.objects import FlowRun
 from prefect.exceptions import Abort, Pause
@@ -66,10 +74,38 @@ async def execute(flow: Flow[..., Any], flow_run: FlowRun) -> str:
     return FINISHED
 
 
+@functools.cache
+def _default_context(purpose: ssl.Purpose = ssl.Purpose.SERVER_AUTH, *, cafile: str | None = None,
+                     capath: str | None = None, cadata: str | None = None) -> ssl.SSLContext:
+    return ssl.create_default_context(purpose, cafile=cafile, capath=capath, cadata=cadata)
+
+
+@contextlib.contextmanager
+def _no_suspension_observer(*_args: Any, **_kwargs: Any) -> Iterator[None]:
+    yield
+
+
+def _once_per_process() -> None:
+    """Measured on a burst, these two were about 60% of this process's CPU:
+    - every Prefect client loads the certificate bundle into a new TLS context (see
+      PrefectHQ/prefect#19106), and the engine makes a client for every task run: here
+      Prefect's clients share one context per bundle;
+    - every run starts a thread with an event-stream connection of its own, to notice a
+      suspension requested from outside while it runs. A case run suspends itself at its
+      pauses and runs for a second between them; suspending it from outside is not offered
+      (the stock worker, HERREG_PREFECT__EXECUTOR=stock, still watches for it)."""
+    shared_tls = types.ModuleType("ssl")
+    shared_tls.__dict__.update(vars(ssl))
+    shared_tls.create_default_context = _default_context  # type: ignore[attr-defined]
+    prefect.client.orchestration.ssl = shared_tls  # type: ignore[attr-defined]
+    prefect.flow_engine.observe_flow_run_suspension = _no_suspension_observer  # type: ignore[attr-defined]
+
+
 def serve(conn: Connection, project_dir: str, entrypoints: list[str], threads: int) -> None:
     """The child's main: import the flows, say ready, then execute what the worker sends."""
     os.chdir(project_dir)
     setup_logging()
+    _once_per_process()
     flows: dict[str, Flow[..., Any]] = {
         entrypoint: load_flow_from_entrypoint(entrypoint) for entrypoint in entrypoints}
     loops = [LoopThread(f"warm-run-{i}") for i in range(threads)]
