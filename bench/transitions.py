@@ -424,7 +424,9 @@ def main() -> None:
     env = {"HERREG_ENVIRONMENT": "development", "HERREG_DATA_DIR": str(data_dir),
            "HERREG_TODAY": TODAY.isoformat(), "HERREG_SMTP__URL": f"smtp://127.0.0.1:{smtp_port}",
            "HERREG_PREFECT__AUTH_STRING": f"bench:{uuid.uuid4().hex}",
-           "HERREG_PREFECT__EXECUTOR": "warm"}
+           "HERREG_PREFECT__EXECUTOR": "warm",
+           # This process acts as the web app does, with the stack's Prefect client settings.
+           "PREFECT_CLIENT_CSRF_SUPPORT_ENABLED": "false"}
     databases: list[str] = []
     cleanup: list[Callable[[], None]] = [sink.stop]
     if args.postgres:
