@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any, Literal, get_args, get_origin
 
 from annotated_types import MaxLen
+from starlette.datastructures import FormData
 
 from flows.inputs import CHOICE_LABELS, FIELD_TITLES, Decision
 
@@ -66,6 +67,11 @@ def form_fields(
             required_note=rule.hint if (rule := kind.required_when.get(name)) else "",
         ))
     return fields
+
+
+def form_values(form: FormData) -> dict[str, str]:
+    """The form's text fields as typed, without the CSRF token (checked before this)."""
+    return {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
 
 
 def parse_form(kind: type[Decision], form: Mapping[str, Any]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from domain import messages as m
 from domain.errors import InvalidInput, InvalidTransition, RegistrationNotLapsed
 from models.staff import StaffRole, StaffUser
 from service.actions import open_case
+from web.forms import form_values
 from web.routes.public import specialisations
 from web.security import actor_for, require_csrf, roles_allowed
 from web.templating import templates
@@ -106,7 +107,7 @@ def new_case_form(request: Request, user: StaffUser = OPENERS) -> Response:
 
 @router.post("/zaken/nieuw", dependencies=[Depends(require_csrf)])
 async def register_case(request: Request, user: StaffUser = OPENERS) -> Response:
-    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    form = form_values(await request.form())
     counts = _counts(form)
     more = form.get("meer", "")
     if more in counts:

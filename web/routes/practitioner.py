@@ -46,9 +46,8 @@ from tasks.mail import DeliveryFailed, deliver_pending
 from tasks.rendering import render_mail
 from web.deps import db
 from web.diagram import step_diagram
-from web.forms import form_fields, parse_form
+from web.forms import form_fields, form_values, parse_form
 from web.routes.signed_links import (
-    form_values,
     genuine_claims,
     link_page,
     mask_email,

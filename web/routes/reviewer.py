@@ -29,8 +29,8 @@ from service.actors import Actor
 from service.read_model import PUBLIC_RECEIVED, case_progress, refresh_seconds, when
 from tasks.rendering import format_number
 from web.deps import db
-from web.forms import form_fields, parse_form
-from web.routes.signed_links import decision_rows, form_values, genuine_claims, link_page
+from web.forms import form_fields, form_values, parse_form
+from web.routes.signed_links import decision_rows, genuine_claims, link_page
 from web.security import require_csrf
 
 router = APIRouter(include_in_schema=False)

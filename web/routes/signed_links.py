@@ -8,7 +8,6 @@ from typing import Any
 
 from fastapi import HTTPException, Request
 from fastapi.responses import Response
-from starlette.datastructures import FormData
 
 from domain import messages as m
 from domain.errors import LinkExpired, LinkInvalid
@@ -19,10 +18,6 @@ from web.templating import templates
 # Token in the URL: keep it out of caches and out of Referer headers.
 PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
            "X-Robots-Tag": "noindex"}
-
-
-def form_values(form: FormData) -> dict[str, str]:
-    return {k: v for k, v in form.items() if isinstance(v, str)}
 
 
 def mask_email(address: str) -> str:

@@ -56,7 +56,7 @@ from settings import get_settings
 from tasks.rendering import format_number
 from web.deps import db
 from web.diagram import step_diagram
-from web.forms import FormField, form_fields, parse_form
+from web.forms import FormField, form_fields, form_values, parse_form
 from web.security import ACTOR_ROLES, actor_for, require_csrf, roles_allowed
 from web.templating import templates
 
@@ -233,8 +233,7 @@ async def take_action(
     if kind is None:
         raise HTTPException(status_code=404, detail=m.UNKNOWN_ACTION.format(
             action=action, actions=", ".join(DECISIONS)))
-    form = await request.form()
-    typed = {key: value for key, value in form.items() if isinstance(value, str)}
+    typed = form_values(await request.form())
     if kind is Withdrawal and typed.get("bevestigen") != "ja":
         return _render_case(request, session, user, number, posted=action, values=typed,
                             errors={"bevestigen": m.CONFIRM_WITHDRAW}, status=422)
@@ -341,8 +340,7 @@ async def change_practitioner(request: Request, number: str, user: StaffUser = S
     case = _case_or_404(session, number)
     practitioner = session.get(Practitioner, case.practitioner_id)
     assert practitioner is not None
-    form = await request.form()
-    typed = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+    typed = form_values(await request.form())
     try:
         change_identity(practitioner.kp_number, typed, actor=actor_for(user))
     except NotAllowed as err:
@@ -358,8 +356,7 @@ async def comment(request: Request, number: str, user: StaffUser = STAFF,
                   session: Session = Depends(db)) -> Response:
     """An internal comment, for colleagues only."""
     _case_or_404(session, number)
-    form = await request.form()
-    typed = {k: v for k, v in form.items() if isinstance(v, str)}
+    typed = form_values(await request.form())
     try:
         add_comment(number, typed.get("opmerking", ""), actor=actor_for(user),
                     form_id=typed.get("formulier", ""))
