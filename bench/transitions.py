@@ -328,6 +328,16 @@ def inbox_p95(requests: int) -> tuple[float, float]:
     return statistics.median(timings), q95(timings)
 
 
+def cpu_reference() -> float:
+    """Seconds for a fixed pure-Python loop: this machine's speed varies between days by more
+    than the cuts measured here, so runs are compared with it alongside."""
+    started = time.process_time()
+    total = 0
+    for i in range(10_000_000):
+        total += i
+    return time.process_time() - started
+
+
 def table(rows: list[tuple[str, str, str]]) -> None:
     say(f"{'measure':<58}{'stock':>12}{'warm':>12}")
     for label, stock, warm in rows:
@@ -368,8 +378,9 @@ async def scenario(args: argparse.Namespace, stack: Stack, arrivals: Arrivals) -
     say(f"Settings: case database and Prefect's on {'PostgreSQL' if args.postgres else 'SQLite'}"
         f"; pool concurrency {get_settings().prefect.concurrency}; warm processes "
         f"{get_settings().prefect.warm_processes}; stock worker poll "
-        f"{get_settings().prefect.query_seconds} s; result persistence on; "
-        f"{os.cpu_count()} cores")
+        f"{get_settings().prefect.query_seconds} s, warm executor's fallback poll "
+        f"{get_settings().prefect.fallback_query_seconds} s; result persistence on; "
+        f"{os.cpu_count()} cores; CPU reference (10M-step Python loop) {cpu_reference():.2f} s")
     say("")
     table([
         (f"(a) action -> mail p50 over {single} (s)", f"{statistics.median(stock.latencies):.2f}",

@@ -64,6 +64,7 @@ class Child:
     args: tuple[str, ...]
     process: subprocess.Popen[bytes]
     restarts: int = 0
+    env: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -127,15 +128,16 @@ class Stack:
             env["HERREG_TODAY"] = self.settings.today.isoformat()
         return env
 
-    def _open(self, name: str, args: tuple[str, ...]) -> subprocess.Popen[bytes]:
+    def _open(self, name: str, args: tuple[str, ...],
+              env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         log_dir = self.log_dir or self.settings.data_dir / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         log = (log_dir / f"{name}.log").open("ab")
-        return subprocess.Popen(args, env=self.env(), cwd=PROJECT_DIR, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(args, env={**self.env(), **(env or {})}, cwd=PROJECT_DIR,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
-    def _spawn(self, name: str, *args: str) -> Child:
-        child = Child(name, args, self._open(name, args))
+    def _spawn(self, name: str, *args: str, env: dict[str, str] | None = None) -> Child:
+        child = Child(name, args, self._open(name, args, env), env=env or {})
         with self._lock:
             self.children[name] = child
         return child
@@ -181,7 +183,9 @@ class Stack:
         while its suspended process still holds a token. The pool's concurrency limit (set
         in `deploy`) bounds the processes instead."""
         self._spawn("worker", *self._case_worker())
-        self._spawn("sweep-worker", self._prefect(), "worker", "start", "--pool", sweep_pool())
+        self._spawn("sweep-worker", self._prefect(), "worker", "start", "--pool", sweep_pool(),
+                    env={"PREFECT_WORKER_QUERY_SECONDS":
+                         str(self.settings.prefect.fallback_query_seconds)})
 
     def _herregistratie(self) -> str:
         return str(Path(sys.executable).parent / "herregistratie")
@@ -245,7 +249,7 @@ class Stack:
             child = self.children[name]
             if child.process.poll() is None:
                 _end(child.process)
-            child.process = self._open(name, child.args)
+            child.process = self._open(name, child.args, child.env)
             child.restarts += 1
 
     def kill(self, name: str) -> None:

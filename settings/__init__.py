@@ -66,7 +66,11 @@ class PrefectSettings(BaseModel):
         2, ge=0, description="how long a person's click waits for the step it starts, so the "
         "page shows the new state; past that the page says it is being processed"
     )
-    query_seconds: float = Field(0.5, description="how often the worker polls for runs")
+    query_seconds: float = Field(0.5, description="how often the stock worker polls for runs")
+    fallback_query_seconds: float = Field(
+        5, gt=0, description="how often the warm executor polls, as Prefect's events wake it, "
+        "and the sweep's worker, for a sweep due once a minute: every poll costs the server"
+    )
     concurrency: int = Field(5, description="case runs executing at once (work-pool limit)")
     heartbeat_seconds: int = Field(30, ge=30, description="flow-run heartbeats (Prefect's minimum)")
     handover_seconds: float = Field(

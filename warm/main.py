@@ -9,6 +9,8 @@ import signal
 import socket
 from contextlib import suppress
 
+from prefect.settings import PREFECT_WORKER_QUERY_SECONDS, temporary_settings
+
 from cli.stack import PROJECT_DIR, entrypoints
 from settings import get_settings
 from warm.pool import ChildPool
@@ -35,5 +37,7 @@ async def serve(pool: str, name: str) -> None:
     loop = asyncio.get_running_loop()
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(stop_signal, stopping.cancel)
-    with suppress(asyncio.CancelledError):
+    # Prefect's events wake the worker: polling is only the fallback for a lost event stream.
+    with suppress(asyncio.CancelledError), temporary_settings(
+            {PREFECT_WORKER_QUERY_SECONDS: prefect.fallback_query_seconds}):
         await worker.start()
