@@ -37,7 +37,7 @@ NameOption = Annotated[str, typer.Option("--door", help="naam van wie handelt")]
 
 
 # Commands that work on a running stack's data: they find it (below) and never make a database.
-ON_A_STACK = {"list", "show", "act", "open", "sweep"}
+ON_A_STACK = {"list", "show", "act", "open", "sweep", "import"}
 NO_DATABASE = (
     "Geen database gevonden in {folder}. Draait de stack? Start `make demo` of `herregistratie "
     "runner`, of wijs de map aan met --data-dir (of HERREG_DATA_DIR)."
@@ -198,13 +198,50 @@ def list_command(
 
 @app.command("sweep")
 def sweep_command(
-    today: Annotated[str | None, typer.Option("--datum", help="jjjj-mm-dd")] = None,
+    today: Annotated[str | None, typer.Option(
+        "--op", "--datum", help="jjjj-mm-dd: de dag waarvoor de sweep draait (standaard vandaag)")
+    ] = None,
 ) -> None:
-    """Verlopen registraties en termijnen afhandelen, achtergebleven besluiten en mail versturen."""
+    """Herinneringen en verval van registraties, termijnen, achtergebleven besluiten en mail."""
     from flows.sweeps import sweep
 
     report = _run(sweep(today=date.fromisoformat(today) if today else None))
     typer.echo(", ".join(f"{k}: {v}" for k, v in report.items()))
+
+
+imports = typer.Typer(help="Gegevens inlezen.", no_args_is_help=True)
+app.add_typer(imports, name="import")
+
+
+@imports.command("registrations")
+def import_registrations_command(
+    file: Annotated[Path, typer.Argument(help="CSV-export van het register", exists=True,
+                                         dir_okay=False, readable=True)],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="alleen controleren")] = False,
+    name: NameOption = "beheerder",
+) -> None:
+    """Registraties inlezen: kp_nummer, naam, email, lid, specialisatie, periode_start
+    (en eventueel periode_eind). Opnieuw inlezen verandert alleen wat anders is."""
+    from service.imports import ImportFileError, import_registrations
+
+    text = file.read_text(encoding="utf-8-sig")
+    lines = max(text.count("\n") - 1, 1)
+    try:
+        with typer.progressbar(length=lines, label="Regels controleren") as bar:
+            report = import_registrations(text, actor=_actor("beheerder", name),
+                                          source=file.name, dry_run=dry_run, progress=bar.update)
+    except ImportFileError as err:
+        typer.secho(f"Fout: {err}", fg="red", err=True)
+        raise typer.Exit(code=2) from err
+    typer.echo(("Proefimport, niets opgeslagen. " if dry_run else "")
+               + f"{report.rows} regels: {report.registrations_created} registraties nieuw, "
+               f"{report.registrations_updated} bijgewerkt, {report.unchanged} ongewijzigd; "
+               f"{report.practitioners_created} oefentherapeuten nieuw, "
+               f"{report.practitioners_updated} bijgewerkt; {len(report.rejected)} afgewezen.")
+    for line, reason in report.rejected:
+        typer.secho(f"  regel {line}: {reason}", fg="yellow")
+    if report.rejected:
+        raise typer.Exit(code=1)
 
 
 @app.command("smtp")

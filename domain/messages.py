@@ -125,3 +125,17 @@ DELAYED = (
 
 RESEND_TITLE = "E-mail opnieuw versturen"
 MAIL_NOT_DEAD = "Deze e-mail staat niet als onbestelbaar gemarkeerd; opnieuw versturen kan niet."
+
+# Registrations import (a register's CSV export).
+IMPORT_COLUMNS = "Kolommen ontbreken: {missing}. Verwacht: {expected}."
+IMPORT_DUPLICATE = "Dubbele regel: dezelfde registratie staat al op regel {line}."
+IMPORT_IDENTITY_CONFLICT = (
+    "Naam, e-mailadres of lidmaatschap wijkt af van regel {line} met hetzelfde KP-nummer."
+)
+IMPORT_NAME = "Naam ontbreekt of is langer dan 200 tekens."
+IMPORT_EMAIL = "Ongeldig e-mailadres '{value}'."
+IMPORT_MEMBER = "Lid moet ja of nee zijn, niet '{value}'."
+IMPORT_SPECIALISATION = "Onbekende specialisatie '{value}'. Bekend: {known}."
+IMPORT_DATE = "Ongeldige datum in {column}: '{value}' (gebruik jjjj-mm-dd of dd-mm-jjjj)."
+IMPORT_END_BEFORE_START = "Het einde van de periode ligt niet na het begin."
+IMPORT_REASON = "Import {source}, regel {line}"

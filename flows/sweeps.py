@@ -1,6 +1,7 @@
 """The scheduled sweep: what no person's action triggers.
 
-Lapse detection (R4); the reconciler, which hands decisions to runs that did not get them and
+The register's calendar (reminders, the submission window, the lapse of R4, each mailed once);
+the reconciler, which hands decisions to runs that did not get them and
 replaces runs that are lost, dead or stuck; withdrawals whose own run did not close the case;
 expired pauses; and mail that could not be sent while SMTP was down. Every part, and every
 case within a part, fails on its own: one error never holds up the rest, and the report counts
@@ -22,7 +23,7 @@ from settings import get_settings
 from tasks.cases import overdue_cases
 from tasks.mail import deliver_mail
 from tasks.reconcile import Action, Repair, plan_repairs, repair_case
-from tasks.registrations import mark_lapsed_registrations
+from tasks.registrations import mark_lapsed_registrations, send_calendar_notices
 
 
 @task(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5)
@@ -37,6 +38,8 @@ async def sweep(today: date | None = None) -> dict[str, int]:
     day = today or get_settings().current_date()
     report: Counter[str] = Counter()
 
+    notices = await _outcome(report, send_calendar_notices(day, return_state=True)) or {}
+    report.update({f"notice:{kind}": count for kind, count in notices.items()})
     report["lapsed"] = await _outcome(report, mark_lapsed_registrations(day, return_state=True))
 
     # Prefect types an async task's return_state=True call as a State; it is a coroutine.

@@ -7,12 +7,12 @@ from models.decision import DecisionRecord
 from models.invoice import Invoice
 from models.outbox import OutboxMail
 from models.practitioner import Practitioner, PractitionerChange
-from models.registration import Registration
+from models.registration import Registration, RegistrationNotice
 from models.review import Review, Reviewer
 from models.staff import ApiToken, StaffSession, StaffUser
 
 __all__ = [
     "ApiToken", "Case", "CaseEvent", "Certificate", "Counter", "DecisionRecord", "Invoice",
-    "OutboxMail", "Practitioner", "PractitionerChange", "Registration", "Review", "Reviewer",
-    "StaffSession", "StaffUser",
+    "OutboxMail", "Practitioner", "PractitionerChange", "Registration", "RegistrationNotice",
+    "Review", "Reviewer", "StaffSession", "StaffUser",
 ]

@@ -243,6 +243,39 @@ class PeriodRules(_Frozen):
         return self.years
 
 
+class Offset(_Frozen):
+    """A distance on the calendar, e.g. 6 months or 6 weeks before a period ends."""
+
+    months: int = Field(default=0, ge=0)
+    weeks: int = Field(default=0, ge=0)
+    days: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _not_zero(self) -> Offset:
+        if not (self.months or self.weeks or self.days):
+            raise _error("zero", "een herinnering heeft maanden, weken of dagen nodig")
+        return self
+
+    @property
+    def delta(self) -> relativedelta:
+        return relativedelta(months=self.months, weeks=self.weeks, days=self.days)
+
+    @property
+    def label(self) -> str:
+        """Stable name in notice keys: "6m", "6w", "1m2w"."""
+        return "".join(f"{n}{unit}" for n, unit in
+                       ((self.months, "m"), (self.weeks, "w"), (self.days, "d")) if n)
+
+
+class CalendarRules(_Frozen):
+    """What the register's calendar sends: reminders before a period ends, a mail the day after
+    it ends (the submission window of R2 runs), and one on the day of the lapse (R4)."""
+
+    reminders_before_end: tuple[Offset, ...] = (Offset(months=6), Offset(weeks=6))
+    catch_up_days: int = Field(default=14, ge=0, description="a notice is sent this many days "
+                               "late at most (a sweep that was down); older ones are stale")
+
+
 class Fees(_Frozen):
     intake_member: Decimal | None = Field(default=None, ge=0)
     intake_non_member: Decimal | None = Field(default=None, ge=0)
@@ -375,6 +408,7 @@ class RegisterPolicy:
     criteria: Criteria
     criteria_from: str | None = None
     fees: Fees = Field(default_factory=Fees)
+    calendar: CalendarRules = Field(default_factory=CalendarRules)
     billing: Billing | None = None
     bot_days: BotDayRule | None = None
 
@@ -391,6 +425,44 @@ class RegisterPolicy:
     # R4
     def is_lapsed(self, period_end: date, today: date) -> bool:
         return today > self.submission_deadline(period_end)
+
+    # R1, R2, R4: the register's calendar
+    def notices(self, period_end: date) -> list[tuple[str, date]]:
+        """The calendar's mails about a period ending on `period_end`, in date order: each
+        reminder, "window" the day after the end, "lapse" the day after the window (W + 1)."""
+        reminders = sorted(((f"reminder-{o.label}", period_end - o.delta)
+                            for o in self.calendar.reminders_before_end), key=lambda n: n[1])
+        return [*reminders, ("window", period_end + timedelta(days=1)),
+                ("lapse", self.submission_deadline(period_end) + timedelta(days=1))]
+
+    def period_ends_due(self, kind: str, today: date) -> tuple[date, date] | None:
+        """The period ends (first, last) whose notice `kind` is to be sent on `today`: due by
+        today, at most `catch_up_days` late, and not yet overtaken by the next notice (a
+        reminder the day the period has already ended helps nobody). Lets the sweep select
+        them by date range instead of reading every registration."""
+        kinds = [k for k, _ in self.notices(today)]
+        at = kinds.index(kind)
+        first = self._first_end(at, today - timedelta(days=self.calendar.catch_up_days + 1))
+        if at + 1 < len(kinds):
+            first = max(first, self._first_end(at + 1, today))
+        last = self._first_end(at, today) - timedelta(days=1)
+        return (first, last) if first <= last else None
+
+    def lapsed_through(self, today: date) -> date:
+        """R4 as a date range: periods ending on or before this date are lapsed on `today`."""
+        return self._first_end(len(self.notices(today)) - 1, today) - timedelta(days=1)
+
+    def _first_end(self, position: int, after: date) -> date:
+        """The smallest period end whose notice at `position` falls after `after`. Notices move
+        forward with the period end (month ends clamping, so not one to one): a binary search."""
+        low, high = after.toordinal() - 40 * 366, after.toordinal() + 40 * 366
+        while low < high:
+            middle = (low + high) // 2
+            if self.notices(date.fromordinal(middle))[position][1] > after:
+                high = middle
+            else:
+                low = middle + 1
+        return date.fromordinal(low)
 
     # R6
     def evidence_window(self, request_date: date) -> tuple[date, date]:

@@ -52,6 +52,9 @@ TEMPLATE_NAMES: tuple[str, ...] = (
     "withdrawn",
     "expired",
     "fresh_link",
+    "registration_reminder",
+    "submission_window",
+    "registration_lapsed",
 )
 
 _BLANK_LINES = re.compile(r"\n[ \t]*(?:\n[ \t]*)+\n")

@@ -29,7 +29,10 @@ STAFF_OR_REVIEWER = {
     "additions_received",
     "completion_received",
 }
-PRACTITIONER = tuple(name for name in TEMPLATE_NAMES if name not in STAFF_OR_REVIEWER)
+# To a practitioner about a registration, before or without a case: no case, so no status link.
+REGISTRANT = ("registration_reminder", "submission_window", "registration_lapsed")
+PRACTITIONER = tuple(name for name in TEMPLATE_NAMES
+                     if name not in STAFF_OR_REVIEWER and name not in REGISTRANT)
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,10 @@ EXTRAS: dict[str, dict[str, object]] = {
     "withdrawn": {"reason": "Op verzoek van de oefentherapeut.", "withdrawn_by": "de VvOCM"},
     "expired": {"awaited": "uw betaling", "due_date": date(2026, 3, 15)},
     "fresh_link": {},
+    **{name: {"register": "Kwaliteitsregister Paramedici", "is_specialisation": True,
+              "period_start": date(2021, 3, 15), "period_end": date(2026, 3, 14),
+              "deadline": date(2026, 5, 14), "intake_fee_non_member": Decimal("50.00")}
+       for name in REGISTRANT},
 }
 
 
@@ -219,6 +226,20 @@ def test_staff_and_reviewer_mails_do_not_carry_the_practitioner_link(template: s
 
     assert "Volg uw aanvraag" not in mail.text
     assert "/status/" not in mail.text and "/status/" not in mail.html
+
+
+@pytest.mark.parametrize("template", REGISTRANT)
+@pytest.mark.parametrize("specialisation", [True, False])
+def test_registration_mails_greet_the_practitioner_and_name_the_last_day(
+        template: str, specialisation: bool) -> None:
+    context = context_for(template, is_specialisation=specialisation)
+    del context["status_url"]
+    mail = render_mail(template, context)
+    assert mail.text.startswith("Geachte J. de Vries,")
+    assert "14 mei 2026" in mail.text and "14 mei 2026" in mail.html
+    assert "Volg uw aanvraag" not in mail.text
+    assert ("specialisatieregister" in mail.text) is specialisation
+    assert ("diplomaregister" in mail.text) is not specialisation
 
 
 def test_dates_are_long_dutch() -> None:

@@ -1,0 +1,261 @@
+"""The register's calendar: registrations imported from a register's CSV, and the sweep's
+notices (reminders, the submission window, the lapse of R4) on their days, each once, at a real
+SMTP server; the public register loses a lapsed specialisation on W + 1 to the day.
+
+No Prefect server: the sweep's calendar part is called as the function its task wraps."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from domain.states import Role
+from models.db import migrate, read_session
+from models.practitioner import Practitioner, PractitionerChange, get_by_kp_number
+from models.registration import Registration, RegistrationNotice, RegistrationStatus
+from service.actors import Actor
+from service.imports import ImportFileError, import_registrations
+from tasks.mail import deliver_pending
+from tasks.registrations import mark_lapsed_registrations, send_calendar_notices
+from tests.conftest import Mailbox, offline_settings, smtp_server
+
+ADMIN = Actor(Role.OPERATOR, "Beheerder Test")
+HEADER = "kp_nummer;naam;email;lid;specialisatie;periode_start;periode_eind\n"
+END = date(2026, 12, 31)  # KOT: reminders 30 June and 19 Nov 2026, window 1 Jan, lapse 1 Mar 2027
+
+
+@pytest.fixture
+def mailbox(tmp_path: Path) -> Iterator[Mailbox]:
+    with smtp_server(tmp_path / "mail") as box:
+        yield box
+
+
+@pytest.fixture
+def calendar_db(mailbox: Mailbox, prefect_down: str, tmp_path: Path) -> Iterator[str]:
+    """A database and SMTP server of its own: the calendar reads every registration."""
+    url = f"sqlite:///{tmp_path / 'calendar.db'}"
+    migrate(url)
+    with offline_settings(url, tmp_path, prefect_down, mailbox):
+        yield url
+
+
+def load(text: str, *, dry_run: bool = False) -> object:
+    return import_registrations(HEADER + text, actor=ADMIN, source="test.csv", dry_run=dry_run)
+
+
+def registrations() -> list[Registration]:
+    with read_session() as session:
+        return list(session.exec(select(Registration).order_by(Registration.id)))
+
+
+# --- import ---
+
+def test_a_good_file_imports_and_the_same_file_again_changes_nothing(calendar_db: str) -> None:
+    text = ("12345;Anna de Wit;anna@example.org;ja;KOT;2022-01-01;2026-12-31\n"
+            "12345;Anna de Wit;anna@example.org;ja;BOT;01-03-2023;\n"
+            "67890;Bert Smit;bert@example.org;nee;psot;2021-06-15;\n")
+    first = load(text)
+    assert (first.rows, first.registrations_created, first.practitioners_created,
+            first.rejected) == (3, 3, 2, [])
+    by_code = {r.specialisation: r for r in registrations()}
+    assert by_code["BOT"].period_end == date(2028, 2, 29)  # start + 5 years - 1 day (R1)
+    assert by_code["PSOT"].period_end == date(2026, 6, 14)
+    again = load(text)
+    assert (again.registrations_created, again.registrations_updated, again.unchanged,
+            again.practitioners_updated) == (0, 0, 3, 0)
+    assert len(registrations()) == 3
+
+
+def test_a_changed_row_updates_what_it_names_and_records_who(calendar_db: str) -> None:
+    load("12345;Anna de Wit;anna@example.org;ja;KOT;2022-01-01;2026-12-31\n")
+    report = load("12345;Anna de Wit-Jansen;anna@example.org;nee;KOT;2022-01-01;2027-01-31\n")
+    assert (report.registrations_updated, report.practitioners_updated) == (1, 1)
+    assert registrations()[0].period_end == date(2027, 1, 31)
+    with read_session() as session:
+        practitioner = get_by_kp_number(session=session, kp_number="12345")
+        assert practitioner and (practitioner.name, practitioner.member) == (
+            "Anna de Wit-Jansen", False)
+        change = session.exec(select(PractitionerChange)).one()
+    assert change.actor_name == "Beheerder Test" and change.reason == "Import test.csv, regel 2"
+
+
+def test_a_newer_period_supersedes_the_older_one(calendar_db: str) -> None:
+    load("12345;Anna de Wit;anna@example.org;ja;KOT;2017-01-01;\n")
+    load("12345;Anna de Wit;anna@example.org;ja;KOT;2022-01-01;\n")
+    old, new = registrations()
+    assert (old.status, old.visible) == (RegistrationStatus.SUPERSEDED, False)
+    assert (new.status, new.visible) == (RegistrationStatus.ACTIVE, True)
+
+
+def test_bad_rows_are_reported_with_line_and_dutch_reason_and_the_rest_lands(
+        calendar_db: str) -> None:
+    report = load(
+        "12345;Anna de Wit;anna@example.org;ja;KOT;2022-01-01;\n"      # 2: good
+        "12a45;Fout Nummer;f@example.org;ja;KOT;2022-01-01;\n"         # 3
+        "22222;;leeg@example.org;ja;KOT;2022-01-01;\n"                  # 4
+        "33333;Geen Mail;geen-mail;ja;KOT;2022-01-01;\n"                # 5
+        "44444;Lid Misschien;l@example.org;misschien;KOT;2022-01-01;\n"  # 6
+        "55555;Onbekend;o@example.org;ja;XYZ;2022-01-01;\n"             # 7
+        "66666;Datum Fout;d@example.org;ja;KOT;31-02-2022;\n"           # 8
+        "77777;Eind Fout;e@example.org;ja;KOT;2022-01-01;2021-12-31\n"  # 9
+        "12345;Anna de Wit;anna@example.org;ja;KOT;2022-01-01;\n"      # 10: duplicate of 2
+        "12345;Anna Anders;anna@example.org;ja;BOT;2022-01-01;\n")     # 11: identity differs
+    reasons = dict(report.rejected)
+    assert sorted(reasons) == [3, 4, 5, 6, 7, 8, 9, 10, 11]
+    assert reasons[3] == "Een KP-nummer bestaat uit 5 tot 9 cijfers."
+    assert "Naam ontbreekt" in reasons[4]
+    assert "Ongeldig e-mailadres 'geen-mail'" in reasons[5]
+    assert "Lid moet ja of nee zijn" in reasons[6]
+    assert "Onbekende specialisatie 'XYZ'" in reasons[7]
+    assert "Ongeldige datum in periode_start: '31-02-2022'" in reasons[8]
+    assert "niet na het begin" in reasons[9]
+    assert "regel 2" in reasons[10] and "regel 2" in reasons[11]
+    assert len(registrations()) == 1
+
+
+def test_a_dry_run_reports_and_stores_nothing(calendar_db: str) -> None:
+    report = load("12345;Anna de Wit;anna@example.org;ja;KOT;2022-01-01;\n", dry_run=True)
+    assert (report.registrations_created, report.practitioners_created) == (1, 1)
+    assert registrations() == []
+
+
+def test_a_file_without_the_columns_is_refused_whole(calendar_db: str) -> None:
+    with pytest.raises(ImportFileError, match="Kolommen ontbreken: lid"):
+        import_registrations("kp_nummer,naam,email,specialisatie,periode_start\n", actor=ADMIN,
+                             source="x.csv")
+
+
+def test_forty_thousand_rows_import(calendar_db: str) -> None:
+    lines = "".join(f"{100000 + i};Therapeut {i};t{i}@example.org;{'ja' if i % 2 else 'nee'};"
+                    f"{('KOT', 'BOT', 'PSOT', 'GOT')[i % 4]};"
+                    f"{date(2021, 1, 1) + timedelta(days=i % 1800)};\n" for i in range(40_000))
+    report = load(lines)
+    assert (report.registrations_created, report.rejected) == (40_000, [])
+    assert load(lines).unchanged == 40_000
+
+
+# --- the calendar ---
+
+async def sweep_on(day: date) -> dict[str, int]:
+    notices = send_calendar_notices.fn(day)
+    mark_lapsed_registrations.fn(day)
+    await deliver_pending()
+    return notices
+
+
+def notice_keys(mailbox: Mailbox, registration_id: int) -> list[str]:
+    prefix = f"registration:{registration_id}:"
+    return [k.removeprefix(prefix) for k in mailbox.keys().elements() if k.startswith(prefix)]
+
+
+@pytest.mark.parametrize(("kind", "due"), [
+    ("reminder-6m", date(2026, 6, 30)), ("reminder-6w", date(2026, 11, 19)),
+    ("window", date(2027, 1, 1)), ("lapse", date(2027, 3, 1))])
+async def test_each_notice_goes_out_on_its_day_once(calendar_db: str, mailbox: Mailbox,
+                                                   kind: str, due: date) -> None:
+    load(f"12345;Anna de Wit;anna@example.org;ja;KOT;2022-01-01;{END}\n")
+    registration = registrations()[0].id or 0
+    await sweep_on(due - timedelta(days=1))
+    assert kind not in notice_keys(mailbox, registration)
+    for _ in range(2):
+        await sweep_on(due)
+        await sweep_on(due + timedelta(days=1))
+    assert notice_keys(mailbox, registration).count(kind) == 1
+    mailbox.assert_each_once()
+
+
+async def test_the_lapse_leaves_the_public_register_on_w_plus_one_to_the_day(
+        calendar_db: str, mailbox: Mailbox) -> None:
+    load(f"12345;Anna de Wit;anna@example.org;ja;KOT;2022-01-01;{END}\n")
+    await sweep_on(date(2027, 2, 28))  # W: submitting is still allowed
+    assert (registrations()[0].status, registrations()[0].visible) == (
+        RegistrationStatus.ACTIVE, True)
+    await sweep_on(date(2027, 3, 1))  # W + 1
+    assert (registrations()[0].status, registrations()[0].visible) == (
+        RegistrationStatus.LAPSED, False)
+    lapse = [m for m in mailbox.messages
+             if m["X-Herregistratie-Key"] == f"registration:{registrations()[0].id}:lapse"]
+    body = lapse[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Kinderoefentherapie is vervallen" in str(lapse[0]["Subject"])
+    assert "28 februari 2027" in body and "€\u00a050,00" in body and "info@vvocm.nl" in body
+
+
+async def test_a_sweep_down_for_weeks_sends_what_still_fits_and_skips_the_stale(
+        calendar_db: str, mailbox: Mailbox) -> None:
+    """Back on 5 Dec 2026 after weeks down: Anna's 6-week reminder (due 19 Nov) is 16 days
+    late, more than the 14 catch-up days, and is skipped; Bert's (due 29 Nov) still goes."""
+    load(f"12345;Anna de Wit;anna@example.org;ja;KOT;2022-01-01;{END}\n"
+         f"67890;Bert Smit;bert@example.org;ja;KOT;2022-01-01;2027-01-10\n")
+    anna, bert = (r.id or 0 for r in registrations())
+    await sweep_on(date(2026, 12, 5))
+    assert notice_keys(mailbox, anna) == []  # due 19 Nov: 16 days late, stale
+    assert notice_keys(mailbox, bert) == ["reminder-6w"]  # due 29 Nov: 6 days late
+    await sweep_on(date(2027, 1, 1))
+    assert notice_keys(mailbox, anna) == ["window"]
+
+
+def _sweep_in_child(url: str, day: str, stop_after: int) -> None:
+    """A sweep that is killed (SIGKILL) after `stop_after` notices."""
+    os.environ["HERREG_DATABASE__URL"] = url
+    from settings import get_settings
+    get_settings.cache_clear()
+    import tasks.registrations as calendar
+    notify, done = calendar._notify, []
+
+    def notify_then_maybe_die(*args: object) -> bool:
+        sent = notify(*args)  # type: ignore[arg-type]
+        done.append(sent)
+        if len(done) == stop_after:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return sent
+
+    calendar._notify = notify_then_maybe_die  # type: ignore[assignment]
+    calendar.send_calendar_notices.fn(date.fromisoformat(day))
+
+
+async def test_a_sweep_killed_between_two_registrations_sends_each_mail_once(
+        calendar_db: str, mailbox: Mailbox) -> None:
+    load("".join(f"{10000 + i};Therapeut {i};t{i}@example.org;ja;KOT;2022-01-01;{END}\n"
+                 for i in range(5)))
+    child = multiprocessing.get_context("spawn").Process(
+        target=_sweep_in_child, args=(calendar_db, "2027-03-01", 2))
+    child.start()
+    child.join(60)
+    assert child.exitcode == -signal.SIGKILL
+    with read_session() as session:
+        assert len(session.exec(select(RegistrationNotice)).all()) == 2
+    await sweep_on(date(2027, 3, 1))
+    await sweep_on(date(2027, 3, 1))
+    lapses = [k for k in mailbox.keys().elements() if k.endswith(":lapse")
+              and int(k.split(":")[1]) in {r.id for r in registrations()}]
+    assert len(lapses) == 5
+    mailbox.assert_each_once()
+    with read_session() as session:
+        assert {p.kp_number for p in session.exec(select(Practitioner))} == {
+            f"{10000 + i}" for i in range(5)}
+
+
+def test_the_command_line_imports_reports_rejected_rows_and_dry_runs(
+        calendar_db: str, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    export = tmp_path / "export.csv"
+    export.write_text(HEADER + "12345;Anna de Wit;anna@example.org;ja;KOT;2022-01-01;\n"
+                      "1234;Te Kort;k@example.org;ja;KOT;2022-01-01;\n", encoding="utf-8")
+    runner = CliRunner()
+    trial = runner.invoke(app, ["import", "registrations", str(export), "--dry-run"])
+    assert trial.exit_code == 1, trial.output
+    assert "Proefimport, niets opgeslagen." in trial.output
+    assert "regel 3: Een KP-nummer bestaat uit 5 tot 9 cijfers." in trial.output
+    assert registrations() == []
+    done = runner.invoke(app, ["import", "registrations", str(export)])
+    assert "1 registraties nieuw" in done.output and len(registrations()) == 1
