@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -59,7 +60,7 @@ def main() -> None:
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="herreg-calendar-"))
     database = f"sqlite:///{folder / 'cases.db'}"
-    drop = None
+    cleanup: list[Callable[[], None]] = []
     if args.postgres:
         import psycopg2
 
@@ -74,14 +75,16 @@ def main() -> None:
             with admin.cursor() as cursor:
                 cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
+        cleanup.append(drop)
+
     os.environ.update({"HERREG_DATA_DIR": str(folder), "HERREG_DATABASE__URL": database,
                        "HERREG_ENVIRONMENT": "development"})
     get_settings.cache_clear()
     try:
         run(args, database)
     finally:
-        if drop:
-            drop()
+        for step in cleanup:
+            step()
 
 
 def run(args: argparse.Namespace, database: str) -> None:
