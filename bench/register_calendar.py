@@ -6,7 +6,7 @@ changes), then runs the sweep's calendar pass (notices and R4) on consecutive da
 its time per day and the process's memory after each: the time bounds the database work (it
 includes rendering the day's mails), the memory should stay flat.
 
-    .venv/bin/python bench/calendar.py [--rows 40000] [--days 30] [--postgres]
+    .venv/bin/python bench/register_calendar.py [--rows 40000] [--days 30] [--postgres]
 """
 
 from __future__ import annotations
