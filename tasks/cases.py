@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from domain.errors import CaseClosed, InvalidTransition
 from domain.messages import CASE_CLOSED, WRONG_STATE
 from domain.states import CLOSED_STATES, CaseState, Role
+from domain.working_days import due_date
 from models.case import (
     Case,
     CaseEvent,
@@ -66,7 +67,7 @@ class Step:
         return self.case.id
 
     def due(self, days: int) -> date:
-        return self.today + timedelta(days=days)
+        return due_date(self.today, days)
 
     def mail(self, template: str, to: Recipient | str, **extra: Any) -> None:
         """Render and store one mail; the key (case, step, template) makes it once only."""

@@ -7,7 +7,7 @@ acts only on what is recorded here, never on what Prefect hands it.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from pydantic import BaseModel
@@ -25,6 +25,7 @@ from domain.messages import (
     DECLINE_NEEDS_SHORTFALL,
 )
 from domain.states import Role
+from domain.working_days import due_date
 from flows.inputs import (
     AdditionsSupplied,
     ApplicationSubmitted,
@@ -160,7 +161,7 @@ def open_pause(case_id: int, pause_key: str, action: str, days: int) -> PauseInf
             raise CaseClosed(CASE_CLOSED.format(label=case.state.label), state=case.state)
         opened = get_event(session=session, case_id=case_id, key=f"pause:{pause_key}")
         if opened is None:
-            due = today + timedelta(days=days)
+            due = due_date(today, days)
             add_note(session=session, case=case, key=f"pause:{pause_key}",
                      action=f"awaiting:{action}", data={"due_on": due.isoformat()})
             # A new pause is progress: whatever repairs it took to get here worked.

@@ -19,6 +19,7 @@ from domain import messages as m
 from domain.errors import DecisionConflict, InvalidInput, InvalidTransition
 from domain.states import CaseState as S
 from domain.states import Role
+from domain.working_days import due_date
 from flows.inputs import AssociationDecision
 from models.case import CaseEvent, EventKind, case_verdict, history
 from models.certificate import get_certificate
@@ -43,6 +44,7 @@ from tests.conftest import (
     TODAY,
     Mailbox,
     case_row,
+    herreg_env,
 )
 from tests.factories import request
 from tests.replay import Replay, close, run_case
@@ -459,7 +461,7 @@ async def test_expired_pause_closes_the_case_the_day_after_its_due_date(
     ref, case_id = opened.number, opened.case_id
     assert await run_case(case_id) == "association-decision"
     due_on: date = case_row(ref).due_on
-    assert due_on == TODAY + timedelta(days=get_settings().deadlines.association_decision)
+    assert due_on == due_date(TODAY, get_settings().deadlines.association_decision)
     assert case_id not in overdue_cases.fn(due_on)
     assert case_id in overdue_cases.fn(due_on + timedelta(days=1))
     assert not await close(case_id, "expired", due_on)
@@ -474,6 +476,17 @@ async def test_expired_pause_closes_the_case_the_day_after_its_due_date(
     with read_session() as session:
         assert len(case_mails(session=session, case_id=case_id)) == outbox
     mailbox.assert_each_once()
+
+
+async def test_a_due_date_on_a_holiday_moves_to_the_next_working_day() -> None:
+    """Christmas 2026 is a Friday: due on Monday 28 December, expired on the 29th."""
+    christmas = date(2026, 12, 25)
+    with herreg_env(deadlines__association_decision=str((christmas - TODAY).days)):
+        opened = await open_case(request(REQUEST_DATE), actor=ASSOCIATION)
+        assert await run_case(opened.case_id) == "association-decision"
+    assert case_row(opened.number).due_on == date(2026, 12, 28)
+    assert opened.case_id not in overdue_cases.fn(date(2026, 12, 28))
+    assert opened.case_id in overdue_cases.fn(date(2026, 12, 29))
 
 
 async def test_a_decision_recorded_in_time_wins_over_expiry() -> None:
