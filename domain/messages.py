@@ -139,3 +139,44 @@ IMPORT_SPECIALISATION = "Onbekende specialisatie '{value}'. Bekend: {known}."
 IMPORT_DATE = "Ongeldige datum in {column}: '{value}' (gebruik jjjj-mm-dd of dd-mm-jjjj)."
 IMPORT_END_BEFORE_START = "Het einde van de periode ligt niet na het begin."
 IMPORT_REASON = "Import {source}, regel {line}"
+
+# The way in (a practitioner's own request) and the files sent with it.
+REQUEST_KP_UNKNOWN = (
+    "KP-nummer {kp} komt niet voor in het register dat wij bijhouden. Controleer het nummer, "
+    "of mail de VvOCM (info@vvocm.nl) uw aanvraag."
+)
+REQUEST_EMAIL_DIFFERS = (
+    "Dit e-mailadres hoort niet bij KP-nummer {kp}. Gebruik het adres dat bij het KP bekend "
+    "is, of vraag de VvOCM (info@vvocm.nl) uw adres te wijzigen."
+)
+REQUEST_LINK_SENT = (
+    "We hebben een bevestigingslink gestuurd naar {email}. Open die link om uw bestanden te "
+    "sturen; pas dan registreren wij uw aanvraag. De link werkt {hours} uur."
+)
+REQUEST_LINK_RECENT = (
+    "Er is in het afgelopen uur al een bevestigingslink gestuurd naar {email}. Kijk in uw "
+    "mailbox, ook bij ongewenste e-mail."
+)
+REQUEST_NOT_CONFIRMED = (
+    "Uw e-mailadres is niet bevestigd: deze link is niet geldig. Vraag op de pagina "
+    "'Herregistratie aanvragen' een nieuwe link aan."
+)
+REQUEST_LINK_EXPIRED = (
+    "Deze bevestigingslink is verlopen. Vraag op de pagina 'Herregistratie aanvragen' een "
+    "nieuwe link aan; er is nog niets geregistreerd."
+)
+REQUEST_ALREADY_OPEN = (
+    "Uw aanvraag {number} voor {specialisation} is al geregistreerd. Waar die staat, ziet u "
+    "via de link in de bevestigingsmail."
+)
+FILE_MISSING = "Kies een bestand."
+FILE_EMPTY = "Het bestand is leeg."
+FILE_TOO_LARGE = "Het bestand is groter dan {mb} MB; stuur een kleiner bestand."
+FILE_NOT_PDF = "Dit bestand is geen PDF. Stuur het overzicht als PDF-bestand."
+FILE_NOT_PDF_OR_CSV = "Dit bestand is geen PDF of CSV. Stuur het uittreksel als PDF of CSV."
+EVIDENCE_TITLE = "Punten en uren invoeren"
+EVIDENCE_CLOSED = (
+    "Punten en uren kunnen alleen worden ingevoerd zolang de VvOCM ze nog niet heeft "
+    "beoordeeld; de aanvraag staat op '{label}'."
+)
+EVIDENCE_SAVED = "De punten en uren zijn opgeslagen; de telling hieronder is bijgewerkt."

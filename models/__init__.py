@@ -4,6 +4,7 @@ from models.case import Case, CaseEvent
 from models.certificate import Certificate
 from models.counter import Counter
 from models.decision import DecisionRecord
+from models.document import Document
 from models.invoice import Invoice
 from models.outbox import OutboxMail
 from models.practitioner import Practitioner, PractitionerChange
@@ -12,7 +13,8 @@ from models.review import Review, Reviewer
 from models.staff import ApiToken, StaffSession, StaffUser
 
 __all__ = [
-    "ApiToken", "Case", "CaseEvent", "Certificate", "Counter", "DecisionRecord", "Invoice",
+    "ApiToken", "Case", "CaseEvent", "Certificate", "Counter", "DecisionRecord", "Document",
+    "Invoice",
     "OutboxMail", "Practitioner", "PractitionerChange", "Registration", "RegistrationNotice",
     "Review", "Reviewer", "StaffSession", "StaffUser",
 ]

@@ -47,8 +47,10 @@ def get_mail(*, session: Session, key: str) -> OutboxMail | None:
     return session.exec(select(OutboxMail).where(OutboxMail.key == key)).first()
 
 
-def deliverable(*, session: Session, case_id: int | None = None) -> list[int]:
-    """Ids of mails to send: pending, or claimed by a sender that died long ago."""
+def deliverable(*, session: Session, case_id: int | None = None,
+                key: str | None = None) -> list[int]:
+    """Ids of mails to send (of one case, or the one mail with `key`): pending, or claimed by
+    a sender that died long ago."""
     stale = utcnow() - CLAIM_TIMEOUT
     statement = select(OutboxMail.id).where(
         or_(
@@ -58,6 +60,8 @@ def deliverable(*, session: Session, case_id: int | None = None) -> list[int]:
     )
     if case_id is not None:
         statement = statement.where(OutboxMail.case_id == case_id)
+    if key is not None:
+        statement = statement.where(OutboxMail.key == key)
     return [i for i in session.exec(statement.order_by(col(OutboxMail.id))) if i is not None]
 
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import httpx
 from pydantic import BaseModel, EmailStr, Field, ValidationError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from domain import messages as m
 from domain.errors import (
@@ -30,9 +30,18 @@ from domain.errors import (
 )
 from domain.states import CaseState, Role
 from flows.inputs import DECISIONS, Decision, Withdrawal
-from models.case import Case, CaseEvent, EventKind, find_case, get_case
+from models.case import (
+    Case,
+    CaseEvent,
+    EventKind,
+    add_note,
+    case_verdict,
+    find_case,
+    get_case,
+)
 from models.counter import next_number
-from models.db import DATABASE_DOWN, read_session, session_scope
+from models.db import DATABASE_DOWN, read_session, session_scope, utcnow
+from models.document import Document
 from models.practitioner import (
     Practitioner,
     PractitionerChange,
@@ -43,11 +52,12 @@ from models.registration import Registration, RegistrationStatus, latest_registr
 from policies import Evidence, load_policy
 from service.actors import Actor
 from service.claims import check_claim
+from service.documents import Upload, store
 from service.validation import dutch_errors
 from settings import get_settings
 from tasks.decisions import record_decision
 from tasks.reconcile import Cause, attach_run, restart_run
-from tasks.rendering import format_date
+from tasks.rendering import format_date, format_number
 from tasks.runs import PREFECT_DOWN, Resume, resume_run, start_closure_run
 
 KP_NUMBER = r"^[0-9]{5,9}$"
@@ -86,22 +96,24 @@ class IdentityChange(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
-def _parse(kind: type[BaseModel], data: dict[str, Any]) -> Any:
+def parse_input(kind: type[BaseModel], data: dict[str, Any]) -> Any:
     try:
         return kind.model_validate(data)
     except ValidationError as err:
         raise InvalidInput(dutch_errors(err)) from err
 
 
-def _same(a: str, b: str) -> bool:
+def same_text(a: str, b: str) -> bool:
     return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
 
 
-async def open_case(data: dict[str, Any], *, actor: Actor) -> Outcome:
-    """Registers the request and starts its run. R4: only a lapsed specialisation qualifies.
-    A known KP number keeps its name and e-mail: a request that differs is refused, since
-    changing them is a staff action of its own (`change_identity`)."""
-    request: CaseRequest = _parse(CaseRequest, data)
+async def open_case(data: dict[str, Any], *, actor: Actor,
+                    documents: Sequence[Upload] = ()) -> Outcome:
+    """Registers the request, with the files sent with it, and starts its run. R4: only a
+    lapsed specialisation qualifies. A known KP number keeps its name and e-mail: a request
+    that differs is refused, since changing them is a staff action of its own
+    (`change_identity`)."""
+    request: CaseRequest = parse_input(CaseRequest, data)
     code = request.specialisation.strip().upper()
     if code not in SPECIALISATIONS:
         raise InvalidInput({"specialisation": m.FIELD_CHOICE.format(
@@ -151,6 +163,11 @@ async def open_case(data: dict[str, Any], *, actor: Actor) -> Outcome:
             actor_name=actor.name, action="open_case", input=request.model_dump(mode="json"),
             to_state=CaseState.REQUESTED,
         ))
+        for upload in documents:
+            session.add(Document(case_id=case.id, kind=upload.kind, filename=upload.filename,
+                                 media_type=upload.media_type, size=len(upload.content),
+                                 sha256=store(upload), uploaded_by_role=actor.role,
+                                 uploaded_by=actor.name))
         case_id, number = case.id, case.number
     delivered = await _bounded(_attach(case_id, number))  # else the reconciler starts it
     return await _outcome(case_id, number, CaseState.REQUESTED, delivered, None)
@@ -164,10 +181,10 @@ def _practitioner(session: Session, request: CaseRequest) -> Practitioner:
             member=request.member))
     else:
         errors = {}
-        if not _same(found.name, request.name):
+        if not same_text(found.name, request.name):
             errors["name"] = m.IDENTITY_DIFFERS.format(field="naam", kp=found.kp_number,
                                                        value=found.name)
-        if not _same(found.email, str(request.email)):
+        if not same_text(found.email, str(request.email)):
             errors["email"] = m.IDENTITY_DIFFERS.format(field="e-mailadres",
                                                         kp=found.kp_number, value=found.email)
         if errors:
@@ -184,7 +201,7 @@ def change_identity(kp_number: str, data: dict[str, Any], *, actor: Actor) -> Pr
     if actor.role not in (Role.ASSOCIATION_STAFF, Role.REGISTER_STAFF, Role.OPERATOR):
         raise NotAllowed(m.ROLE_NOT_ALLOWED.format(role=actor.role.label,
                                                    action=m.IDENTITY_TITLE))
-    change: IdentityChange = _parse(IdentityChange, data)
+    change: IdentityChange = parse_input(IdentityChange, data)
     with session_scope() as session:
         practitioner = get_by_kp_number(session=session, kp_number=kp_number.strip())
         if practitioner is None:
@@ -199,6 +216,38 @@ def change_identity(kp_number: str, data: dict[str, Any], *, actor: Actor) -> Pr
         return practitioner
 
 
+class EvidenceInput(BaseModel):
+    evidence: Evidence
+
+
+EVIDENCE_STATES = (CaseState.REQUESTED, CaseState.ASSOCIATION_CHECK, CaseState.INTAKE_CALL)
+
+
+def record_evidence(case_ref: str, evidence: dict[str, Any], *, actor: Actor) -> Case:
+    """VvOCM staff enter the points and hours they counted from the files sent (R6), until
+    their decision on them; the history keeps each entry with its totals."""
+    if actor.role not in (Role.ASSOCIATION_STAFF, Role.OPERATOR):
+        raise NotAllowed(m.ROLE_NOT_ALLOWED.format(role=actor.role.label,
+                                                   action=m.EVIDENCE_TITLE))
+    parsed: EvidenceInput = parse_input(EvidenceInput, {"evidence": evidence})
+    with session_scope() as session:
+        case = find_case(session=session, ref=case_ref, for_update=True)
+        if case.state not in EVIDENCE_STATES:
+            raise InvalidTransition(m.EVIDENCE_CLOSED.format(label=case.state.label),
+                                    state=case.state)
+        case.evidence = parsed.evidence.model_dump(mode="json")
+        case.updated_at = utcnow()
+        session.add(case)
+        verdict = case_verdict(case)
+        entered = session.exec(select(CaseEvent.id).where(
+            CaseEvent.case_id == case.id, col(CaseEvent.key).startswith("evidence:"))).all()
+        add_note(session=session, case=case, key=f"evidence:{len(entered) + 1}",
+                 action="evidence_entered", role=actor.role, name=actor.name,
+                 data={"points_total": format_number(verdict.points_total),
+                       "hours_total": format_number(verdict.hours_total)})
+        return case
+
+
 async def act(case_ref: str, action: str, data: dict[str, Any], *, actor: Actor,
               pause_key: str | None = None) -> Outcome:
     """Validate and record one decision, then hand it to the case's run. `pause_key` names the
@@ -210,7 +259,7 @@ async def act(case_ref: str, action: str, data: dict[str, Any], *, actor: Actor,
             action=action, actions=", ".join(DECISIONS))})
     if actor.role not in kind.roles:
         raise NotAllowed(m.ROLE_NOT_ALLOWED.format(role=actor.role.label, action=kind.title))
-    decision: Decision = _parse(kind, data)
+    decision: Decision = parse_input(kind, data)
     with session_scope() as session:
         case = find_case(session=session, ref=case_ref, for_update=True)
         key = _awaited_pause(case, kind, pause_key)

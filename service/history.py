@@ -45,12 +45,16 @@ STEP_LABELS = {
     "stuck": "Vastgelopen",
     "run_stopped": "Workflow-run gestopt",
     "comment": "Interne opmerking",
+    "evidence_entered": "Punten en uren ingevoerd",
+    "reminder": "Herinnering verstuurd",
+    "escalation": "Beoordeling te laat: KP gewaarschuwd",
 }
 INPUT_LABELS = {
     **FIELD_TITLES, "kp_number": "KP-nummer", "name": "Naam", "email": "E-mailadres",
     "member": "Lid VvOCM", "specialisation": "Specialisatie", "request_date": "Datum aanvraag",
     "previous_period_start": "Begin vorige periode", "due_on": "Uiterlijk",
-    "errors": "Fouten", "text": "Opmerking",
+    "errors": "Fouten", "text": "Opmerking", "points_total": "Punten",
+    "hours_total": "Uren werkervaring",
 }
 
 def format_time(moment: datetime | None) -> str:
@@ -110,8 +114,9 @@ def _summary(data: Mapping[str, Any]) -> str:
 
 def _people_level(event: CaseEvent, pending: set[str]) -> bool | None:
     """Decisions and mails for people; None: not shown at all (a decision its transition row
-    already shows). System events (waits, runs, the reconciler) are folded away."""
-    if event.kind is EventKind.TRANSITION:
+    already shows). System events (waits, runs, the reconciler) are folded away, unless
+    they mailed someone (a reminder)."""
+    if event.kind is EventKind.TRANSITION or event.mails:
         return True
     if event.kind is EventKind.DECISION:
         return True if event.key == "open" or event.key in pending else None

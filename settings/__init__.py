@@ -116,6 +116,8 @@ class LinkSettings(BaseModel):
     base_url: str = "http://127.0.0.1:8000"
     status_days: int = 120
     dossier_days: int = 60
+    request_hours: int = Field(48, description="the link that confirms a practitioner's "
+                               "e-mail address and opens the upload form")
 
 
 class WebSettings(BaseModel):
@@ -128,6 +130,15 @@ class WebSettings(BaseModel):
     page_size: int = 20
     claim_hours: int = Field(8, ge=1, description="a claim on a case lapses after this long")
     max_body_bytes: int = Field(1_000_000, description="larger request bodies get 413 unread")
+
+
+class UploadSettings(BaseModel):
+    """The files a practitioner sends with a request. They are checked by content and size,
+    not scanned for viruses: staff open them with their own protected software."""
+
+    max_mb: int = Field(10, ge=1, description="per file")
+    dir: Path | None = Field(None, description="where the files are kept, outside the web "
+                             "root; empty: `documents` in data_dir")
 
 
 class AddressSettings(BaseModel):
@@ -187,6 +198,7 @@ class Settings(BaseSettings):
     addresses: AddressSettings = AddressSettings()
     payment: PaymentSettings = PaymentSettings()
     web: WebSettings = WebSettings()
+    uploads: UploadSettings = UploadSettings()
     deadlines: DeadlineSettings = DeadlineSettings()
 
     @model_validator(mode="after")
@@ -216,6 +228,10 @@ class Settings(BaseSettings):
     @property
     def database_url(self) -> str:
         return self.database.url or f"sqlite:///{self.data_dir.resolve() / 'herregistratie.db'}"
+
+    @property
+    def documents_dir(self) -> Path:
+        return (self.uploads.dir or self.data_dir / "documents").resolve()
 
     @property
     def session_secret(self) -> str:

@@ -7,7 +7,7 @@ expires; itsdangerous signs it with the configured secret.
 from __future__ import annotations
 
 from typing import Any, Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
@@ -15,7 +15,7 @@ from domain.errors import LinkExpired, LinkInvalid
 from domain.messages import LINK_EXPIRED, LINK_INVALID
 from settings import get_settings
 
-Purpose = Literal["status", "dossier"]
+Purpose = Literal["status", "dossier", "request"]
 
 
 def _serializer(purpose: Purpose) -> URLSafeTimedSerializer:
@@ -24,6 +24,8 @@ def _serializer(purpose: Purpose) -> URLSafeTimedSerializer:
 
 def _max_age(purpose: Purpose) -> int:
     links = get_settings().links
+    if purpose == "request":
+        return 3600 * links.request_hours
     return 86400 * (links.status_days if purpose == "status" else links.dossier_days)
 
 
@@ -47,6 +49,18 @@ def read_token(purpose: Purpose, token: str, *, case_id: int | None = None) -> d
 def status_url(case_id: int) -> str:
     token = make_token("status", case=case_id, role="practitioner")
     return f"{get_settings().links.base_url}/status/{token}"
+
+
+def start_url(kp_number: str, specialisation: str) -> str:
+    """The public page where a practitioner asks to re-register, filled in (no secret in it)."""
+    query = urlencode({"kp": kp_number, "specialisatie": specialisation})
+    return f"{get_settings().links.base_url}/aanvragen?{query}"
+
+
+def request_url(kp_number: str, specialisation: str, email: str) -> str:
+    """The link that confirms a practitioner's address and opens the upload form (the way in)."""
+    token = make_token("request", kp=kp_number, specialisation=specialisation, email=email)
+    return f"{get_settings().links.base_url}/aanvragen/{token}"
 
 
 def staff_case_url(number: str) -> str:

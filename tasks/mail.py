@@ -96,11 +96,11 @@ def _settle(mail_id: int, status: MailStatus, error: str = "") -> None:
         session.add(row)
 
 
-async def deliver_pending(case_id: int | None = None) -> int:
-    """Sends what is pending (for one case or all); returns how many went out. Raises
-    DeliveryFailed after trying every mail if some may succeed later."""
+async def deliver_pending(case_id: int | None = None, *, key: str | None = None) -> int:
+    """Sends what is pending (for one case, one key, or all); returns how many went out.
+    Raises DeliveryFailed after trying every mail if some may succeed later."""
     with session_scope() as session:
-        ids = deliverable(session=session, case_id=case_id)
+        ids = deliverable(session=session, case_id=case_id, key=key)
     sent, retry_later = 0, []
     for mail_id in ids:
         with session_scope() as session:

@@ -23,6 +23,7 @@ from models.outbox import OutboxMail
 from models.practitioner import Practitioner
 from models.registration import Registration, RegistrationNotice, RegistrationStatus
 from policies import RegisterPolicy, available_codes, load_policy
+from tasks.links import start_url
 from tasks.rendering import render_mail
 
 TEMPLATES = {"reminder": "registration_reminder", "window": "submission_window",
@@ -100,6 +101,7 @@ def _notify(policy: RegisterPolicy, kind: str, registration_id: int, today: date
                 "period_end": registration.period_end,
                 "deadline": policy.submission_deadline(registration.period_end),
                 "intake_fee_non_member": policy.fees.intake_non_member,
+                "start_url": start_url(practitioner.kp_number, policy.code),
             })
             session.add(RegistrationNotice(registration_id=registration_id, kind=kind,
                                            due_on=due, sent_on=today))

@@ -55,6 +55,7 @@ TEMPLATE_NAMES: tuple[str, ...] = (
     "registration_reminder",
     "submission_window",
     "registration_lapsed",
+    "request_confirmation",
 )
 
 _BLANK_LINES = re.compile(r"\n[ \t]*(?:\n[ \t]*)+\n")
@@ -89,6 +90,13 @@ def format_iban(iban: str) -> str:
 def format_number(value: Decimal | int) -> str:
     """Dutch number notation (1.600 hours, 80,5 points): a decimal point would misread."""
     return format_decimal(value, locale=LOCALE)
+
+
+def file_size(size: int) -> str:
+    """240 kB, 1,2 MB: the size a person recognises from their own file manager."""
+    if size < 1024 * 1024:
+        return f"{format_number(max(1, round(size / 1024)))} kB"
+    return f"{format_decimal(round(size / 1024 / 1024, 1), locale=LOCALE)} MB"
 
 
 def _defined(value: object, filter_name: str) -> object:

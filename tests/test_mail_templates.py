@@ -31,8 +31,9 @@ STAFF_OR_REVIEWER = {
 }
 # To a practitioner about a registration, before or without a case: no case, so no status link.
 REGISTRANT = ("registration_reminder", "submission_window", "registration_lapsed")
+NO_CASE_YET = ("request_confirmation",)
 PRACTITIONER = tuple(name for name in TEMPLATE_NAMES
-                     if name not in STAFF_OR_REVIEWER and name not in REGISTRANT)
+                     if name not in STAFF_OR_REVIEWER and name not in REGISTRANT + NO_CASE_YET)
 
 
 @dataclass(frozen=True)
@@ -158,8 +159,11 @@ EXTRAS: dict[str, dict[str, object]] = {
     "fresh_link": {},
     **{name: {"register": "Kwaliteitsregister Paramedici", "is_specialisation": True,
               "period_start": date(2021, 3, 15), "period_end": date(2026, 3, 14),
-              "deadline": date(2026, 5, 14), "intake_fee_non_member": Decimal("50.00")}
+              "deadline": date(2026, 5, 14), "intake_fee_non_member": Decimal("50.00"),
+              "start_url": "https://herregistratie.example/aanvragen?kp=123456789"}
        for name in REGISTRANT},
+    "request_confirmation": {"request_url": "https://herregistratie.example/aanvragen/t0k3n",
+                             "hours": 48},
 }
 
 
@@ -240,6 +244,24 @@ def test_registration_mails_greet_the_practitioner_and_name_the_last_day(
     assert "Volg uw aanvraag" not in mail.text
     assert ("specialisatieregister" in mail.text) is specialisation
     assert ("diplomaregister" in mail.text) is not specialisation
+
+
+def test_the_lapse_mail_links_to_the_way_in_and_still_names_the_association() -> None:
+    mail = render("registration_lapsed")
+    for body in (mail.text, mail.html):
+        assert "https://herregistratie.example/aanvragen?kp=123456789" in body
+        assert "info@vvocm.nl" in body
+
+
+def test_the_confirmation_mail_carries_the_link_and_says_nothing_is_registered_yet() -> None:
+    context = context_for("request_confirmation")
+    del context["status_url"]
+    mail = render_mail("request_confirmation", context)
+    assert mail.text.startswith("Geachte J. de Vries,")
+    for body in (mail.text, mail.html):
+        assert "https://herregistratie.example/aanvragen/t0k3n" in body
+        assert "48 uur" in body and "er wordt niets geregistreerd" in body
+    assert "Volg uw aanvraag" not in mail.text
 
 
 def test_dates_are_long_dutch() -> None:

@@ -25,7 +25,18 @@ from settings import get_settings
 from web.api import errors as api_errors
 from web.api import routes as api
 from web.deps import LoginRequired
-from web.routes import admin, auth, inbox, new_case, practitioner, public, reviewer, staff
+from web.routes import (
+    admin,
+    auth,
+    case_files,
+    inbox,
+    new_case,
+    practitioner,
+    public,
+    reviewer,
+    staff,
+    way_in,
+)
 from web.security import SECURITY_HEADERS, BodyLimit
 from web.templating import templates
 
@@ -45,7 +56,9 @@ def create_app() -> FastAPI:
         session_cookie="herreg_session", max_age=settings.web.session_hours * 3600,
         same_site="lax", https_only=settings.environment == "production",
     )
-    app.add_middleware(BodyLimit, limit=settings.web.max_body_bytes)
+    upload_bytes = 2 * settings.uploads.max_mb * 1024 * 1024 + 256 * 1024  # two files and a form
+    app.add_middleware(BodyLimit, limit=settings.web.max_body_bytes,
+                       larger={"/aanvragen/": upload_bytes})
 
     @app.middleware("http")
     async def _security_headers(request: Request,
@@ -59,7 +72,8 @@ def create_app() -> FastAPI:
     app.mount("/api/v1/docs/assets", StaticFiles(
         directory=Path(fastapi_swagger.__file__).parent / "resources"), name="api-docs-assets")
     # new_case before staff: /zaken/nieuw is not a case number
-    for module in (auth, inbox, new_case, staff, reviewer, practitioner, public, admin, api):
+    for module in (auth, inbox, new_case, staff, case_files, reviewer, practitioner, public,
+                   way_in, admin, api):
         app.include_router(module.router)
     api_errors.install(app)
 

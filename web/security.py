@@ -4,6 +4,7 @@ for pages, the size cap on request bodies, and the security headers of every res
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import Depends, HTTPException, Request
@@ -64,17 +65,23 @@ def roles_allowed(*roles: StaffRole) -> Any:
 
 class BodyLimit:
     """Refuses request bodies over `limit` bytes before anything parses them (413): by the
-    declared length at once, and by counting while the body streams in."""
+    declared length at once, and by counting while the body streams in. Paths under a prefix
+    in `larger` (file uploads) have that limit instead."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app, self.limit = app, limit
+    def __init__(self, app: ASGIApp, limit: int, larger: Mapping[str, int] | None = None) -> None:
+        self.app, self.default, self.larger = app, limit, dict(larger or {})
+
+    def _limit(self, path: str) -> int:
+        return next((limit for prefix, limit in self.larger.items() if path.startswith(prefix)),
+                    self.default)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit(str(scope.get("path", "")))
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
             await _too_large(scope, send)
             return
         seen = 0
@@ -84,7 +91,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
+                if seen > limit:
                     raise _BodyTooLarge
             return message
 

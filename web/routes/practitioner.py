@@ -28,6 +28,7 @@ from domain.states import Role
 from flows.inputs import DECISIONS, Withdrawal
 from models.case import Case, case_policy, get_case, history
 from models.db import session_scope, utcnow
+from models.document import case_documents
 from models.outbox import OutboxMail, get_mail
 from models.practitioner import Practitioner
 from service.actions import act
@@ -43,7 +44,7 @@ from service.read_model import (
 from settings import get_settings
 from tasks.links import status_url
 from tasks.mail import DeliveryFailed, deliver_pending
-from tasks.rendering import render_mail
+from tasks.rendering import file_size, render_mail
 from web.deps import db
 from web.diagram import step_diagram
 from web.forms import form_fields, form_values, parse_form
@@ -69,6 +70,8 @@ FRESH_LINK_RECENT = (
 )
 # After the practitioner's own action, said in their words (the status under it is current).
 RECEIVED_THANKS = {
+    "request": "We hebben uw aanvraag en uw bestanden ontvangen. Hieronder ziet u waar uw "
+               "aanvraag staat; de link naar deze pagina staat ook in de bevestigingsmail.",
     "submit": "We hebben uw indiening ontvangen.",
     "completion_supplied": "We hebben de ontbrekende onderdelen ontvangen.",
     "additions_supplied": "We hebben uw aanvulling ontvangen.",
@@ -118,6 +121,7 @@ def _status_page(request: Request, session: Session, token: str, case: Case, *,
         "diagram": step_diagram(state_path(case, events)),
         "received": RECEIVED_THANKS.get(received or ""),
         "refresh_seconds": refresh_seconds(case_progress(session, case)),
+        "documents": case_documents(session=session, case_id=case.id or 0), "size": file_size,
         "forms": forms, "withdraw": fields(Withdrawal.action) if view.can_withdraw else None,
         "withdraw_error": (errors or {}).get("bevestigen") if failed == "withdraw" else None,
         "other_errors": [msg for key, msg in (errors or {}).items()

@@ -21,13 +21,14 @@ from domain.errors import (
 from domain.states import Role
 from flows.inputs import CHOICE_LABELS, Findings
 from models.case import Case, CaseEvent, case_policy, case_verdict, get_case, history
+from models.document import case_documents
 from models.practitioner import Practitioner
 from models.review import case_reviews, get_reviewer
 from policies import Evidence
 from service.actions import act
 from service.actors import Actor
 from service.read_model import PUBLIC_RECEIVED, case_progress, refresh_seconds, when
-from tasks.rendering import format_number
+from tasks.rendering import file_size, format_number
 from web.deps import db
 from web.forms import form_fields, form_values, parse_form
 from web.routes.signed_links import decision_rows, genuine_claims, link_page
@@ -42,7 +43,7 @@ REVIEWER_LINK_EXPIRED = (
 CATEGORY_LABELS = {"course": "Cursus", "other": "Overige activiteit"}
 
 
-def _reviewer_case(session: Session, token: str) -> tuple[dict[str, Any], Case]:
+def reviewer_case(session: Session, token: str) -> tuple[dict[str, Any], Case]:
     """The claims and the case, if the link is genuine and its reviewer still has the case.
     LinkExpired passes through: it gets its own page."""
     claims = genuine_claims("dossier", token)
@@ -119,6 +120,7 @@ def _dossier_page(request: Request, session: Session, token: str, claims: dict[s
         "received_text": PUBLIC_RECEIVED,
         "fields": form_fields(Findings, values, errors) if open_form else [],
         "errors": errors or {},
+        "documents": case_documents(session=session, case_id=case.id or 0), "size": file_size,
     }
     return link_page(request, "reviewer_dossier.html", context, status)
 
@@ -131,7 +133,7 @@ def _reviewer_expired(request: Request) -> Response:
 async def dossier(request: Request, token: str, session: Session = Depends(db)) -> Response:
     """The dossier, read-only, and the findings form while this round awaits findings."""
     try:
-        claims, case = _reviewer_case(session, token)
+        claims, case = reviewer_case(session, token)
     except LinkExpired:
         return _reviewer_expired(request)
     return _dossier_page(request, session, token, claims, case)
@@ -142,7 +144,7 @@ async def send_findings(request: Request, token: str,
                         session: Session = Depends(db)) -> Response:
     """One submission per round: a second one is a conflict, not a correction."""
     try:
-        claims, case = _reviewer_case(session, token)
+        claims, case = reviewer_case(session, token)
     except LinkExpired:
         return _reviewer_expired(request)
     round = int(claims["round"])

@@ -33,13 +33,14 @@ from models.case import (
     find_case,
     history,
 )
+from models.document import case_documents
 from models.outbox import MailStatus, OutboxMail, case_mails
 from models.practitioner import Practitioner
 from models.registration import Registration
 from models.review import Reviewer
 from models.staff import StaffRole, StaffUser
 from policies import load_policy
-from service.actions import act, change_identity, restart_case
+from service.actions import EVIDENCE_STATES, act, change_identity, restart_case
 from service.claims import claim, claim_holder, release
 from service.comments import MAX_LENGTH as COMMENT_MAX
 from service.comments import add_comment, comments
@@ -53,7 +54,7 @@ from service.read_model import (
     state_path,
 )
 from settings import get_settings
-from tasks.rendering import format_number
+from tasks.rendering import file_size, format_number
 from web.deps import db
 from web.diagram import step_diagram
 from web.forms import FormField, form_fields, form_values, parse_form
@@ -201,6 +202,9 @@ def _render_case(
         "mail_status": MAIL_STATUS, "outcome_labels": CHOICE_LABELS,
         "number": format_number, "time": format_time, "yes_no": yes_no,
         "case_url": f"/zaken/{quote(case.number)}",
+        "documents": case_documents(session=session, case_id=case_id), "size": file_size,
+        "may_count": case.state in EVIDENCE_STATES
+        and user.role in (StaffRole.ASSOCIATION_STAFF, StaffRole.ADMIN),
         "run_url": f"{get_settings().prefect.ui_url}/runs/flow-run/{case.flow_run_id}"
         if case.flow_run_id else None,
     }

@@ -1,0 +1,161 @@
+"""The way in: a practitioner with a lapsed specialisation asks to re-register on their own.
+
+Seed 001 starts the procedure with an e-mail to VvOCM carrying the portfolio overview and an
+extract of the patient records (R5). Here the practitioner gives KP number, e-mail address and
+specialisation; nothing is created until the address is confirmed by the link mailed to it.
+That link opens the upload form, and the case is registered with both files at once.
+
+Only addresses the register knows are used: the KP number must be in the imported register,
+and the address must be the one on file (changing it is a staff action), so nobody can start
+a case in someone else's name. A specialisation that has not lapsed gets the refusal with the
+last day of regular re-registration (R2, R4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import suppress
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, EmailStr, Field
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from domain import messages as m
+from domain.errors import InvalidInput, InvalidTransition, RegistrationNotLapsed
+from domain.states import Role
+from models.case import Case
+from models.db import read_session, session_scope, utcnow
+from models.outbox import OutboxMail, get_mail
+from models.practitioner import Practitioner, get_by_kp_number
+from models.registration import latest_registration
+from policies import RegisterPolicy, load_policy
+from service.actions import (
+    KP_NUMBER,
+    SPECIALISATIONS,
+    Outcome,
+    open_case,
+    parse_input,
+    same_text,
+)
+from service.actors import Actor
+from service.documents import Upload
+from settings import get_settings
+from tasks.links import read_token, request_url
+from tasks.mail import DeliveryFailed, deliver_pending
+from tasks.rendering import format_date, render_mail
+
+
+class RequestStart(BaseModel):
+    kp_number: str = Field(pattern=KP_NUMBER, description="KP-nummer: 5 tot 9 cijfers")
+    email: EmailStr
+    specialisation: str = Field(max_length=10)
+
+
+@dataclass(frozen=True)
+class Eligible:
+    practitioner: Practitioner
+    policy: RegisterPolicy
+
+
+@dataclass(frozen=True)
+class ConfirmationSent:
+    email: str
+    first: bool  # False: a link went out within this hour already, none was sent now
+
+
+def _eligible(session: Session, start: RequestStart) -> Eligible:
+    """The practitioner and register, or the Dutch reason this request cannot start."""
+    code = start.specialisation.strip().upper()
+    if code not in SPECIALISATIONS:
+        raise InvalidInput({"specialisation": m.FIELD_CHOICE.format(
+            choices=", ".join(SPECIALISATIONS))})
+    policy = load_policy(code)
+    practitioner = get_by_kp_number(session=session, kp_number=start.kp_number)
+    if practitioner is None:
+        raise InvalidInput({"kp_number": m.REQUEST_KP_UNKNOWN.format(kp=start.kp_number)})
+    if not same_text(practitioner.email, str(start.email)):
+        raise InvalidInput({"email": m.REQUEST_EMAIL_DIFFERS.format(kp=start.kp_number)})
+    assert practitioner.id is not None
+    registration = latest_registration(session=session, practitioner_id=practitioner.id,
+                                       specialisation=code)
+    if registration is None:
+        raise InvalidInput({"specialisation": m.NO_REGISTRATION.format(
+            specialisation=policy.name, kp=start.kp_number)})
+    if not policy.is_lapsed(registration.period_end, get_settings().current_date()):
+        raise RegistrationNotLapsed(m.NOT_LAPSED.format(
+            specialisation=policy.name,
+            deadline=format_date(policy.submission_deadline(registration.period_end))))
+    for case in session.exec(select(Case).where(Case.practitioner_id == practitioner.id,
+                                                Case.specialisation == code)):
+        if not case.state.is_closed:
+            raise InvalidTransition(m.REQUEST_ALREADY_OPEN.format(
+                number=case.number, specialisation=policy.name), state=case.state)
+    return Eligible(practitioner, policy)
+
+
+async def ask_confirmation(data: dict[str, Any]) -> ConfirmationSent:
+    """Checks the request and mails the confirmation link to the address on file, at most once
+    per request per clock hour (the hour is in the outbox key, so a double click sends one)."""
+    start: RequestStart = parse_input(RequestStart, data)
+    key = f"request:{start.kp_number}:{start.specialisation.upper()}:{utcnow():%Y%m%d%H}"
+    try:
+        with session_scope() as session:
+            found = _eligible(session, start)
+            first = get_mail(session=session, key=key) is None
+            if first:
+                rendered = render_mail("request_confirmation", {
+                    "case_number": f"KP-nummer {start.kp_number}",
+                    "practitioner_name": found.practitioner.name,
+                    "kp_number": start.kp_number, "specialisation": found.policy.name,
+                    "request_url": request_url(start.kp_number, found.policy.code,
+                                               found.practitioner.email),
+                    "hours": get_settings().links.request_hours,
+                })
+                session.add(OutboxMail(key=key, template="request_confirmation",
+                                       recipient=found.practitioner.email,
+                                       subject=rendered.subject, text=rendered.text,
+                                       html=rendered.html))
+            email = found.practitioner.email
+    except IntegrityError:  # the other click of a double click wrote it
+        first, email = False, str(start.email)
+    if first:
+        with suppress(DeliveryFailed):  # it stays in the outbox; the sweep sends it
+            await deliver_pending(key=key)
+    return ConfirmationSent(email, first)
+
+
+@dataclass(frozen=True)
+class ConfirmedRequest:
+    kp_number: str
+    specialisation: str
+    email: str
+    name: str
+    specialisation_name: str
+
+
+def confirmed_request(token: str) -> ConfirmedRequest:
+    """What a confirmation link stands for, checked again now (the case may have started, the
+    address changed). LinkExpired and LinkInvalid pass through; so do the refusals above."""
+    claims = read_token("request", token)
+    start = RequestStart(kp_number=claims["kp"], email=claims["email"],
+                         specialisation=claims["specialisation"])
+    with read_session() as session:
+        found = _eligible(session, start)
+    return ConfirmedRequest(start.kp_number, found.policy.code, found.practitioner.email,
+                            found.practitioner.name, found.policy.name)
+
+
+async def open_confirmed_request(token: str, documents: Sequence[Upload]) -> Outcome:
+    """Registers the case with both files, dated today (the day the request reached us)."""
+    request = confirmed_request(token)
+    with read_session() as session:
+        practitioner = get_by_kp_number(session=session, kp_number=request.kp_number)
+        assert practitioner is not None
+        member = practitioner.member
+    return await open_case({
+        "kp_number": request.kp_number, "name": request.name, "email": request.email,
+        "member": member, "specialisation": request.specialisation,
+        "request_date": get_settings().current_date().isoformat(),
+    }, actor=Actor(Role.PRACTITIONER, request.name), documents=documents)

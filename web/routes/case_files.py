@@ -1,0 +1,135 @@
+"""What the practitioner sent and what VvOCM counted from it: the files (downloads for staff,
+and for the reviewer through the dossier link) and the points-and-hours form (R6) that staff
+fill in from those files, row by row."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import Session
+
+from domain import messages as m
+from domain.errors import CaseNotFound, InvalidInput, InvalidTransition, LinkExpired, NotAllowed
+from models.case import Case, case_policy, case_verdict, find_case
+from models.document import Document
+from models.practitioner import Practitioner
+from models.staff import StaffRole, StaffUser
+from service.actions import EVIDENCE_STATES, record_evidence
+from service.documents import DocumentDamaged, read_document
+from tasks.rendering import format_number
+from web.deps import db
+from web.evidence_form import (
+    CATEGORIES,
+    Rows,
+    evidence_from,
+    place_errors,
+    posted_rows,
+    stored_rows,
+)
+from web.forms import form_values
+from web.routes.reviewer import REVIEWER_LINK_EXPIRED, reviewer_case
+from web.routes.signed_links import PRIVATE, link_page
+from web.routes.staff import STAFF
+from web.security import actor_for, require_csrf, roles_allowed
+from web.templating import templates
+
+log = logging.getLogger(__name__)
+router = APIRouter(include_in_schema=False)
+COUNTERS = roles_allowed(StaffRole.ASSOCIATION_STAFF, StaffRole.ADMIN)
+
+DOCUMENT_NOT_FOUND = "Dit bestand hoort niet bij deze aanvraag."
+DOCUMENT_DAMAGED = ("Dit bestand is beschadigd of ontbreekt in de opslag; de beheerder is "
+                    "gewaarschuwd. Vraag de oefentherapeut het opnieuw te sturen.")
+NOT_SAVED = "De punten en uren zijn niet opgeslagen. Verbeter de gemarkeerde velden."
+
+
+def _download(case: Case, document_id: int, session: Session, headers: dict[str, str]) \
+        -> Response:
+    document = session.get(Document, document_id)
+    if document is None or document.case_id != case.id:
+        raise HTTPException(status_code=404, detail=DOCUMENT_NOT_FOUND)
+    try:
+        content = read_document(document)
+    except (OSError, DocumentDamaged) as err:
+        log.error("Bestand %s van %s niet leesbaar: %s", document.id, case.number, err)
+        raise HTTPException(status_code=500, detail=DOCUMENT_DAMAGED) from err
+    return Response(content, media_type=document.media_type, headers={
+        **headers, "Content-Disposition": f"attachment; filename*=UTF-8''"
+                                          f"{quote(document.filename)}",
+        "Content-Security-Policy": "sandbox; default-src 'none'",
+    })
+
+
+@router.get("/zaken/{number}/documenten/{document_id}")
+def staff_download(number: str, document_id: int, _user: StaffUser = STAFF,
+                   session: Session = Depends(db)) -> Response:
+    try:
+        case = find_case(session=session, ref=number)
+    except CaseNotFound as err:
+        raise HTTPException(status_code=404, detail=m.CASE_NOT_FOUND.format(case=number)) \
+            from err
+    return _download(case, document_id, session, {"Cache-Control": "private, no-store"})
+
+
+@router.get("/beoordeling/{token}/documenten/{document_id}")
+def reviewer_download(request: Request, token: str, document_id: int,
+                      session: Session = Depends(db)) -> Response:
+    try:
+        _claims, case = reviewer_case(session, token)
+    except LinkExpired:
+        return link_page(request, "link_expired.html", {"message": REVIEWER_LINK_EXPIRED}, 410)
+    return _download(case, document_id, session, PRIVATE)
+
+
+def _evidence_page(request: Request, session: Session, user: StaffUser, number: str,
+                   rows: Rows | None = None, errors: dict[str, str] | None = None,
+                   notice: str | None = None, status: int = 200) -> Response:
+    try:
+        case = find_case(session=session, ref=number)
+    except CaseNotFound as err:
+        raise HTTPException(status_code=404, detail=m.CASE_NOT_FOUND.format(case=number)) \
+            from err
+    verdict = case_verdict(case)
+    context: dict[str, Any] = {
+        "user": user, "case": case, "policy": case_policy(case),
+        "practitioner": session.get(Practitioner, case.practitioner_id),
+        "rows": rows if rows is not None else stored_rows(case.evidence),
+        "errors": errors or {}, "notice": notice, "categories": CATEGORIES,
+        "open": case.state in EVIDENCE_STATES, "verdict": verdict,
+        "points_total": format_number(verdict.points_total),
+        "hours_total": format_number(verdict.hours_total),
+        "case_url": f"/zaken/{quote(case.number)}",
+    }
+    return templates().TemplateResponse(request, "evidence.html", context, status_code=status)
+
+
+@router.get("/zaken/{number}/punten", response_class=HTMLResponse)
+def evidence_form(request: Request, number: str, user: StaffUser = COUNTERS,
+                  session: Session = Depends(db)) -> Response:
+    return _evidence_page(request, session, user, number)
+
+
+@router.post("/zaken/{number}/punten", dependencies=[Depends(require_csrf)])
+async def save_evidence(request: Request, number: str, user: StaffUser = COUNTERS,
+                        session: Session = Depends(db)) -> Response:
+    form = form_values(await request.form())
+    rows, more = posted_rows(form)
+    if more:
+        return _evidence_page(request, session, user, number, rows)
+    evidence, origin = evidence_from(rows)
+    try:
+        case = record_evidence(number, evidence, actor=actor_for(user))
+    except InvalidInput as err:
+        errors = place_errors(err.errors, rows, origin)
+        return _evidence_page(request, session, user, number, rows, errors, NOT_SAVED, 422)
+    except InvalidTransition as err:
+        return _evidence_page(request, session, user, number, rows, notice=str(err),
+                              status=409)
+    except NotAllowed as err:
+        raise HTTPException(status_code=403, detail=str(err)) from err
+    request.session["flash"] = m.EVIDENCE_SAVED
+    return RedirectResponse(f"/zaken/{quote(case.number)}?gelukt=1#punten", status_code=303)
