@@ -1,6 +1,7 @@
 """The scheduled sweep: what no person's action triggers.
 
 The register's calendar (reminders, the submission window, the lapse of R4, each mailed once);
+reminders before a pause's due date to whoever must act, and late reviews escalated to KP;
 the reconciler, which hands decisions to runs that did not get them and
 replaces runs that are lost, dead or stuck; withdrawals whose own run did not close the case;
 expired pauses; and mail that could not be sent while SMTP was down. Every part, and every
@@ -21,6 +22,7 @@ from prefect.client.schemas.objects import State
 from flows.case_closure import case_closure
 from settings import get_settings
 from tasks.cases import overdue_cases
+from tasks.deadlines import send_deadline_reminders
 from tasks.mail import deliver_mail
 from tasks.reconcile import Action, Repair, plan_repairs, repair_case
 from tasks.registrations import mark_lapsed_registrations, send_calendar_notices
@@ -55,6 +57,9 @@ async def sweep(today: date | None = None) -> dict[str, int]:
             done = await _outcome(report, await repair_case(repair, return_state=True))  # type: ignore[misc]
         if done:
             report[f"{done}:{repair.cause}"] += 1
+
+    chased = await _outcome(report, send_deadline_reminders(day, return_state=True)) or {}
+    report.update({kind: count for kind, count in chased.items() if count})
 
     for case_id in await _outcome(report, overdue_cases(day, return_state=True)) or []:
         expired = await case_closure(case_id, "expired", day, return_state=True)

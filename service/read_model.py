@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, String, and_, func, literal, or_
+from sqlalchemy import ColumnElement, String, and_, exists, func, literal, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -34,6 +34,7 @@ from models.outbox import OutboxMail, case_mails
 from models.practitioner import Practitioner, PractitionerPublic
 from models.review import Reviewer, ReviewPublic, case_reviews
 from settings import AMSTERDAM, get_settings
+from tasks.deadlines import ESCALATION
 from tasks.rendering import format_date
 
 
@@ -288,7 +289,8 @@ def status_view(session: Session, case: Case) -> StatusView:
 @dataclass(frozen=True)
 class CaseQuery:
     """Which cases, in what order. `waiting_for`: only cases awaiting one of these actions
-    (and, with `with_stuck`, those the reconciler gave up on); `open_only` leaves closed cases
+    (and, with `with_stuck`, those the reconciler gave up on, and with `with_escalated`, late
+    reviews escalated to KP: tasks/deadlines.py); `open_only` leaves closed cases
     out; `by_due`: most urgent first (stuck, then the earliest due date), else by number."""
 
     state: CaseState | None = None
@@ -296,10 +298,30 @@ class CaseQuery:
     search: str = ""
     waiting_for: tuple[str, ...] | None = None
     with_stuck: bool = False
+    with_escalated: bool = False
     open_only: bool = True
     by_due: bool = True
     offset: int = 0
     limit: int = 50
+
+
+def escalated() -> ColumnElement[bool]:
+    """The case's current pause is a late review that was escalated to KP."""
+    return exists().where(
+        col(CaseEvent.case_id) == Case.id,
+        col(CaseEvent.key) == literal(ESCALATION, String) + col(Case.awaiting_key))
+
+
+def escalated_cases(session: Session, cases: list[Case]) -> set[int]:
+    """Of these cases, those whose current pause was escalated (for the inbox's mark)."""
+    wanted = {(case.id, f"{ESCALATION}{case.awaiting_key}") for case in cases
+              if case.awaiting_key}
+    if not wanted:
+        return set()
+    found = session.exec(select(col(CaseEvent.case_id), col(CaseEvent.key)).where(
+        col(CaseEvent.case_id).in_([case_id for case_id, _ in wanted]),
+        col(CaseEvent.key).in_([key for _, key in wanted])))
+    return {case_id for case_id, key in found if (case_id, key) in wanted}
 
 
 def find_cases(session: Session, query: CaseQuery) -> tuple[list[tuple[Case, Practitioner]],
@@ -320,6 +342,8 @@ def find_cases(session: Session, query: CaseQuery) -> tuple[list[tuple[Case, Pra
         mine: ColumnElement[bool] = col(Case.awaiting_action).in_(query.waiting_for)
         if query.with_stuck:
             mine = or_(mine, col(Case.stuck_reason).is_not(None))
+        if query.with_escalated:
+            mine = or_(mine, escalated())
         statement = statement.where(mine)
     if query.state is not None:
         statement = statement.where(Case.state == query.state)

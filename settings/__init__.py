@@ -179,6 +179,11 @@ class DeadlineSettings(BaseModel):
     findings: int = 42
     additions: int = 56
     grace: int = 2
+    reminders_before: list[int] = Field(
+        default_factory=lambda: [7, 2], description="days before a due date that whoever "
+        "must act is reminded (practitioner, reviewer, or the staff office)")
+    escalate_review_after: int = Field(
+        1, ge=1, description="days past the reviewer's due date that KP is alerted")
 
 
 class Settings(BaseSettings):

@@ -56,6 +56,8 @@ TEMPLATE_NAMES: tuple[str, ...] = (
     "submission_window",
     "registration_lapsed",
     "request_confirmation",
+    "deadline_reminder",
+    "review_overdue",
 )
 
 _BLANK_LINES = re.compile(r"\n[ \t]*(?:\n[ \t]*)+\n")

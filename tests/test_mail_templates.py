@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from jinja2 import UndefinedError
+from markupsafe import escape
 
 from tasks.rendering import (
     TEMPLATE_NAMES,
@@ -23,6 +24,7 @@ DOSSIER_URL = "https://herregistratie.example/beoordeling/HR-2026-00012?token=xy
 NBSP = "\u00a0"
 
 STAFF_OR_REVIEWER = {
+    "review_overdue",
     "association_check_requested",
     "reopen_advice",
     "review_assigned",
@@ -162,6 +164,13 @@ EXTRAS: dict[str, dict[str, object]] = {
               "deadline": date(2026, 5, 14), "intake_fee_non_member": Decimal("50.00"),
               "start_url": "https://herregistratie.example/aanvragen?kp=123456789"}
        for name in REGISTRANT},
+    "deadline_reminder": {"audience": "practitioner", "awaited": "de betaling",
+                          "due_date": date(2026, 4, 15), "days_left": 7,
+                          "case_url": "https://herregistratie.example/zaken/HR-2026-00012",
+                          "reviewer_name": "dr. P. Bakker", "dossier_url": DOSSIER_URL},
+    "review_overdue": {"due_date": date(2026, 4, 15), "days_late": 3,
+                       "reviewer_name": "dr. P. Bakker", "reviewer_email": "p.bakker@example.org",
+                       "case_url": "https://herregistratie.example/zaken/HR-2026-00012"},
     "request_confirmation": {"request_url": "https://herregistratie.example/aanvragen/t0k3n",
                              "hours": 48},
 }
@@ -262,6 +271,23 @@ def test_the_confirmation_mail_carries_the_link_and_says_nothing_is_registered_y
         assert "https://herregistratie.example/aanvragen/t0k3n" in body
         assert "48 uur" in body and "er wordt niets geregistreerd" in body
     assert "Volg uw aanvraag" not in mail.text
+
+
+@pytest.mark.parametrize(("audience", "greeting", "link"), [
+    ("practitioner", "Geachte J. de Vries,", STATUS_URL),
+    ("reviewer", "Geachte dr. P. Bakker,", DOSSIER_URL),
+    ("association", "Beste collega's van de VvOCM,", "/zaken/HR-2026-00012"),
+    ("register", "Beste collega's van het KP,", "/zaken/HR-2026-00012"),
+])
+def test_a_deadline_reminder_greets_whoever_must_act_with_their_own_link(
+        audience: str, greeting: str, link: str) -> None:
+    mail = render("deadline_reminder", audience=audience)
+    assert mail.text.startswith(greeting) and link in mail.text and escape(link) in mail.html
+    assert "15 april 2026" in mail.subject and "15 april 2026" in mail.text
+    assert ("/status/" in mail.text) is (audience == "practitioner")
+    assert "(nog 7 dagen)" in mail.text or audience == "reviewer"
+    assert "(vandaag)" in render("deadline_reminder", audience=audience, days_left=0).text \
+        or audience == "reviewer"
 
 
 def test_dates_are_long_dutch() -> None:

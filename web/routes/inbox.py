@@ -19,7 +19,7 @@ from models.case import Case
 from models.practitioner import Practitioner
 from models.staff import StaffRole, StaffUser
 from service.claims import claim_holder
-from service.read_model import CaseQuery, find_cases
+from service.read_model import CaseQuery, escalated_cases, find_cases
 from settings import get_settings
 from tasks.rendering import format_date
 from web.deps import db
@@ -28,6 +28,7 @@ from web.routes.staff import SPECIALISATIONS, STAFF, STUCK_MARK, specialisation_
 from web.security import ACTOR_ROLES
 from web.templating import templates
 
+ESCALATED_MARK = "Beoordelaar te laat: KP gewaarschuwd"
 router = APIRouter(include_in_schema=False)
 
 INBOX_EMPTY_MINE = "Er wachten nu geen aanvragen op een besluit van u. Mooi werk!"
@@ -44,6 +45,7 @@ class InboxRow:
     urgency: str  # "overdue", "soon" or ""
     claimed_by: str
     stuck: bool
+    escalated: bool
     supplied: bool  # back from the practitioner with what was missing
 
 
@@ -90,6 +92,7 @@ def inbox(
         waiting_for=None if show_all else tuple(
             action for action, kind in DECISIONS.items() if role in kind.roles),
         with_stuck=user.role is StaffRole.REGISTER_STAFF,  # KP restarts what is stuck
+        with_escalated=user.role is StaffRole.REGISTER_STAFF,  # and chases late reviewers
         open_only=not everything, limit=size, offset=(page_number(pagina) - 1) * size)
     found, total = find_cases(session, query)
     pages = max(1, ceil(total / size))
@@ -98,6 +101,7 @@ def inbox(
         found, total = find_cases(session, replace(query, offset=(page - 1) * size))
 
     today = get_settings().current_date()
+    late_reviews = escalated_cases(session, [case for case, _ in found])
     rows = []
     for case, practitioner in found:
         awaited = DECISIONS.get(case.awaiting_action or "")
@@ -109,6 +113,7 @@ def inbox(
             else awaited.title if awaited else m.RECEIVED_PENDING,
             due_text=due_text, urgency=urgency,
             claimed_by=holder.name if holder else "", stuck=case.stuck_reason is not None,
+            escalated=case.id in late_reviews,
             supplied=(case.awaiting_key or "").startswith("completeness-")
             and case.awaiting_key != "completeness-1",
         ))
@@ -123,6 +128,7 @@ def inbox(
     return templates().TemplateResponse(request, "inbox.html", {
         "user": user, "rows": rows, "filters": filters, "show_all": show_all,
         "everything": everything, "role_label": ACTOR_ROLES[user.role].label,
+        "escalated_mark": ESCALATED_MARK,
         "states": list(CaseState), "specialisations": specialisation_names(),
         "page": page, "pages": pages, "total": total,
         "previous_url": page_url(page - 1) if page > 1 else None,

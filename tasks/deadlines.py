@@ -1,0 +1,149 @@
+"""Deadlines that chase: before a pause's due date, whoever must act gets a reminder; a
+reviewer who is late is escalated to KP (a mail and a mark in KP's inbox). Expiry itself stays
+where it was (tasks/cases.py, `close_case`).
+
+Each reminder and escalation is a history row of the case with its mail, written in one
+transaction under the case's lock; the row's key (`reminder:<pause>:<days>`) is unique per
+case, so a sweep that runs twice, is retried or dies half way sends nothing twice. A sweep
+that was down sends, per pause, only the latest reminder that came due, never the earlier
+ones it missed, and nothing once the due date has passed.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, timedelta
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from sqlmodel import Session, col, select
+
+from domain.states import Role
+from models.case import Case, CaseEvent, EventKind, case_policy, get_case, get_event
+from models.db import read_session, session_scope
+from models.decision import get_decision
+from models.practitioner import Practitioner
+from models.review import get_reviewer
+from settings import get_settings
+from tasks.cases import AWAITED_LABELS, OPEN_STATES, Step
+from tasks.links import dossier_url, staff_case_url
+
+log = logging.getLogger(__name__)
+
+# Who is reminded of each awaited action: the practitioner acts (or pays), the reviewer sends
+# findings, or staff have the item in their inbox (reminded at their office's address).
+AUDIENCE = {
+    "submit": "practitioner", "payment_received": "practitioner",
+    "completion_supplied": "practitioner", "additions_supplied": "practitioner",
+    "findings": "reviewer",
+    "association_decision": "association", "intake_outcome": "association",
+    "portfolio_reopened": "register", "completeness": "register", "assign_reviewer": "register",
+}
+
+
+ESCALATION = "escalation:"
+
+
+def escalation_key(pause_key: str) -> str:
+    return f"{ESCALATION}{pause_key}"
+
+
+@task(cache_policy=NO_CACHE)
+def send_deadline_reminders(today: date) -> dict[str, int]:
+    """Reminders due today (or the latest one missed while the sweep was down) and
+    escalations of late reviews; per kind, how many went out, and how many cases failed."""
+    chase = get_settings().deadlines
+    horizon = today + timedelta(days=max(chase.reminders_before, default=0))
+    with read_session() as session:
+        waiting = session.exec(
+            select(col(Case.id), col(Case.awaiting_key), col(Case.awaiting_action),
+                   col(Case.due_on))
+            .where(col(Case.state).in_(OPEN_STATES), col(Case.awaiting_key).is_not(None),
+                   col(Case.due_on).is_not(None), col(Case.due_on) <= horizon)
+            .order_by(col(Case.due_on), col(Case.id))).all()
+    sent = {"reminder": 0, "escalation": 0, "errors": 0}
+    for case_id, pause_key, action, due in waiting:
+        if case_id is None or pause_key is None or action not in AUDIENCE or due is None:
+            continue
+        try:  # one case's failure holds up no other
+            if due >= today:
+                came_due = [days for days in chase.reminders_before
+                            if due - timedelta(days) <= today]
+                if came_due:
+                    sent["reminder"] += _remind(case_id, pause_key, min(came_due), today)
+            elif action == "findings" and (today - due).days >= chase.escalate_review_after:
+                sent["escalation"] += _escalate(case_id, pause_key, today)
+        except Exception:
+            log.exception("Herinnering voor aanvraag %s mislukt", case_id)
+            sent["errors"] += 1
+    return sent
+
+
+def _remind(case_id: int, pause_key: str, days: int, today: date) -> bool:
+    """The reminder `days` before the due date, unless it or a later one went out already."""
+    with session_scope() as session:
+        case = get_case(session=session, case_id=case_id, for_update=True)
+        if not _waiting(session, case, pause_key) or case.due_on is None:
+            return False  # decided or moved on since the list was read
+        done = session.exec(select(CaseEvent.key).where(
+            CaseEvent.case_id == case_id,
+            col(CaseEvent.key).startswith(f"reminder:{pause_key}:"))).all()
+        if any(int(key.rsplit(":", 1)[1]) <= days for key in done):
+            return False
+        action = case.awaiting_action or ""
+        step = _step(session, case, today, f"reminder-{pause_key}-{days}")
+        audience = AUDIENCE[action]
+        extra = {"audience": audience, "awaited": AWAITED_LABELS[action],
+                 "due_date": case.due_on, "days_left": (case.due_on - today).days,
+                 "case_url": staff_case_url(case.number)}
+        to = audience
+        if audience == "reviewer":
+            reviewer = get_reviewer(session=session, reviewer_id=case.reviewer_id or 0)
+            if reviewer is None:
+                return False
+            to = reviewer.email
+            extra |= {"reviewer_name": reviewer.name,
+                      "dossier_url": dossier_url(case_id, reviewer.id or 0, case.review_round)}
+        step.mail("deadline_reminder", to, **extra)
+        session.add(CaseEvent(
+            case_id=case_id, key=f"reminder:{pause_key}:{days}", kind=EventKind.NOTE,
+            actor_role=Role.SYSTEM, actor_name="workflow", action="reminder",
+            input={"due_on": case.due_on.isoformat()}, from_state=case.state,
+            to_state=case.state, mails=step.mails))
+        return True
+
+
+def _escalate(case_id: int, pause_key: str, today: date) -> bool:
+    """Once per late review: KP is mailed, and the case shows in KP's inbox with a mark."""
+    key = escalation_key(pause_key)
+    with session_scope() as session:
+        case = get_case(session=session, case_id=case_id, for_update=True)
+        if not _waiting(session, case, pause_key) or case.due_on is None \
+                or get_event(session=session, case_id=case_id, key=key) is not None:
+            return False
+        reviewer = get_reviewer(session=session, reviewer_id=case.reviewer_id or 0)
+        step = _step(session, case, today, f"escalation-{pause_key}")
+        step.mail("review_overdue", "register", due_date=case.due_on,
+                  days_late=(today - case.due_on).days,
+                  reviewer_name=reviewer.name if reviewer else "",
+                  reviewer_email=reviewer.email if reviewer else "",
+                  case_url=staff_case_url(case.number))
+        session.add(CaseEvent(
+            case_id=case_id, key=key, kind=EventKind.NOTE, actor_role=Role.SYSTEM,
+            actor_name="workflow", action="escalation",
+            input={"due_on": case.due_on.isoformat()}, from_state=case.state,
+            to_state=case.state, mails=step.mails))
+        return True
+
+
+def _waiting(session: Session, case: Case, pause_key: str) -> bool:
+    """Still at this pause with nobody's decision recorded (one may await its run)."""
+    return case.awaiting_key == pause_key and case.due_on is not None \
+        and get_decision(session=session, case_id=case.id or 0, pause_key=pause_key) is None
+
+
+def _step(session: Session, case: Case, today: date, name: str) -> Step:
+    practitioner = session.get(Practitioner, case.practitioner_id)
+    assert practitioner is not None
+    return Step(session=session, case=case, practitioner=practitioner,
+                policy=case_policy(case), today=today, key=name)
