@@ -222,11 +222,11 @@ def import_registrations_command(
 ) -> None:
     """Registraties inlezen: kp_nummer, naam, email, lid, specialisatie, periode_start
     (en eventueel periode_eind). Opnieuw inlezen verandert alleen wat anders is."""
-    from service.imports import ImportFileError, import_registrations
+    from service.imports import ImportFileError, decode_export, import_registrations
 
-    text = file.read_text(encoding="utf-8-sig")
-    lines = max(text.count("\n") - 1, 1)
     try:
+        text = decode_export(file.read_bytes())
+        lines = max(text.count("\n") - 1, 1)
         with typer.progressbar(length=lines, label="Regels controleren") as bar:
             report = import_registrations(text, actor=_actor("beheerder", name),
                                           source=file.name, dry_run=dry_run, progress=bar.update)

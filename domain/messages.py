@@ -139,6 +139,9 @@ IMPORT_SPECIALISATION = "Onbekende specialisatie '{value}'. Bekend: {known}."
 IMPORT_DATE = "Ongeldige datum in {column}: '{value}' (gebruik jjjj-mm-dd of dd-mm-jjjj)."
 IMPORT_END_BEFORE_START = "Het einde van de periode ligt niet na het begin."
 IMPORT_REASON = "Import {source}, regel {line}"
+IMPORT_NOT_TEXT = (
+    "Dit is geen CSV-bestand: sla de export op als CSV (UTF-8 of Windows) en probeer opnieuw."
+)
 
 # The way in (a practitioner's own request) and the files sent with it.
 REQUEST_KP_UNKNOWN = (

@@ -66,6 +66,19 @@ class ImportFileError(ValueError):
     """The file as a whole cannot be read (no header, wrong columns): nothing is imported."""
 
 
+def decode_export(content: bytes) -> str:
+    """The file's text: UTF-8 (with or without BOM) or Windows-1252, as spreadsheet programs
+    save CSV; anything else (a binary file) is an ImportFileError."""
+    if b"\x00" in content[:4096]:
+        raise ImportFileError(m.IMPORT_NOT_TEXT)
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return content.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise ImportFileError(m.IMPORT_NOT_TEXT)
+
+
 def import_registrations(text: str, *, actor: Actor, source: str, dry_run: bool = False,
                          progress: Callable[[int], None] | None = None) -> ImportReport:
     """Checks every row, then writes the good ones in one transaction. `progress` is called

@@ -136,7 +136,9 @@ class UploadSettings(BaseModel):
     """The files a practitioner sends with a request. They are checked by content and size,
     not scanned for viruses: staff open them with their own protected software."""
 
-    max_mb: int = Field(10, ge=1, description="per file")
+    max_mb: int = Field(10, ge=1, description="per file a practitioner sends")
+    import_max_mb: int = Field(50, ge=1, description="a register's export read on the admin "
+                               "page (40,000 registrations are about 3 MB)")
     dir: Path | None = Field(None, description="where the files are kept, outside the web "
                              "root; empty: `documents` in data_dir")
 

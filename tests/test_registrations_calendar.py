@@ -12,10 +12,13 @@ import signal
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from markupsafe import escape
 from sqlmodel import select
 
+from domain import messages as m
 from domain.states import Role
 from models.db import migrate, read_session
 from models.practitioner import Practitioner, PractitionerChange, get_by_kp_number
@@ -24,7 +27,7 @@ from service.actors import Actor
 from service.imports import ImportFileError, import_registrations
 from tasks.mail import deliver_pending
 from tasks.registrations import mark_lapsed_registrations, send_calendar_notices
-from tests.conftest import Mailbox, offline_settings, smtp_server
+from tests.conftest import Mailbox, csrf_from, login, make_staff, offline_settings, smtp_server
 
 ADMIN = Actor(Role.OPERATOR, "Beheerder Test")
 HEADER = "kp_nummer;naam;email;lid;specialisatie;periode_start;periode_eind\n"
@@ -171,20 +174,34 @@ async def test_each_notice_goes_out_on_its_day_once(calendar_db: str, mailbox: M
     mailbox.assert_each_once()
 
 
+def on_public_register(name: str) -> bool:
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+
+    with TestClient(create_app()) as visitor:
+        page = visitor.get("/register", params={"naam": name})
+    assert page.status_code == 200
+    return f"<td>{name}</td>" in page.text  # a row of the list, not the search box
+
+
 async def test_the_lapse_leaves_the_public_register_on_w_plus_one_to_the_day(
         calendar_db: str, mailbox: Mailbox) -> None:
     load(f"12345;Anna de Wit;anna@example.org;ja;KOT;2022-01-01;{END}\n")
     await sweep_on(date(2027, 2, 28))  # W: submitting is still allowed
     assert (registrations()[0].status, registrations()[0].visible) == (
         RegistrationStatus.ACTIVE, True)
+    assert on_public_register("Anna de Wit")
     await sweep_on(date(2027, 3, 1))  # W + 1
     assert (registrations()[0].status, registrations()[0].visible) == (
         RegistrationStatus.LAPSED, False)
+    assert not on_public_register("Anna de Wit")
     lapse = [m for m in mailbox.messages
              if m["X-Herregistratie-Key"] == f"registration:{registrations()[0].id}:lapse"]
     body = lapse[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "Kinderoefentherapie is vervallen" in str(lapse[0]["Subject"])
     assert "28 februari 2027" in body and "€\u00a050,00" in body and "info@vvocm.nl" in body
+    assert "/aanvragen?kp=12345&specialisatie=KOT" in body  # the way in, filled in
 
 
 async def test_a_sweep_down_for_weeks_sends_what_still_fits_and_skips_the_stale(
@@ -259,3 +276,56 @@ def test_the_command_line_imports_reports_rejected_rows_and_dry_runs(
     assert registrations() == []
     done = runner.invoke(app, ["import", "registrations", str(export)])
     assert "1 registraties nieuw" in done.output and len(registrations()) == 1
+
+
+def test_an_export_saved_by_a_spreadsheet_program_or_a_binary_file(calendar_db: str,
+                                                                   tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    export = tmp_path / "windows.csv"
+    export.write_bytes((HEADER + "12345;Renée Doré;renee@example.org;nee;KOT;01-01-2022;\n")
+                       .encode("cp1252"))
+    done = CliRunner().invoke(app, ["import", "registrations", str(export)])
+    assert done.exit_code == 0, done.output
+    with read_session() as session:
+        found = get_by_kp_number(session=session, kp_number="12345")
+        assert found is not None and found.name == "Renée Doré"
+    image = tmp_path / "foto.csv"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    refused = CliRunner().invoke(app, ["import", "registrations", str(image)])
+    assert refused.exit_code == 2 and m.IMPORT_NOT_TEXT in refused.output
+
+
+def test_the_admin_page_reads_an_export_and_shows_the_rejected_rows(calendar_db: str) -> None:
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+
+    good = "12345;Anna de Wit;anna@example.org;ja;KOT;2022-01-01;\n"
+    bad = "1234;Te Kort;k@example.org;ja;KOT;2022-01-01;\n"
+    with TestClient(create_app()) as admin:
+        login(admin, make_staff("admin"))
+        token = csrf_from(admin.get("/beheer").text)
+
+        def upload(text: str, *, trial: bool = False) -> Any:
+            return admin.post("/beheer/registraties", data={
+                "csrf_token": token, **({"proef": "ja"} if trial else {})},
+                files={"bestand": ("export.csv", (HEADER + text).encode(), "text/csv")})
+
+        dry = upload(good, trial=True)
+        assert dry.status_code == 200 and "Proefimport: niets opgeslagen" in dry.text
+        assert registrations() == []
+        mixed = upload(good + bad)
+        assert mixed.status_code == 422 and "Registraties ingelezen" in mixed.text
+        assert "<td>3</td><td>Een KP-nummer bestaat uit 5 tot 9 cijfers.</td>" in mixed.text
+        assert len(registrations()) == 1
+        again = upload(good)
+        assert again.status_code == 200 and len(registrations()) == 1
+        assert "<td>Ongewijzigd</td><td>1</td>" in again.text
+        binary = admin.post("/beheer/registraties", data={"csrf_token": token},
+                            files={"bestand": ("foto.csv", b"\x00\x01", "text/csv")})
+        assert binary.status_code == 422 and str(escape(m.IMPORT_NOT_TEXT)) in binary.text
+        columns = upload("").text  # header only is fine; a header without columns is not
+        assert "0 regels gelezen" in columns

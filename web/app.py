@@ -56,9 +56,10 @@ def create_app() -> FastAPI:
         session_cookie="herreg_session", max_age=settings.web.session_hours * 3600,
         same_site="lax", https_only=settings.environment == "production",
     )
-    upload_bytes = 2 * settings.uploads.max_mb * 1024 * 1024 + 256 * 1024  # two files and a form
-    app.add_middleware(BodyLimit, limit=settings.web.max_body_bytes,
-                       larger={"/aanvragen/": upload_bytes})
+    megabyte, form = 1024 * 1024, 256 * 1024
+    app.add_middleware(BodyLimit, limit=settings.web.max_body_bytes, larger={
+        "/aanvragen/": 2 * settings.uploads.max_mb * megabyte + form,  # two files
+        "/beheer/registraties": settings.uploads.import_max_mb * megabyte + form})
 
     @app.middleware("http")
     async def _security_headers(request: Request,

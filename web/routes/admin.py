@@ -9,6 +9,8 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import EmailStr, TypeAdapter, ValidationError
 from sqlmodel import Session, col, select
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from domain.errors import InvalidTransition
 from models.case import Case
@@ -23,7 +25,9 @@ from service.accounts import (
     reactivate_staff,
     revoke_api_token,
 )
+from service.imports import ImportFileError, decode_export, import_registrations
 from service.mail import resend_mail
+from settings import get_settings
 from web.deps import db
 from web.security import actor_for, require_csrf, roles_allowed
 from web.templating import templates
@@ -36,6 +40,8 @@ EMAIL_INVALID = "Vul een geldig e-mailadres in."
 EMAIL_TAKEN = "Er bestaat al een account met dit e-mailadres."
 NAME_REQUIRED = "Vul een naam in."
 NOT_FOUND = "Niet gevonden."
+FILE_REQUIRED = "Kies het CSV-bestand met de registraties."
+REJECTIONS_SHOWN = 500
 
 
 def _valid_email(value: str) -> str | None:
@@ -56,6 +62,7 @@ def _page(request: Request, session: Session, user: StaffUser, status: int = 200
     context = {"user": user, "staff": list_staff(session=session), "tokens": tokens,
                "reviewers": reviewers, "roles": ROLE_NAMES, "errors": {}, "values": {},
                "new_secret": None, "dead": [(mail, numbers.get(mail.case_id)) for mail in dead],
+               "import_max_mb": get_settings().uploads.import_max_mb,
                **extra}
     return templates().TemplateResponse(request, "admin.html", context, status_code=status)
 
@@ -163,6 +170,28 @@ async def add_reviewer_page(
                      values={"reviewer_email": email, "reviewer_name": name})
     add_reviewer(name=name, email=address or "")
     return RedirectResponse("/beheer", status_code=303)
+
+
+@router.post("/registraties", dependencies=[Depends(require_csrf)])
+async def import_registrations_page(request: Request, user: StaffUser = ADMIN,
+                                    session: Session = Depends(db)) -> Response:
+    """The CLI's `import registrations` as a page: the report, or the file's Dutch error."""
+    form = await request.form()
+    sent = form.get("bestand")
+    content = await sent.read() if isinstance(sent, UploadFile) else b""
+    if not content:
+        return _page(request, session, user, 422, errors={"registrations": FILE_REQUIRED})
+    try:
+        report = await run_in_threadpool(
+            import_registrations, decode_export(content), actor=actor_for(user),
+            source=(sent.filename if isinstance(sent, UploadFile) else "") or "upload.csv",
+            dry_run=form.get("proef") == "ja")
+    except ImportFileError as err:
+        return _page(request, session, user, 422, errors={"registrations": str(err)})
+    return templates().TemplateResponse(request, "import_report.html", {
+        "user": user, "report": report, "shown": report.rejected[:REJECTIONS_SHOWN],
+        "more": max(0, len(report.rejected) - REJECTIONS_SHOWN),
+    }, status_code=422 if report.rejected else 200)
 
 
 @router.post("/mail/{mail_id}/opnieuw", dependencies=[Depends(require_csrf)])
