@@ -5,30 +5,41 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import secrets
 import shutil
 import time
 from datetime import date, timedelta
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import httpx
 import typer
 from dateutil.relativedelta import relativedelta
+from sqlmodel import col, select
 
 from cli.smtp_sink import start_sink
 from cli.stack import Stack, free_port, wait_for_stop
 from domain.states import Role
-from models.case import find_case, get_case
+from models.case import find_case, get_case, list_cases
 from models.db import migrate, read_session, session_scope
+from models.outbox import OutboxMail
+from models.practitioner import get_by_kp_number
+from policies import load_policy
 from service.actors import Actor
+from service.imports import import_registrations
 from settings import get_settings
 from tasks.links import make_token, status_url
+from tasks.mail import deliver_pending
+from tasks.registrations import mark_lapsed_registrations, send_calendar_notices
+from tasks.rendering import format_date
 from tasks.runs import configured_api
 
 VVOCM = Actor(Role.ASSOCIATION_STAFF, "Anne de Vries (VvOCM)")
 KP = Actor(Role.REGISTER_STAFF, "Karel Jansen (KP)")
 REVIEWER = Actor(Role.REVIEWER, "Dr. Ria Bos")
+OPERATOR = Actor(Role.OPERATOR, "Beheerder Demo")
 
 
 def _port(preferred: int) -> int:
@@ -177,6 +188,95 @@ async def _scenario(today: date, web_url: str, tokens: dict[str, str]) -> None:
         await _wait_for(ref, None, state="certified")
 
 
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+# A real PDF page and a CSV export, as a practitioner would send them.
+SAMPLE_PDF = (b"%PDF-1.4\n1 0 obj <</Type /Catalog /Pages 2 0 R>> endobj\n"
+              b"2 0 obj <</Type /Pages /Kids [3 0 R] /Count 1>> endobj\n"
+              b"3 0 obj <</Type /Page /Parent 2 0 R /MediaBox [0 0 595 842]>> endobj\n"
+              b"trailer <</Root 1 0 R>>\n%%EOF\n")
+SAMPLE_CSV = b"datum;behandelcode;uren\n2025-09-01;2100;6\n2025-09-08;2100;7,5\n"
+
+
+def _export(today: date) -> str:
+    """A register's export: one period whose 6-week reminder is due today, one that lapses
+    today (W + 1, R4), and two that are not due for anything."""
+    policy = load_policy("KOT")
+    reminder = policy.period_ends_due("reminder-6w", today)
+    lapse = policy.period_ends_due("lapse", today)
+    assert reminder and lapse
+    rows = [("45678901", "Joris Herinnering", "joris@example.org", "ja", reminder[1]),
+            ("56789012", "Lotte Verloop", "lotte@example.org", "nee", lapse[1]),
+            ("67890123", "Mila Midden", "mila@example.org", "ja", today + timedelta(days=900)),
+            ("78901234", "Noor Nieuw", "noor@example.org", "nee", today + timedelta(days=1500))]
+    lines = ["kp_nummer;naam;email;lid;specialisatie;periode_start;periode_eind"]
+    lines += [f"{kp};{name};{email};{member};KOT;{end - relativedelta(years=5)};{end}"
+              for kp, name, email, member, end in rows]
+    return "\n".join(lines) + "\n"
+
+
+async def _calendar(today: date, web_url: str, folder: Path) -> None:
+    """The register's calendar and the way in: registrations imported, today's sweep sends a
+    reminder and a lapse, and the lapsed practitioner starts the procedure on the web."""
+    export = folder / "registraties.csv"
+    export.write_text(_export(today), encoding="utf-8")
+    report = import_registrations(export.read_text(), actor=OPERATOR, source=export.name)
+    typer.secho(f"\nRegistraties ingelezen uit {export}: {report.registrations_created} nieuw.",
+                bold=True)
+    typer.echo(f"Kalender van vandaag ({format_date(today)}): herinneringen en vervallen "
+               "registraties ...")
+    notices = send_calendar_notices.fn(today)  # the lapse notice also marks it lapsed (R4)
+    lapsed = notices.get("lapse", 0) + mark_lapsed_registrations.fn(today)
+    await deliver_pending()
+    typer.echo(f"   {lapsed} {'registratie' if lapsed == 1 else 'registraties'} vervallen en "
+               "uit het openbaar register gehaald.")
+
+    typer.secho("\nLotte Verloop vraagt zelf herregistratie aan via de link in haar mail:",
+                bold=True)
+    portfolio, records = folder / "portfolio-lotte.pdf", folder / "uittreksel-lotte.csv"
+    portfolio.write_bytes(SAMPLE_PDF)
+    records.write_bytes(SAMPLE_CSV)
+    async with httpx.AsyncClient(base_url=web_url, timeout=60) as browser:
+        form = await browser.get("/aanvragen?kp=56789012&specialisatie=KOT")
+        asked = await browser.post("/aanvragen", data={
+            "kp_number": "56789012", "email": "lotte@example.org", "specialisation": "KOT",
+            "csrf_token": _csrf(form.text)})
+        asked.raise_for_status()
+        link = _confirmation_link("56789012")
+        typer.echo(f"   bevestigingslink: {link}")
+        upload = await browser.get(link)
+        sent = await browser.post(link, data={"csrf_token": _csrf(upload.text)}, files={
+            "portfolio": (portfolio.name, portfolio.read_bytes(), "application/pdf"),
+            "patient_records": (records.name, records.read_bytes(), "text/csv")})
+        if sent.status_code != 303:
+            raise RuntimeError(f"aanvraag niet verstuurd: {sent.status_code}")
+        typer.echo(f"   bestanden verstuurd: {portfolio}, {records}")
+        typer.echo(f"   statuspagina: {web_url}{sent.headers['location']}")
+    with read_session() as session:
+        lotte = get_by_kp_number(session=session, kp_number="56789012")
+        number = next(c.number for c in list_cases(session=session)
+                      if lotte and c.practitioner_id == lotte.id)
+    await _wait_for(number, "association_decision")
+    typer.echo(f"   aanvraag {number} wacht op de VvOCM: {web_url}/zaken/{number}")
+
+
+def _csrf(page: str) -> str:
+    found = CSRF.search(page)
+    if found is None:
+        raise RuntimeError("pagina zonder formulier")
+    return found.group(1)
+
+
+def _confirmation_link(kp_number: str) -> str:
+    """What Lotte clicks: the link in the confirmation mail, read from the outbox."""
+    with read_session() as session:
+        mail = session.exec(select(OutboxMail).where(
+            col(OutboxMail.key).startswith(f"request:{kp_number}:"))).one()
+    found = re.search(r"\S+/aanvragen/\S+", mail.text)
+    if found is None:
+        raise RuntimeError("bevestigingsmail zonder link")
+    return found.group(0)
+
+
 def run_demo(*, keep_running: bool = True) -> None:
     """The demo is an explicit development environment: built-in development keys sign its
     sessions and links, and its Prefect server gets a password made up for this run."""
@@ -222,8 +322,10 @@ def run_demo(*, keep_running: bool = True) -> None:
             typer.echo(f"   login {email} / {DEMO_PASSWORD}  ({name})")
         with configured_api():
             asyncio.run(_scenario(today, web_url, tokens))
+            asyncio.run(_calendar(today, web_url, data_dir))
         time.sleep(2)
-        typer.secho("\nKlaar: de aanvraag is geherregistreerd.", fg="green", bold=True)
+        typer.secho("\nKlaar: de aanvraag is geherregistreerd, de kalender heeft herinnerd en "
+                    "laten vervallen, en een nieuwe aanvraag is binnen.", fg="green", bold=True)
         typer.echo(f"Inbox:       {web_url}/inbox  (wachtwoord {DEMO_PASSWORD})")
         typer.echo(f"Register:    {web_url}/register")
         typer.echo(f"API-docs:    {web_url}/api/v1/docs")
