@@ -33,6 +33,7 @@ from models.certificate import Certificate
 from models.counter import next_number
 from models.db import session_scope, utcnow
 from models.decision import get_decision
+from models.document import case_documents
 from models.invoice import InvoiceKind, InvoiceStatus, get_invoice, issue_invoice
 from models.outbox import OutboxMail, get_mail
 from models.practitioner import Practitioner
@@ -151,8 +152,12 @@ def acknowledge_request(case_id: int) -> bool:
     """R5/R6: confirms the request to the practitioner and asks VvOCM to check points and hours."""
     def body(step: Step) -> None:
         step.mail("request_received", "practitioner", request_date=step.case.request_date)
+        evidence = step.case.evidence
         step.mail("association_check_requested", "association",
-                  request_date=step.case.request_date, **_verdict_summary(step))
+                  request_date=step.case.request_date, case_url=staff_case_url(step.case.number),
+                  sent_files=len(case_documents(session=step.session, case_id=step.case_id)),
+                  counted=bool(evidence.get("activities") or evidence.get("work_hours")),
+                  **_verdict_summary(step))
     return run_step(case_id, "acknowledge-request", expect={S.REQUESTED},
                     to=S.ASSOCIATION_CHECK, body=body)
 

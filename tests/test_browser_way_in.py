@@ -98,8 +98,12 @@ async def test_a_practitioner_starts_alone_and_vvocm_sees_the_files(
     await expect(practitioner.get_by_text("uittreksel.csv")).to_be_visible()
     await pages.check(practitioner, "24-aanvraag-ontvangen")
     (case,) = cases_of(KP)
-    await wait_until(lambda: "request_received" in mailbox.templates(case.id or 0), 60,
-                     "the acknowledgement from the case's run")
+    await wait_until(lambda: "association_check_requested" in mailbox.templates(case.id or 0),
+                     60, "the acknowledgement from the case's run")
+    to_vvocm = next(msg for msg in mailbox.for_case(case.id or 0)
+                    if str(msg["X-Herregistratie-Key"]).endswith(":association_check_requested"))
+    body = to_vvocm.get_body(preferencelist=("plain",))
+    assert body is not None and "stuurde via de website 2 bestanden" in body.get_content()
 
     vvocm = await logged_in(browser, web_url, make_staff("association_staff"))
     await vvocm.goto(f"{web_url}/zaken/{case.number}")

@@ -77,6 +77,9 @@ EXTRAS: dict[str, dict[str, object]] = {
         "request_date": date(2026, 3, 15),
         "verdict": VERDICT,
         "member": False,
+        "counted": True,
+        "sent_files": 0,
+        "case_url": "https://herregistratie.example/zaken/HR-2026-00012",
     },
     "intake_call_invited": {
         "member": False,
@@ -288,6 +291,15 @@ def test_a_deadline_reminder_greets_whoever_must_act_with_their_own_link(
     assert "(nog 7 dagen)" in mail.text or audience == "reviewer"
     assert "(vandaag)" in render("deadline_reminder", audience=audience, days_left=0).text \
         or audience == "reviewer"
+
+
+def test_vvocm_is_asked_to_count_from_the_files_when_the_request_came_through_the_web() -> None:
+    counted = render("association_check_requested")
+    assert "Voorlopige telling" in counted.text and "De telling is een hulpmiddel" in counted.text
+    to_count = render("association_check_requested", counted=False, sent_files=2)
+    for body in (to_count.text, to_count.html):
+        assert "stuurde via de website 2 bestanden" in body and "Voorlopige telling" not in body
+        assert "/zaken/HR-2026-00012" in body and "Het besluit is aan u." in body
 
 
 def test_dates_are_long_dutch() -> None:
