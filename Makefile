@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 
-.PHONY: install demo test lint typecheck unit bench clean browser
+.PHONY: install demo test lint typecheck unit bench clean browser pdf-libs
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,13 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver
 
-demo: install
+# WeasyPrint lays out the PDFs with Pango (and needs a font); Debian's packages give both.
+pdf-libs:
+	@ldconfig -p | grep -q libpangoft2-1.0 && fc-list | grep -q . || { \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install \
+		-y -qq libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core; }
+
+demo: install pdf-libs
 	$(BIN)/herregistratie demo
 
 lint: install
@@ -33,7 +39,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-unit: install browser
+unit: install browser pdf-libs
 	timeout --kill-after=60 45m $(BIN)/pytest -q --durations=12
 
 test: lint typecheck unit

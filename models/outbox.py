@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Text, or_, update
+from sqlalchemy import JSON, Column, Text, or_, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.db import UTCDateTime, utcnow
@@ -35,6 +35,9 @@ class OutboxMail(SQLModel, table=True):
     subject: str = Field(max_length=300)
     text: str = Field(sa_type=Text)
     html: str = Field(sa_type=Text)
+    attachments: list[dict[str, str]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False),
+        description="filename, media_type and sha256 (tasks/blobs.py) of each attachment")
     status: MailStatus = Field(default=MailStatus.PENDING, index=True)
     attempts: int = 0
     last_error: str = Field(default="", max_length=500)

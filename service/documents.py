@@ -5,9 +5,7 @@ starts with `%PDF-` and ends with `%%EOF`; a CSV is text (UTF-8 or Windows-1252,
 spreadsheet programs save it) with no NUL bytes, split by `;` or `,`. Files are not scanned for
 viruses: that is out of scope, staff open them with their own protected software.
 
-Bytes are stored under `documents_dir` (outside the web root) as `ab/abcdef...`, the SHA-256
-of the content, written to a temporary name and renamed, so a crash leaves no half file and
-the same file sent twice is stored once. Serving checks the hash again.
+The bytes are kept by their hash (tasks/blobs.py); serving checks the hash again.
 """
 
 from __future__ import annotations
@@ -15,9 +13,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,8 +21,9 @@ from domain import messages as m
 from domain.errors import InvalidInput
 from models.document import Document, DocumentKind
 from settings import get_settings
+from tasks.blobs import read_blob, store_blob
+from tasks.papers import PDF
 
-PDF = "application/pdf"
 CSV = "text/csv"
 ACCEPTED = {DocumentKind.PORTFOLIO: (PDF,), DocumentKind.PATIENT_RECORDS: (PDF, CSV)}
 REFUSED = {DocumentKind.PORTFOLIO: m.FILE_NOT_PDF,
@@ -46,10 +43,6 @@ class Upload:
     @property
     def sha256(self) -> str:
         return hashlib.sha256(self.content).hexdigest()
-
-
-class DocumentDamaged(Exception):
-    """A stored file no longer matches its hash."""
 
 
 def _media_type(content: bytes) -> str | None:
@@ -96,32 +89,11 @@ def check_upload(kind: DocumentKind, filename: str, content: bytes) -> Upload:
     return Upload(kind, _clean_name(filename, media_type), media_type, content)
 
 
-def _path(sha256: str) -> Path:
-    return get_settings().documents_dir / sha256[:2] / sha256
-
-
 def store(upload: Upload) -> str:
     """Writes the bytes (once per content); returns their hash."""
-    digest = upload.sha256
-    target = _path(digest)
-    if target.exists():
-        return digest
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(upload.content)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return digest
+    return store_blob(upload.content)
 
 
 def read_document(document: Document) -> bytes:
-    content = _path(document.sha256).read_bytes()
-    if hashlib.sha256(content).hexdigest() != document.sha256:
-        raise DocumentDamaged(f"document {document.id}: hash differs from {document.sha256}")
-    return content
+    """The bytes as sent; BlobDamaged if they are gone or changed."""
+    return read_blob(document.sha256)

@@ -167,6 +167,15 @@ class PaymentSettings(BaseModel):
         return self.register_account, self.register_iban
 
 
+class PaperSettings(BaseModel):
+    """Who issues the certificates and invoices, as printed on them (KP). The defaults are
+    examples for development; production sets the real ones."""
+
+    issuer_name: str = "Stichting Kwaliteitsregister Paramedici"
+    issuer_address: str = "Voorbeeldstraat 1, 3500 AA Utrecht"
+    kvk: str = Field("00000000", description="Chamber of Commerce number (KvK)")
+
+
 class DeadlineSettings(BaseModel):
     """Days each pause waits for a person before the case expires (weeks, as in real life)."""
 
@@ -206,6 +215,7 @@ class Settings(BaseSettings):
     payment: PaymentSettings = PaymentSettings()
     web: WebSettings = WebSettings()
     uploads: UploadSettings = UploadSettings()
+    papers: PaperSettings = PaperSettings()
     deadlines: DeadlineSettings = DeadlineSettings()
 
     @model_validator(mode="after")

@@ -7,7 +7,7 @@ twice. The mails are rendered and stored in the outbox in the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Literal
@@ -41,7 +41,9 @@ from models.registration import Registration, RegistrationStatus, latest_registr
 from models.review import Review, ReviewOutcome, get_review, get_reviewer, upsert_reviewer
 from policies import RegisterPolicy
 from settings import get_settings
+from tasks.blobs import store_blob
 from tasks.links import dossier_url, staff_case_url, status_url
+from tasks.papers import PDF, Attachment, register_entry_url, render_pdf
 from tasks.rendering import render_mail
 from tasks.retrying import case_task
 
@@ -70,8 +72,10 @@ class Step:
     def due(self, days: int) -> date:
         return due_date(self.today, days)
 
-    def mail(self, template: str, to: Recipient | str, **extra: Any) -> None:
-        """Render and store one mail; the key (case, step, template) makes it once only."""
+    def mail(self, template: str, to: Recipient | str, *, attach: Sequence[Attachment] = (),
+             **extra: Any) -> None:
+        """Render and store one mail; the key (case, step, template) makes it once only.
+        Attachments are kept by their hash (tasks/blobs.py) and added when it is sent."""
         mail_key = f"{self.case_id}:{self.key}:{template}"
         self.mails.append(mail_key)
         if get_mail(session=self.session, key=mail_key) is not None:
@@ -96,6 +100,8 @@ class Step:
         self.session.add(OutboxMail(
             key=mail_key, case_id=self.case_id, template=template, recipient=recipient,
             subject=rendered.subject, text=rendered.text, html=rendered.html,
+            attachments=[{"filename": a.filename, "media_type": a.media_type,
+                          "sha256": store_blob(a.content)} for a in attach],
         ))
 
 
@@ -345,8 +351,15 @@ def certify(case_id: int, explanation: str, cause: str) -> bool:
         start, end = step.policy.new_period(submitted_on)
         number = next_number(session=step.session, series="certificate", year=step.today.year,
                              prefix="BH")
+        pdf = render_pdf("certificate.html", {
+            "practitioner_name": step.practitioner.name, "kp_number": step.practitioner.kp_number,
+            "specialisation": step.policy.name, "register": step.policy.register,
+            "period_start": start, "period_end": end, "certificate_number": number,
+            "case_number": step.case.number, "issued_on": step.today,
+            "verify_url": register_entry_url(step.practitioner.kp_number, step.policy.code)})
         step.session.add(Certificate(number=number, case_id=step.case_id, period_start=start,
-                                     period_end=end, issued_on=step.today))
+                                     period_end=end, issued_on=step.today,
+                                     pdf_sha256=store_blob(pdf)))
         previous = latest_registration(session=step.session,
                                        practitioner_id=step.practitioner.id or 0,
                                        specialisation=step.case.specialisation)
@@ -359,7 +372,8 @@ def certify(case_id: int, explanation: str, cause: str) -> bool:
             case_id=step.case_id,
         ))
         step.mail("certificate_issued", "practitioner", period_start=start, period_end=end,
-                  certificate_number=number)
+                  certificate_number=number,
+                  attach=[Attachment(f"bewijs-van-herregistratie-{number}.pdf", PDF, pdf)])
     return run_step(case_id, "certify", expect={S.UNDER_REVIEW}, to=S.CERTIFIED, body=body,
                     cause=cause)
 

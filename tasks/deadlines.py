@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date, timedelta
+from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -93,9 +94,10 @@ def _remind(case_id: int, pause_key: str, days: int, today: date) -> bool:
         action = case.awaiting_action or ""
         step = _step(session, case, today, f"reminder-{pause_key}-{days}")
         audience = AUDIENCE[action]
-        extra = {"audience": audience, "awaited": AWAITED_LABELS[action],
-                 "due_date": case.due_on, "days_left": (case.due_on - today).days,
-                 "case_url": staff_case_url(case.number)}
+        extra: dict[str, Any] = {"audience": audience, "awaited": AWAITED_LABELS[action],
+                                 "due_date": case.due_on,
+                                 "days_left": (case.due_on - today).days,
+                                 "case_url": staff_case_url(case.number)}
         to = audience
         if audience == "reviewer":
             reviewer = get_reviewer(session=session, reviewer_id=case.reviewer_id or 0)

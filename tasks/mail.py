@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from models.db import session_scope, utcnow
 from models.outbox import MailStatus, OutboxMail, claim, deliverable
 from settings import get_settings
+from tasks.blobs import read_blob
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 # Three tries within about six seconds: long enough for a blip, short enough for a flow.
@@ -53,6 +54,10 @@ def build_message(mail: OutboxMail) -> EmailMessage:
     message["X-Herregistratie-Key"] = mail.key
     message.set_content(mail.text)
     message.add_alternative(mail.html, subtype="html")
+    for attachment in mail.attachments:
+        main, _, sub = attachment["media_type"].partition("/")
+        message.add_attachment(read_blob(attachment["sha256"]), maintype=main, subtype=sub,
+                               filename=attachment["filename"])
     return message
 
 

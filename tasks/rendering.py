@@ -31,6 +31,7 @@ __all__ = [
 
 LOCALE = "nl_NL"
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates" / "email"
+PAPERS_DIR = TEMPLATES_DIR.parent / "pdf"
 
 TEMPLATE_NAMES: tuple[str, ...] = (
     "request_received",
@@ -136,10 +137,11 @@ def _getal_filter(value: object) -> str:
 
 
 @functools.cache
-def _environment() -> Environment:
-    """One environment per process: it caches compiled templates; built lazily, not on import."""
+def _environment(folder: Path = TEMPLATES_DIR) -> Environment:
+    """One environment per process and folder: it caches compiled templates; built lazily,
+    not on import."""
     env = Environment(
-        loader=FileSystemLoader(TEMPLATES_DIR),
+        loader=FileSystemLoader(folder),
         undefined=StrictUndefined,
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
         keep_trailing_newline=True,
@@ -151,6 +153,11 @@ def _environment() -> Environment:
     env.filters["getal"] = _getal_filter
     env.filters["iban"] = format_iban
     return env
+
+
+def render_page(template: str, context: Mapping[str, object]) -> str:
+    """An HTML page from templates/pdf/ (the papers), with the mails' filters."""
+    return _environment(PAPERS_DIR).get_template(template).render(dict(context))
 
 
 def _tidy_text(text: str) -> str:

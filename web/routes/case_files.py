@@ -15,11 +15,14 @@ from sqlmodel import Session
 from domain import messages as m
 from domain.errors import CaseNotFound, InvalidInput, InvalidTransition, LinkExpired, NotAllowed
 from models.case import Case, case_policy, case_verdict, find_case
+from models.certificate import get_certificate
 from models.document import Document
 from models.practitioner import Practitioner
 from models.staff import StaffRole, StaffUser
 from service.actions import EVIDENCE_STATES, record_evidence
-from service.documents import DocumentDamaged, read_document
+from service.documents import read_document
+from tasks.blobs import BlobDamaged, read_blob
+from tasks.papers import PDF
 from tasks.rendering import format_number
 from web.deps import db
 from web.evidence_form import (
@@ -31,6 +34,7 @@ from web.evidence_form import (
     stored_rows,
 )
 from web.forms import form_values
+from web.routes.practitioner import status_case
 from web.routes.reviewer import REVIEWER_LINK_EXPIRED, reviewer_case
 from web.routes.signed_links import PRIVATE, link_page
 from web.routes.staff import STAFF
@@ -44,6 +48,7 @@ COUNTERS = roles_allowed(StaffRole.ASSOCIATION_STAFF, StaffRole.ADMIN)
 DOCUMENT_NOT_FOUND = "Dit bestand hoort niet bij deze aanvraag."
 DOCUMENT_DAMAGED = ("Dit bestand is beschadigd of ontbreekt in de opslag; de beheerder is "
                     "gewaarschuwd. Vraag de oefentherapeut het opnieuw te sturen.")
+NO_CERTIFICATE = "Voor deze aanvraag is (nog) geen bewijs van herregistratie uitgegeven."
 NOT_SAVED = "De punten en uren zijn niet opgeslagen. Verbeter de gemarkeerde velden."
 
 
@@ -54,7 +59,7 @@ def _download(case: Case, document_id: int, session: Session, headers: dict[str,
         raise HTTPException(status_code=404, detail=DOCUMENT_NOT_FOUND)
     try:
         content = read_document(document)
-    except (OSError, DocumentDamaged) as err:
+    except BlobDamaged as err:
         log.error("Bestand %s van %s niet leesbaar: %s", document.id, case.number, err)
         raise HTTPException(status_code=500, detail=DOCUMENT_DAMAGED) from err
     return Response(content, media_type=document.media_type, headers={
@@ -83,6 +88,43 @@ def reviewer_download(request: Request, token: str, document_id: int,
     except LinkExpired:
         return link_page(request, "link_expired.html", {"message": REVIEWER_LINK_EXPIRED}, 410)
     return _download(case, document_id, session, PRIVATE)
+
+
+def _certificate(session: Session, case: Case, headers: dict[str, str]) -> Response:
+    """The certificate PDF as it was mailed (kept by its hash)."""
+    certificate = get_certificate(session=session, case_id=case.id or 0)
+    if certificate is None or certificate.pdf_sha256 is None:
+        raise HTTPException(status_code=404, detail=NO_CERTIFICATE)
+    try:
+        content = read_blob(certificate.pdf_sha256)
+    except BlobDamaged as err:
+        log.error("Bewijs van %s niet leesbaar: %s", case.number, err)
+        raise HTTPException(status_code=500, detail=DOCUMENT_DAMAGED) from err
+    return Response(content, media_type=PDF, headers={
+        **headers, "Content-Disposition": "attachment; filename="
+                                          f"bewijs-van-herregistratie-{certificate.number}.pdf",
+        "Content-Security-Policy": "sandbox; default-src 'none'"})
+
+
+@router.get("/zaken/{number}/bewijs")
+def staff_certificate(number: str, _user: StaffUser = STAFF,
+                      session: Session = Depends(db)) -> Response:
+    try:
+        case = find_case(session=session, ref=number)
+    except CaseNotFound as err:
+        raise HTTPException(status_code=404, detail=m.CASE_NOT_FOUND.format(case=number)) \
+            from err
+    return _certificate(session, case, {"Cache-Control": "private, no-store"})
+
+
+@router.get("/status/{token}/bewijs")
+def practitioner_certificate(request: Request, token: str,
+                             session: Session = Depends(db)) -> Response:
+    try:
+        case = status_case(session, token)
+    except LinkExpired:
+        return link_page(request, "link_expired.html", {"message": m.LINK_EXPIRED}, 410)
+    return _certificate(session, case, PRIVATE)
 
 
 def _evidence_page(request: Request, session: Session, user: StaffUser, number: str,

@@ -27,6 +27,7 @@ from domain.errors import (
 from domain.states import Role
 from flows.inputs import DECISIONS, Withdrawal
 from models.case import Case, case_policy, get_case, history
+from models.certificate import get_certificate
 from models.db import session_scope, utcnow
 from models.document import case_documents
 from models.outbox import OutboxMail, get_mail
@@ -78,7 +79,7 @@ RECEIVED_THANKS = {
     "withdraw": "We hebben uw verzoek om de aanvraag in te trekken ontvangen.",
 }
 
-def _status_case(session: Session, token: str) -> Case:
+def status_case(session: Session, token: str) -> Case:
     """The case of a genuine, unexpired status link. LinkExpired passes through."""
     return _claimed_case(session, genuine_claims("status", token))
 
@@ -122,6 +123,8 @@ def _status_page(request: Request, session: Session, token: str, case: Case, *,
         "received": RECEIVED_THANKS.get(received or ""),
         "refresh_seconds": refresh_seconds(case_progress(session, case)),
         "documents": case_documents(session=session, case_id=case.id or 0), "size": file_size,
+        "certificate_pdf": (found := get_certificate(session=session, case_id=case.id or 0))
+        is not None and found.pdf_sha256 is not None,
         "forms": forms, "withdraw": fields(Withdrawal.action) if view.can_withdraw else None,
         "withdraw_error": (errors or {}).get("bevestigen") if failed == "withdraw" else None,
         "other_errors": [msg for key, msg in (errors or {}).items()
@@ -197,7 +200,7 @@ async def status(request: Request, token: str, ontvangen: str | None = None,
                  session: Session = Depends(db)) -> Response:
     """Where the case is, what comes next and who acts, and the practitioner's own forms."""
     try:
-        case = _status_case(session, token)
+        case = status_case(session, token)
     except LinkExpired:
         return _status_expired(request, session, token)
     return _status_page(request, session, token, case, received=ontvangen)
@@ -207,7 +210,7 @@ async def status(request: Request, token: str, ontvangen: str | None = None,
 async def practitioner_action(request: Request, token: str, action: str,
                               session: Session = Depends(db)) -> Response:
     try:
-        case = _status_case(session, token)
+        case = status_case(session, token)
     except LinkExpired:
         return _status_expired(request, session, token)
     allowed = (*PRACTITIONER_ACTIONS, Withdrawal.action)

@@ -33,6 +33,7 @@ from models.case import (
     find_case,
     history,
 )
+from models.certificate import get_certificate
 from models.document import case_documents
 from models.outbox import MailStatus, OutboxMail, case_mails
 from models.practitioner import Practitioner
@@ -173,6 +174,8 @@ def _render_case(
         "policy": case_policy(case), "verdict": case_verdict(case),
         "registrations": registrations, "invoices": detail.invoices,
         "reviews": detail.reviews, "certificate": detail.certificate,
+        "certificate_pdf": (found := get_certificate(session=session, case_id=case_id))
+        is not None and found.pdf_sha256 is not None,
         "mails": mails, "history": people, "system_history": system,
         "diagram": step_diagram(state_path(case, events)),
         "step": step, "progress": progress, "stuck": progress.phase is Phase.STUCK,
