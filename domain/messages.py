@@ -132,6 +132,7 @@ IMPORT_DUPLICATE = "Dubbele regel: dezelfde registratie staat al op regel {line}
 IMPORT_IDENTITY_CONFLICT = (
     "Naam, e-mailadres of lidmaatschap wijkt af van regel {line} met hetzelfde KP-nummer."
 )
+IMPORT_ADDRESS = "Het adres is langer dan 300 tekens."
 IMPORT_NAME = "Naam ontbreekt of is langer dan 200 tekens."
 IMPORT_EMAIL = "Ongeldig e-mailadres '{value}'."
 IMPORT_MEMBER = "Lid moet ja of nee zijn, niet '{value}'."

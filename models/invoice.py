@@ -36,10 +36,18 @@ class Invoice(InvoiceBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="case.id", index=True)
+    due_on: date | None = None
+    pdf_sha256: str | None = Field(default=None, max_length=64,
+                                   description="the PDF as mailed (tasks/blobs.py)")
 
 
 class InvoicePublic(InvoiceBase):
     pass
+
+
+# One gapless series per issuer (Dutch invoice rules): KP invoices re-registrations, VvOCM the
+# intake fee.
+SERIES = {InvoiceKind.REREGISTRATION: ("invoice", "F"), InvoiceKind.INTAKE: ("invoice-vvocm", "VF")}
 
 
 def get_invoice(*, session: Session, case_id: int, kind: InvoiceKind) -> Invoice | None:
@@ -59,8 +67,9 @@ def issue_invoice(
     existing = get_invoice(session=session, case_id=case_id, kind=kind)
     if existing is not None:
         return existing
+    series, prefix = SERIES[kind]
     invoice = Invoice(
-        number=next_number(session=session, series="invoice", year=issued_on.year, prefix="F"),
+        number=next_number(session=session, series=series, year=issued_on.year, prefix=prefix),
         case_id=case_id, kind=kind, amount=amount, issued_on=issued_on,
     )
     session.add(invoice)

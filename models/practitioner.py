@@ -21,6 +21,7 @@ class PractitionerBase(SQLModel):
     name: str = Field(min_length=1, max_length=200)
     email: str = Field(max_length=254)
     member: bool = Field(description="Lid van de VvOCM")
+    address: str = Field(default="", max_length=300, description="postal address, for invoices")
 
 
 class PractitionerCreate(PractitionerBase):

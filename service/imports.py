@@ -1,12 +1,12 @@
 """Registrations in from a register's export (CSV): practitioners and their periods.
 
 A row: kp_nummer, naam, email, lid (ja/nee), specialisatie, periode_start and optionally
-periode_eind (else the register's period length, R1/R17). Separator `;` or `,`, dates as
-jjjj-mm-dd or dd-mm-jjjj. Every row is checked on its own; a bad row is reported with its line
-number and a Dutch reason and changes nothing. A registration is known by KP number,
-specialisation and period start: importing the same file twice changes nothing, and a changed
-row updates what it names. One transaction: an import lands whole or not at all; `dry_run`
-reports the same figures and rolls back.
+periode_eind (else the register's period length, R1/R17) and adres (for invoices). Separator
+`;` or `,`, dates as jjjj-mm-dd or dd-mm-jjjj. Every row is checked on its own; a bad row is
+reported with its line number and a Dutch reason and changes nothing. A registration is known
+by KP number, specialisation and period start: importing the same file twice changes nothing,
+and a changed row updates what it names. One transaction: an import lands whole or not at all;
+`dry_run` reports the same figures and rolls back.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from policies import available_codes, load_policy
 from service.actors import Actor
 
 COLUMNS = ("kp_nummer", "naam", "email", "lid", "specialisatie", "periode_start")
-OPTIONAL = ("periode_eind",)
+OPTIONAL = ("periode_eind", "adres")
 KP_NUMBER = re.compile(r"^[0-9]{5,9}$")
 YES, NO = {"ja", "j", "1", "true", "waar"}, {"nee", "n", "0", "false", "onwaar"}
 _EMAIL: TypeAdapter[str] = TypeAdapter(EmailStr)
@@ -48,6 +48,7 @@ class Row:
     specialisation: str
     period_start: date
     period_end: date
+    address: str
 
 
 @dataclass
@@ -113,7 +114,7 @@ def _valid_rows(records: Iterable[tuple[int, dict[str, str]]], report: ImportRep
                 progress: Callable[[int], None] | None) -> list[Row]:
     rows: list[Row] = []
     seen: dict[tuple[str, str, date], int] = {}
-    identity: dict[str, tuple[int, str, str, bool]] = {}
+    identity: dict[str, tuple[int, str, str, bool, str]] = {}
     for line, record in records:
         report.rows += 1
         if progress and report.rows % BATCH == 0:
@@ -123,8 +124,8 @@ def _valid_rows(records: Iterable[tuple[int, dict[str, str]]], report: ImportRep
             key = (row.kp_number, row.specialisation, row.period_start)
             if key in seen:
                 raise ValueError(m.IMPORT_DUPLICATE.format(line=seen[key]))
-            first = identity.setdefault(row.kp_number, (line, row.name, row.email, row.member))
-            if first[1:] != (row.name, row.email, row.member):
+            first = identity.setdefault(row.kp_number, (line, *_identity(row)))
+            if first[1:] != _identity(row):
                 raise ValueError(m.IMPORT_IDENTITY_CONFLICT.format(line=first[0]))
         except ValueError as err:
             report.rejected.append((line, str(err)))
@@ -134,6 +135,10 @@ def _valid_rows(records: Iterable[tuple[int, dict[str, str]]], report: ImportRep
     if progress:
         progress(report.rows % BATCH)
     return rows
+
+
+def _identity(row: Row) -> tuple[str, str, bool, str]:
+    return row.name, row.email, row.member, row.address
 
 
 def _row(line: int, record: dict[str, str]) -> Row:
@@ -159,7 +164,10 @@ def _row(line: int, record: dict[str, str]) -> Row:
            else load_policy(code).period_end(start))
     if end <= start:
         raise ValueError(m.IMPORT_END_BEFORE_START)
-    return Row(line, kp_number, name, email, membership in YES, code, start, end)
+    address = " ".join(record.get("adres", "").split())
+    if len(address) > 300:
+        raise ValueError(m.IMPORT_ADDRESS)
+    return Row(line, kp_number, name, email, membership in YES, code, start, end, address)
 
 
 def _date(value: str, column: str) -> date:
@@ -179,22 +187,23 @@ def _practitioners(session: Session, rows: list[Row], known: dict[str, Practitio
     new = [r for kp, r in firsts.items() if kp not in known]
     if new:
         session.execute(insert(Practitioner), [
-            {"kp_number": r.kp_number, "name": r.name, "email": r.email, "member": r.member}
-            for r in new])
+            {"kp_number": r.kp_number, "name": r.name, "email": r.email, "member": r.member,
+             "address": r.address} for r in new])
         report.practitioners_created = len(new)
     for kp, row in firsts.items():
         practitioner = known.get(kp)
-        if practitioner is None or (practitioner.name, practitioner.email, practitioner.member) \
-                == (row.name, row.email, row.member):
+        if practitioner is None or (practitioner.name, practitioner.email, practitioner.member,
+                                    practitioner.address) == _identity(row):
             continue
         before = {"name": practitioner.name, "email": practitioner.email,
-                  "member": practitioner.member}
-        practitioner.name, practitioner.email, practitioner.member = row.name, row.email, \
-            row.member
+                  "member": practitioner.member, "address": practitioner.address}
+        practitioner.name, practitioner.email, practitioner.member, practitioner.address = \
+            _identity(row)
         session.add(practitioner)
         session.add(PractitionerChange(
             practitioner_id=practitioner.id or 0, actor_role=actor.role, actor_name=actor.name,
-            before=before, after={"name": row.name, "email": row.email, "member": row.member},
+            before=before, after={"name": row.name, "email": row.email, "member": row.member,
+                                  "address": row.address},
             reason=m.IMPORT_REASON.format(source=source, line=row.line)))
         report.practitioners_updated += 1
     session.flush()

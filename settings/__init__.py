@@ -10,6 +10,7 @@ session key, the link key and Prefect's API password must be configured, or noth
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -167,13 +168,42 @@ class PaymentSettings(BaseModel):
         return self.register_account, self.register_iban
 
 
-class PaperSettings(BaseModel):
-    """Who issues the certificates and invoices, as printed on them (KP). The defaults are
-    examples for development; production sets the real ones."""
+class Issuer(BaseModel):
+    """Who issues a paper, as printed on it (Dutch invoice rules: name, address, KvK and VAT
+    numbers, and the VAT rate or the exemption that applies). The defaults are examples for
+    development; production sets the real ones (`HERREG_PAPERS__REGISTER_OFFICE__NAME`,
+    `HERREG_PAPERS__ASSOCIATION__KVK`, ...)."""
 
-    issuer_name: str = "Stichting Kwaliteitsregister Paramedici"
-    issuer_address: str = "Voorbeeldstraat 1, 3500 AA Utrecht"
-    kvk: str = Field("00000000", description="Chamber of Commerce number (KvK)")
+    name: str
+    address: str
+    kvk: str = Field(description="Chamber of Commerce number (KvK)")
+    vat_number: str = Field("", description="btw-identificatienummer")
+    vat_rate: Decimal | None = Field(None, description="percent included in the fee; "
+                                     "not set: the exemption line is printed instead")
+    vat_exemption: str = "Vrijgesteld van btw."
+
+
+class RegisterIssuer(Issuer):
+    """KP: the certificate and the re-registration invoice."""
+
+    name: str = "Stichting Kwaliteitsregister Paramedici"
+    address: str = "Voorbeeldstraat 1, 3500 AA Utrecht"
+    kvk: str = "00000000"
+    vat_number: str = "NL000000000B01"
+
+
+class AssociationIssuer(Issuer):
+    """VvOCM: the invoice for the intake fee (R7)."""
+
+    name: str = "Vereniging van Oefentherapeuten Cesar en Mensendieck (VvOCM)"
+    address: str = "Voorbeeldlaan 2, 3500 AB Utrecht"
+    kvk: str = "00000001"
+    vat_number: str = "NL000000001B01"
+
+
+class PaperSettings(BaseModel):
+    register_office: RegisterIssuer = RegisterIssuer()
+    association: AssociationIssuer = AssociationIssuer()
 
 
 class DeadlineSettings(BaseModel):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any, Literal
 
 from prefect import task
@@ -34,7 +35,7 @@ from models.counter import next_number
 from models.db import session_scope, utcnow
 from models.decision import get_decision
 from models.document import case_documents
-from models.invoice import InvoiceKind, InvoiceStatus, get_invoice, issue_invoice
+from models.invoice import Invoice, InvoiceKind, InvoiceStatus, get_invoice, issue_invoice
 from models.outbox import OutboxMail, get_mail
 from models.practitioner import Practitioner
 from models.registration import Registration, RegistrationStatus, latest_registration
@@ -148,6 +149,28 @@ def run_step(
     return True
 
 
+def _invoice_paper(step: Step, invoice: Invoice, description: str, supplied_on: date,
+                   due_on: date) -> Attachment:
+    """The invoice as a PDF meeting the Dutch invoice rules, kept with the invoice."""
+    papers = get_settings().papers
+    issuer = papers.association if invoice.kind is InvoiceKind.INTAKE else papers.register_office
+    account, iban = get_settings().payment.payee(invoice.kind)
+    vat = None
+    if issuer.vat_rate:
+        net = (invoice.amount * 100 / (100 + issuer.vat_rate)).quantize(Decimal("0.01"))
+        vat = {"rate": issuer.vat_rate, "net": net, "amount": invoice.amount - net}
+    pdf = render_pdf("invoice.html", {
+        "invoice_number": invoice.number, "issued_on": invoice.issued_on,
+        "supplied_on": supplied_on, "due_on": due_on, "case_number": step.case.number,
+        "customer_name": step.practitioner.name, "customer_address": step.practitioner.address,
+        "customer_email": step.practitioner.email, "kp_number": step.practitioner.kp_number,
+        "description": description, "amount": invoice.amount, "vat": vat,
+        "account": account, "iban": iban}, issuer)
+    invoice.due_on, invoice.pdf_sha256 = due_on, store_blob(pdf)
+    step.session.add(invoice)
+    return Attachment(f"factuur-{invoice.number}.pdf", PDF, pdf)
+
+
 def _verdict_summary(step: Step) -> dict[str, Any]:
     verdict = case_verdict(step.case)
     return {"verdict": verdict, "member": step.practitioner.member}
@@ -177,9 +200,12 @@ def invite_to_intake_call(case_id: int, cause: str) -> bool:
                                 kind=InvoiceKind.INTAKE, amount=fee,
                                 issued_on=step.today) if fee > 0 else None
         account, iban = get_settings().payment.payee(InvoiceKind.INTAKE)
+        papers = [_invoice_paper(step, invoice, f"Startgesprek herregistratie {step.policy.name}"
+                                 " (niet-leden, R7)", step.today,
+                                 step.due(get_settings().deadlines.payment))] if invoice else []
         step.mail("intake_call_invited", "practitioner", member=step.practitioner.member,
                   fee=fee, invoice_number=invoice.number if invoice else None,
-                  account=account, iban=iban)
+                  account=account, iban=iban, attach=papers)
     return run_step(case_id, "invite-to-intake-call", expect={S.ASSOCIATION_CHECK},
                     to=S.INTAKE_CALL, body=body, cause=cause)
 
@@ -236,9 +262,13 @@ def invoice_application(case_id: int, submitted_on: date, cause: str) -> bool:
                                 kind=InvoiceKind.REREGISTRATION,
                                 amount=step.policy.reregistration_fee, issued_on=step.today)
         account, iban = get_settings().payment.payee(InvoiceKind.REREGISTRATION)
+        due = step.due(get_settings().deadlines.payment)
+        paper = _invoice_paper(step, invoice, f"Herregistratie specialisatie {step.policy.name}"
+                               f" na een verlopen registratie ({step.case.number})",
+                               submitted_on, due)
         step.mail("invoice_issued", "practitioner", invoice_number=invoice.number,
                   amount=invoice.amount, submitted_on=submitted_on, account=account, iban=iban,
-                  due_date=step.due(get_settings().deadlines.payment))
+                  due_date=due, attach=[paper])
     return run_step(case_id, "invoice-application", expect={S.AWAITING_SUBMISSION},
                     to=S.AWAITING_PAYMENT, body=body, cause=cause)
 
@@ -356,7 +386,8 @@ def certify(case_id: int, explanation: str, cause: str) -> bool:
             "specialisation": step.policy.name, "register": step.policy.register,
             "period_start": start, "period_end": end, "certificate_number": number,
             "case_number": step.case.number, "issued_on": step.today,
-            "verify_url": register_entry_url(step.practitioner.kp_number, step.policy.code)})
+            "verify_url": register_entry_url(step.practitioner.kp_number, step.policy.code)},
+            get_settings().papers.register_office)
         step.session.add(Certificate(number=number, case_id=step.case_id, period_start=start,
                                      period_end=end, issued_on=step.today,
                                      pdf_sha256=store_blob(pdf)))

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from settings import get_settings
+from settings import Issuer, get_settings
 from tasks.rendering import render_page
 
 PDF = "application/pdf"
@@ -27,13 +27,10 @@ class Attachment:
     content: bytes
 
 
-def render_pdf(template: str, context: Mapping[str, object]) -> bytes:
+def render_pdf(template: str, context: Mapping[str, object], issuer: Issuer) -> bytes:
     import weasyprint  # imported on first use: it loads Pango, which the web pages never need
 
-    papers = get_settings().papers
-    html = render_page(template, {
-        "issuer": {"name": papers.issuer_name, "address": papers.issuer_address,
-                   "kvk": papers.kvk}, **context})
+    html = render_page(template, {"issuer": issuer, **context})
     return bytes(weasyprint.HTML(string=html).write_pdf())
 
 

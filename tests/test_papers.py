@@ -1,12 +1,14 @@
-"""The papers the register hands out (issue 10): the certificate as a PDF (R12), checked by
-text extraction for every field, one page kept as a PNG under test-artifacts/papers/ for a
-person to look at; the same bytes in the mail and behind both download links. Offline
-database, real SMTP server, no Prefect server."""
+"""The papers the register hands out (issue 10): the certificate (R12) and the invoices (R9,
+and VvOCM's intake fee of R7) as PDF, checked by text extraction for every field, one page of
+each kept as a PNG under test-artifacts/papers/ for a person to look at; the same bytes in the
+mail and behind the download links. Offline database, real SMTP server, no Prefect server.
+"""
 
 from __future__ import annotations
 
 import io
 import re
+from decimal import Decimal
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -17,13 +19,16 @@ from dateutil.relativedelta import relativedelta
 from pypdf import PdfReader
 
 from models.certificate import get_certificate
-from models.db import read_session
+from models.db import read_session, session_scope
+from models.invoice import case_invoices
+from models.practitioner import Practitioner
 from service.actions import act, open_case
-from tasks.rendering import format_date
-from tests.conftest import ASSOCIATION, TODAY, Mailbox, case_row
+from settings import get_settings
+from tasks.rendering import format_date, format_euro, format_iban
+from tests.conftest import ASSOCIATION, TODAY, Mailbox, case_row, herreg_env
 from tests.factories import request
 from tests.replay import run_case
-from tests.test_step_plan import REQUEST_DATE, TO_REVIEW, reviewer, walk
+from tests.test_step_plan import REQUEST_DATE, TO_PAYMENT, TO_REVIEW, reviewer, walk
 from tests.test_way_in import staff_session
 from tests.test_web_links import link_from_mail, practitioner_of
 
@@ -41,6 +46,11 @@ def attachment(message: EmailMessage) -> tuple[str, bytes]:
 def text_of_pdf(content: bytes) -> str:
     return " ".join(" ".join(page.extract_text().split()) for page in PdfReader(
         io.BytesIO(content)).pages)
+
+
+def flat(text: str) -> str:
+    """As text_of_pdf has it: any run of white space (a no-break space too) one space."""
+    return " ".join(text.split())
 
 
 def keep_as_png(content: bytes, name: str) -> Path:
@@ -93,3 +103,65 @@ async def test_the_certificate_is_a_pdf_with_every_field_mailed_and_downloadable
         download = staff.get(f"/zaken/{ref}/bewijs")
         assert download.content == pdf and download.headers["content-type"] == "application/pdf"
     mailbox.assert_each_once()
+
+
+def set_address(case_id: int, address: str) -> None:
+    with session_scope() as session:
+        practitioner = session.get(Practitioner, case_row(case_id).practitioner_id)
+        assert practitioner is not None
+        practitioner.address = address
+        session.add(practitioner)
+
+
+@pytest.mark.parametrize("vat_rate", ["", "21"])  # "": not set, the exemption line
+async def test_the_invoice_is_a_pdf_meeting_the_dutch_invoice_rules(
+        mailbox: Mailbox, vat_rate: str) -> None:
+    with herreg_env(**{"papers__register_office__vat_rate": vat_rate} if vat_rate else {}):
+        opened = await open_case(request(REQUEST_DATE), actor=ASSOCIATION)
+        set_address(opened.case_id, "Hoofdstraat 12, 1234 AB Ergens")
+        assert await walk(opened.number, opened.case_id, TO_PAYMENT) == "payment"
+    with read_session() as session:
+        (invoice,) = case_invoices(session=session, case_id=opened.case_id)
+    (mail,) = [m for m in mailbox.for_case(opened.case_id)
+               if str(m["X-Herregistratie-Key"]).endswith(":invoice_issued")]
+    filename, pdf = attachment(mail)
+    assert filename == f"factuur-{invoice.number}.pdf"
+    text = text_of_pdf(pdf)
+    papers = get_settings().papers.register_office
+    practitioner = practitioner_of(case_row(opened.case_id))
+    submitted = TODAY - relativedelta(days=5)
+    for field in ("Factuur", invoice.number, f"Factuurdatum {format_date(TODAY)}",
+                  f"Datum van de dienst {format_date(submitted)}",
+                  papers.name, papers.address, f"KvK {papers.kvk}",
+                  f"Btw-nummer {papers.vat_number}", practitioner.name,
+                  "Hoofdstraat 12, 1234 AB Ergens", practitioner.kp_number, opened.number,
+                  "Herregistratie specialisatie Kinderoefentherapie",
+                  f"Totaal te betalen {format_euro(invoice.amount)}",
+                  f"uiterlijk {format_date(invoice.due_on)}", format_iban(
+                      get_settings().payment.register_iban), "betalingskenmerk"):
+        assert flat(field) in text, f"{field!r} not in the invoice: {text}"
+    assert invoice.due_on == case_row(opened.case_id).due_on  # the payment pause's due date
+    if vat_rate:
+        net = (invoice.amount * 100 / 121).quantize(Decimal("0.01"))
+        assert flat(f"Btw 21% {format_euro(invoice.amount - net)}") in text
+        assert flat(format_euro(net)) in text
+    else:
+        assert papers.vat_exemption in text
+        keep_as_png(pdf, "invoice")
+
+
+async def test_the_intake_fee_is_invoiced_by_vvocm_in_a_series_of_its_own(
+        mailbox: Mailbox) -> None:
+    opened = await open_case(request(REQUEST_DATE, member=False), actor=ASSOCIATION)
+    assert await walk(opened.number, opened.case_id, [
+        ("association-decision", "association_decision", {"outcome": "intake_call"},
+         ASSOCIATION)]) == "intake-outcome"
+    (mail,) = [m for m in mailbox.for_case(opened.case_id)
+               if str(m["X-Herregistratie-Key"]).endswith(":intake_call_invited")]
+    filename, pdf = attachment(mail)
+    assert re.fullmatch(r"factuur-VF-2026-\d{5}\.pdf", filename)
+    text = text_of_pdf(pdf)
+    vvocm = get_settings().papers.association
+    assert vvocm.name in text and f"KvK {vvocm.kvk}" in text and "Startgesprek" in text
+    assert flat(format_euro(Decimal("50"))) in text
+    assert format_iban(get_settings().payment.association_iban) in text

@@ -1,7 +1,8 @@
 """papers
 
-Mails carry attachments (kept by hash, like uploads), and a certificate keeps the PDF it was
-mailed with, so a later download is the same file.
+Mails carry attachments (kept by hash, like uploads); a certificate and an invoice keep the PDF
+they were mailed with, so a later download is the same file; an invoice keeps its due date;
+a practitioner has a postal address for invoices.
 
 Revision ID: 0006
 Revises: 0005
@@ -27,9 +28,21 @@ def upgrade() -> None:
     with op.batch_alter_table('certificate', schema=None) as batch_op:
         batch_op.add_column(sa.Column('pdf_sha256', sqlmodel.sql.sqltypes.AutoString(length=64),
                                       nullable=True))
+    with op.batch_alter_table('invoice', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('due_on', sa.Date(), nullable=True))
+        batch_op.add_column(sa.Column('pdf_sha256', sqlmodel.sql.sqltypes.AutoString(length=64),
+                                      nullable=True))
+    with op.batch_alter_table('practitioner', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('address', sqlmodel.sql.sqltypes.AutoString(length=300),
+                                      nullable=False, server_default=''))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('practitioner', schema=None) as batch_op:
+        batch_op.drop_column('address')
+    with op.batch_alter_table('invoice', schema=None) as batch_op:
+        batch_op.drop_column('pdf_sha256')
+        batch_op.drop_column('due_on')
     with op.batch_alter_table('certificate', schema=None) as batch_op:
         batch_op.drop_column('pdf_sha256')
     with op.batch_alter_table('outboxmail', schema=None) as batch_op:
