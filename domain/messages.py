@@ -184,3 +184,17 @@ EVIDENCE_CLOSED = (
     "beoordeeld; de aanvraag staat op '{label}'."
 )
 EVIDENCE_SAVED = "De punten en uren zijn opgeslagen; de telling hieronder is bijgewerkt."
+
+# Planning the intake call.
+SLOTS_TITLE = "Tijden voor het startgesprek aanbieden"
+SLOTS_NOT_NOW = (
+    "Tijden voor het startgesprek horen bij de stap 'Startgesprek'; de aanvraag staat op "
+    "'{label}'."
+)
+SLOT_ALREADY_CHOSEN = "Er is al een tijd voor het startgesprek gekozen."
+SLOT_UNKNOWN = "Kies een van de aangeboden tijden."
+SLOT_IN_PAST = "Kies tijden in de toekomst."
+SLOT_CHOSEN = "Uw startgesprek staat gepland. De uitnodiging voor uw agenda is naar u gemaild."
+SLOTS_NOT_OFFERED = "De tijden zijn niet aangeboden. Verbeter de gemarkeerde velden."
+SLOTS_OFFERED = "De tijden zijn aangeboden; de oefentherapeut krijgt een e-mail om te kiezen."
+INTAKE_FEE_LINE = "Kosten: {fee} (u bent geen lid van de VvOCM), factuur {number}."

@@ -5,6 +5,7 @@ from models.certificate import Certificate
 from models.counter import Counter
 from models.decision import DecisionRecord
 from models.document import Document
+from models.intake import IntakeSlot
 from models.invoice import Invoice
 from models.outbox import OutboxMail
 from models.practitioner import Practitioner, PractitionerChange
@@ -14,7 +15,7 @@ from models.staff import ApiToken, StaffSession, StaffUser
 
 __all__ = [
     "ApiToken", "Case", "CaseEvent", "Certificate", "Counter", "DecisionRecord", "Document",
-    "Invoice",
+    "IntakeSlot", "Invoice",
     "OutboxMail", "Practitioner", "PractitionerChange", "Registration", "RegistrationNotice",
     "Review", "Reviewer", "StaffSession", "StaffUser",
 ]

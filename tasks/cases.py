@@ -106,6 +106,15 @@ class Step:
         ))
 
 
+def side_step(session: Session, case: Case, name: str, today: date | None = None) -> Step:
+    """A Step for what happens beside the plan (a reminder, an intake time): its mails, not a
+    transition. The caller holds the case's lock and writes the history row."""
+    practitioner = session.get(Practitioner, case.practitioner_id)
+    assert practitioner is not None
+    return Step(session=session, case=case, practitioner=practitioner, policy=case_policy(case),
+                today=today or get_settings().current_date(), key=name)
+
+
 def run_step(
     case_id: int,
     name: str,

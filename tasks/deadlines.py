@@ -20,13 +20,12 @@ from prefect.cache_policies import NO_CACHE
 from sqlmodel import Session, col, select
 
 from domain.states import Role
-from models.case import Case, CaseEvent, EventKind, case_policy, get_case, get_event
+from models.case import Case, CaseEvent, EventKind, get_case, get_event
 from models.db import read_session, session_scope
 from models.decision import get_decision
-from models.practitioner import Practitioner
 from models.review import get_reviewer
 from settings import get_settings
-from tasks.cases import AWAITED_LABELS, OPEN_STATES, Step
+from tasks.cases import AWAITED_LABELS, OPEN_STATES, side_step
 from tasks.links import dossier_url, staff_case_url
 
 log = logging.getLogger(__name__)
@@ -92,7 +91,7 @@ def _remind(case_id: int, pause_key: str, days: int, today: date) -> bool:
         if any(int(key.rsplit(":", 1)[1]) <= days for key in done):
             return False
         action = case.awaiting_action or ""
-        step = _step(session, case, today, f"reminder-{pause_key}-{days}")
+        step = side_step(session, case, f"reminder-{pause_key}-{days}", today)
         audience = AUDIENCE[action]
         extra: dict[str, Any] = {"audience": audience, "awaited": AWAITED_LABELS[action],
                                  "due_date": case.due_on,
@@ -124,7 +123,7 @@ def _escalate(case_id: int, pause_key: str, today: date) -> bool:
                 or get_event(session=session, case_id=case_id, key=key) is not None:
             return False
         reviewer = get_reviewer(session=session, reviewer_id=case.reviewer_id or 0)
-        step = _step(session, case, today, f"escalation-{pause_key}")
+        step = side_step(session, case, f"escalation-{pause_key}", today)
         step.mail("review_overdue", "register", due_date=case.due_on,
                   days_late=(today - case.due_on).days,
                   reviewer_name=reviewer.name if reviewer else "",
@@ -142,10 +141,3 @@ def _waiting(session: Session, case: Case, pause_key: str) -> bool:
     """Still at this pause with nobody's decision recorded (one may await its run)."""
     return case.awaiting_key == pause_key and case.due_on is not None \
         and get_decision(session=session, case_id=case.id or 0, pause_key=pause_key) is None
-
-
-def _step(session: Session, case: Case, today: date, name: str) -> Step:
-    practitioner = session.get(Practitioner, case.practitioner_id)
-    assert practitioner is not None
-    return Step(session=session, case=case, practitioner=practitioner,
-                policy=case_policy(case), today=today, key=name)

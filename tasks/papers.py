@@ -1,5 +1,5 @@
-"""The papers the register hands out, as PDF: rendered from Jinja2 HTML templates
-(templates/pdf/) by WeasyPrint.
+"""The papers the register hands out: PDFs rendered from Jinja2 HTML templates
+(templates/pdf/) by WeasyPrint, and the intake call's calendar invitation (icalendar).
 
 Why WeasyPrint: it lays out HTML and CSS itself (paged media: A4, page footers), so a paper is
 a template like the mails, with the same Dutch filters; it is maintained (a release every few
@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
-from settings import Issuer, get_settings
+from settings import AMSTERDAM, Issuer, get_settings
 from tasks.rendering import render_page
 
 PDF = "application/pdf"
@@ -38,3 +39,34 @@ def register_entry_url(kp_number: str, specialisation: str) -> str:
     """The public register, showing this practitioner's registrations in the specialisation."""
     query = urlencode({"kp": kp_number, "specialisatie": specialisation})
     return f"{get_settings().links.base_url}/register?{query}"
+
+
+ICS = "text/calendar"
+
+
+def intake_invitation(*, uid: str, starts_at: datetime, minutes: int, video_link: str,
+                      summary: str, description: str, organizer: str, attendee: str,
+                      stamp: datetime) -> Attachment:
+    """The intake call as an iCalendar event (RFC 5545), in Europe/Amsterdam with its
+    VTIMEZONE, so every calendar shows the right local time on both sides of a DST change."""
+    from icalendar import Calendar, Event, vCalAddress
+
+    start = starts_at.astimezone(AMSTERDAM)
+    event = Event()
+    event.add("uid", uid)
+    event.add("dtstamp", stamp)
+    event.add("dtstart", start)
+    event.add("dtend", start + timedelta(minutes=minutes))
+    event.add("summary", summary)
+    event.add("description", description)
+    event.add("location", video_link)
+    event.add("url", video_link)
+    event.add("organizer", vCalAddress(f"mailto:{organizer}"))
+    event.add("attendee", vCalAddress(f"mailto:{attendee}"))
+    calendar = Calendar()
+    calendar.add("prodid", "-//Herregistratie KP en VvOCM//NL")
+    calendar.add("version", "2.0")
+    calendar.add("method", "PUBLISH")
+    calendar.add_component(event)
+    calendar.add_missing_timezones()
+    return Attachment("startgesprek.ics", ICS, calendar.to_ical())

@@ -11,13 +11,15 @@ import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 from babel.dates import format_date as _babel_format_date
 from babel.numbers import format_currency, format_decimal
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Undefined, select_autoescape
+
+from settings import AMSTERDAM
 
 __all__ = [
     "TEMPLATE_NAMES",
@@ -59,6 +61,9 @@ TEMPLATE_NAMES: tuple[str, ...] = (
     "request_confirmation",
     "deadline_reminder",
     "review_overdue",
+    "intake_slots_offered",
+    "intake_call_planned",
+    "intake_slot_chosen",
 )
 
 _BLANK_LINES = re.compile(r"\n[ \t]*(?:\n[ \t]*)+\n")
@@ -93,6 +98,13 @@ def format_iban(iban: str) -> str:
 def format_number(value: Decimal | int) -> str:
     """Dutch number notation (1.600 hours, 80,5 points): a decimal point would misread."""
     return format_decimal(value, locale=LOCALE)
+
+
+def format_moment(value: datetime) -> str:
+    """dinsdag 27 oktober 2026 om 10:00, in Amsterdam's time."""
+    local = value.astimezone(AMSTERDAM)
+    return f"{_babel_format_date(local.date(), format='EEEE d MMMM y', locale=LOCALE)} om " \
+        f"{local:%H:%M}"
 
 
 def file_size(size: int) -> str:
@@ -152,6 +164,8 @@ def _environment(folder: Path = TEMPLATES_DIR) -> Environment:
     env.filters["euro"] = _euro_filter
     env.filters["getal"] = _getal_filter
     env.filters["iban"] = format_iban
+    env.filters["moment"] = format_moment
+    env.filters["tijd"] = lambda value: f"{value.astimezone(AMSTERDAM):%H:%M}"
     return env
 
 

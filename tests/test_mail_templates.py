@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -24,6 +24,7 @@ DOSSIER_URL = "https://herregistratie.example/beoordeling/HR-2026-00012?token=xy
 NBSP = "\u00a0"
 
 STAFF_OR_REVIEWER = {
+    "intake_slot_chosen",
     "review_overdue",
     "association_check_requested",
     "reopen_advice",
@@ -174,6 +175,14 @@ EXTRAS: dict[str, dict[str, object]] = {
     "review_overdue": {"due_date": date(2026, 4, 15), "days_late": 3,
                        "reviewer_name": "dr. P. Bakker", "reviewer_email": "p.bakker@example.org",
                        "case_url": "https://herregistratie.example/zaken/HR-2026-00012"},
+    "intake_slots_offered": {"slots": [datetime(2026, 10, 24, 8, 0, tzinfo=UTC),
+                                       datetime(2026, 10, 27, 9, 0, tzinfo=UTC)],
+                             "minutes": 45},
+    **{name: {"starts_at": datetime(2026, 10, 27, 9, 0, tzinfo=UTC),
+              "ends_at": datetime(2026, 10, 27, 9, 45, tzinfo=UTC),
+              "video_link": "https://meet.example.org/vvocm-startgesprek",
+              "fee_line": "Kosten: € 50,00 (u bent geen lid van de VvOCM), factuur VF-2026-00001."}
+       for name in ("intake_call_planned", "intake_slot_chosen")},
     "request_confirmation": {"request_url": "https://herregistratie.example/aanvragen/t0k3n",
                              "hours": 48},
 }
@@ -300,6 +309,15 @@ def test_vvocm_is_asked_to_count_from_the_files_when_the_request_came_through_th
     for body in (to_count.text, to_count.html):
         assert "stuurde via de website 2 bestanden" in body and "Voorlopige telling" not in body
         assert "/zaken/HR-2026-00012" in body and "Het besluit is aan u." in body
+
+
+def test_intake_times_are_in_amsterdam_time_with_the_weekday() -> None:
+    offered = render("intake_slots_offered")
+    assert "zaterdag 24 oktober 2026 om 10:00" in offered.text  # summer time, UTC+2
+    assert "dinsdag 27 oktober 2026 om 10:00" in offered.text  # winter time, UTC+1
+    planned = render("intake_call_planned")
+    assert "dinsdag 27 oktober 2026 om 10:00 tot 10:45" in planned.text
+    assert "https://meet.example.org/vvocm-startgesprek" in planned.html
 
 
 def test_dates_are_long_dutch() -> None:

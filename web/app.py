@@ -30,6 +30,7 @@ from web.routes import (
     auth,
     case_files,
     inbox,
+    intake,
     new_case,
     practitioner,
     public,
@@ -73,8 +74,8 @@ def create_app() -> FastAPI:
     app.mount("/api/v1/docs/assets", StaticFiles(
         directory=Path(fastapi_swagger.__file__).parent / "resources"), name="api-docs-assets")
     # new_case before staff: /zaken/nieuw is not a case number
-    for module in (auth, inbox, new_case, staff, case_files, reviewer, practitioner, public,
-                   way_in, admin, api):
+    for module in (auth, inbox, new_case, staff, case_files, intake, reviewer, practitioner,
+                   public, way_in, admin, api):
         app.include_router(module.router)
     api_errors.install(app)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi.templating import Jinja2Templates
 
 from domain.states import ROLE_LABELS, STATE_LABELS
-from tasks.rendering import format_date, format_euro, format_iban
+from tasks.rendering import format_date, format_euro, format_iban, format_moment
 from web.security import csrf_token
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -21,6 +21,7 @@ def templates() -> Jinja2Templates:
     pages.env.filters["euro"] = format_euro
     pages.env.filters["iban"] = format_iban
     pages.env.globals["csrf_token"] = csrf_token
+    pages.env.globals["moment"] = format_moment
     pages.env.globals["STATE_LABELS"] = STATE_LABELS
     pages.env.globals["ROLE_LABELS"] = ROLE_LABELS
     return pages

@@ -24,12 +24,13 @@ from domain.errors import (
     LinkInvalid,
     NotAllowed,
 )
-from domain.states import Role
+from domain.states import CaseState, Role
 from flows.inputs import DECISIONS, Withdrawal
 from models.case import Case, case_policy, get_case, history
 from models.certificate import get_certificate
 from models.db import session_scope, utcnow
 from models.document import case_documents
+from models.intake import case_slots
 from models.outbox import OutboxMail, get_mail
 from models.practitioner import Practitioner
 from service.actions import act
@@ -77,6 +78,7 @@ RECEIVED_THANKS = {
     "completion_supplied": "We hebben de ontbrekende onderdelen ontvangen.",
     "additions_supplied": "We hebben uw aanvulling ontvangen.",
     "withdraw": "We hebben uw verzoek om de aanvraag in te trekken ontvangen.",
+    "startgesprek": m.SLOT_CHOSEN,
 }
 
 def status_case(session: Session, token: str) -> Case:
@@ -103,11 +105,12 @@ def genuine_status_claims(token: str) -> Any:
         return None
 
 
-def _status_page(request: Request, session: Session, token: str, case: Case, *,
-                 received: str | None = None, failed: str | None = None,
-                 values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
-                 status: int = 200) -> Response:
-    """`failed`: the action whose form came back with `errors` and the typed `values`."""
+def status_page(request: Request, session: Session, token: str, case: Case, *,
+                received: str | None = None, failed: str | None = None,
+                values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
+                problem: str | None = None, status: int = 200) -> Response:
+    """`failed`: the action whose form came back with `errors` and the typed `values`;
+    `problem`: what went wrong with a click that has no form fields of its own."""
     view = status_view(session, case)
     events = history(session=session, case_id=case.id or 0)
 
@@ -129,7 +132,9 @@ def _status_page(request: Request, session: Session, token: str, case: Case, *,
         "withdraw_error": (errors or {}).get("bevestigen") if failed == "withdraw" else None,
         "other_errors": [msg for key, msg in (errors or {}).items()
                          if failed and key not in DECISIONS[failed].model_fields
-                         and key != "bevestigen"],
+                         and key != "bevestigen"] + ([problem] if problem else []),
+        "slots": case_slots(session=session, case_id=case.id or 0)
+        if case.state is CaseState.INTAKE_CALL else [],
     }
     return link_page(request, "status_page.html", context, status)
 
@@ -203,7 +208,7 @@ async def status(request: Request, token: str, ontvangen: str | None = None,
         case = status_case(session, token)
     except LinkExpired:
         return _status_expired(request, session, token)
-    return _status_page(request, session, token, case, received=ontvangen)
+    return status_page(request, session, token, case, received=ontvangen)
 
 
 @router.post("/status/{token}/acties/{action}", dependencies=[Depends(require_csrf)])
@@ -221,7 +226,7 @@ async def practitioner_action(request: Request, token: str, action: str,
     form = await request.form()
     values = form_values(form)
     if kind is Withdrawal and values.get("bevestigen") != "ja":
-        return _status_page(request, session, token, case, failed=action, values=values,
+        return status_page(request, session, token, case, failed=action, values=values,
                             errors={"bevestigen": m.CONFIRM_WITHDRAW}, status=422)
     practitioner = session.get(Practitioner, case.practitioner_id)
     assert practitioner is not None
@@ -231,7 +236,7 @@ async def practitioner_action(request: Request, token: str, action: str,
                   actor=Actor(Role.PRACTITIONER, practitioner.name),
                   pause_key=None if kind is Withdrawal else pause_key)
     except InvalidInput as err:
-        return _status_page(request, session, token, case, failed=action, values=values,
+        return status_page(request, session, token, case, failed=action, values=values,
                             errors=err.errors, status=422)
     except (DecisionConflict, InvalidTransition) as err:
         raise HTTPException(status_code=409, detail=str(err)) from err

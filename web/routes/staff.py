@@ -25,6 +25,7 @@ from domain.errors import (
     NotAllowed,
     Unavailable,
 )
+from domain.states import CaseState
 from flows.inputs import CHOICE_LABELS, DECISIONS, Decision, ReviewerAssignment, Withdrawal
 from models.case import (
     Case,
@@ -35,6 +36,7 @@ from models.case import (
 )
 from models.certificate import get_certificate
 from models.document import case_documents
+from models.intake import case_slots
 from models.outbox import MailStatus, OutboxMail, case_mails
 from models.practitioner import Practitioner
 from models.registration import Registration
@@ -105,7 +107,7 @@ def specialisation_names() -> dict[str, str]:
     return {code: load_policy(code).name for code in SPECIALISATIONS}
 
 
-def _render_case(
+def render_case(
     request: Request,
     session: Session,
     user: StaffUser,
@@ -206,6 +208,9 @@ def _render_case(
         "number": format_number, "time": format_time, "yes_no": yes_no,
         "case_url": f"/zaken/{quote(case.number)}",
         "documents": case_documents(session=session, case_id=case_id), "size": file_size,
+        "slots": case_slots(session=session, case_id=case_id),
+        "may_plan": case.state is CaseState.INTAKE_CALL
+        and user.role in (StaffRole.ASSOCIATION_STAFF, StaffRole.ADMIN),
         "may_count": case.state in EVIDENCE_STATES
         and user.role in (StaffRole.ASSOCIATION_STAFF, StaffRole.ADMIN),
         "run_url": f"{get_settings().prefect.ui_url}/runs/flow-run/{case.flow_run_id}"
@@ -224,7 +229,7 @@ def case_page(
 ) -> Response:
     flash = request.session.pop("flash", None)
     good = (flash if isinstance(flash, str) else m.RECEIVED_PENDING) if gelukt else None
-    return _render_case(request, session, user, number, good=good)
+    return render_case(request, session, user, number, good=good)
 
 
 @router.post("/zaken/{number}/acties/{action}", dependencies=[Depends(require_csrf)])
@@ -242,7 +247,7 @@ async def take_action(
             action=action, actions=", ".join(DECISIONS)))
     typed = form_values(await request.form())
     if kind is Withdrawal and typed.get("bevestigen") != "ja":
-        return _render_case(request, session, user, number, posted=action, values=typed,
+        return render_case(request, session, user, number, posted=action, values=typed,
                             errors={"bevestigen": m.CONFIRM_WITHDRAW}, status=422)
     pause_key = None if kind is Withdrawal else typed.get("pause_key") or None
     if kind is ReviewerAssignment and typed.get("beoordelaar", "").isdigit():
@@ -257,10 +262,10 @@ async def take_action(
     except NotAllowed as err:
         raise HTTPException(status_code=403, detail=str(err)) from err
     except InvalidInput as err:
-        return _render_case(request, session, user, number, posted=action, values=typed,
+        return render_case(request, session, user, number, posted=action, values=typed,
                             errors=err.errors, status=422)
     except (InvalidTransition, DecisionConflict) as err:
-        return _render_case(request, session, user, number, notice=str(err), status=409)
+        return render_case(request, session, user, number, notice=str(err), status=409)
     request.session["flash"] = outcome.message
     return RedirectResponse(f"/zaken/{quote(outcome.number)}?gelukt=1", status_code=303)
 
@@ -284,7 +289,7 @@ def _claiming(request: Request, session: Session, user: StaffUser, number: str,
     except CaseNotFound as err:
         raise _not_found(number) from err
     except (DecisionConflict, InvalidTransition, NotAllowed) as err:
-        return _render_case(request, session, user, number, notice=str(err), status=409)
+        return render_case(request, session, user, number, notice=str(err), status=409)
     if how == "take_over" and holder is not None and holder.id != user.id:
         return _done(request, number, TAKEN_OVER.format(name=holder.name))
     return _done(request, number, CLAIMED)
@@ -321,7 +326,7 @@ async def restart(request: Request, number: str, user: StaffUser = STAFF,
     except NotAllowed as err:
         raise HTTPException(status_code=403, detail=str(err)) from err
     except (DecisionConflict, InvalidTransition, Unavailable) as err:
-        return _render_case(request, session, user, number, notice=str(err), status=409)
+        return render_case(request, session, user, number, notice=str(err), status=409)
     return _done(request, number, outcome.message)
 
 
@@ -336,7 +341,7 @@ async def resend(request: Request, number: str, mail_id: int, user: StaffUser = 
     try:
         sent = await resend_mail(mail_id, actor=actor_for(user))
     except InvalidTransition as err:
-        return _render_case(request, session, user, number, notice=str(err), status=409)
+        return render_case(request, session, user, number, notice=str(err), status=409)
     return _done(request, number, RESENT.format(status=MAIL_STATUS[sent.status].lower()))
 
 
@@ -353,7 +358,7 @@ async def change_practitioner(request: Request, number: str, user: StaffUser = S
     except NotAllowed as err:
         raise HTTPException(status_code=403, detail=str(err)) from err
     except InvalidInput as err:
-        return _render_case(request, session, user, number, posted="identity", values=typed,
+        return render_case(request, session, user, number, posted="identity", values=typed,
                             errors=err.errors, status=422)
     return _done(request, number, IDENTITY_CHANGED)
 
@@ -370,7 +375,7 @@ async def comment(request: Request, number: str, user: StaffUser = STAFF,
     except NotAllowed as err:
         raise HTTPException(status_code=403, detail=str(err)) from err
     except InvalidInput as err:
-        return _render_case(request, session, user, number, posted="comment", values=typed,
+        return render_case(request, session, user, number, posted="comment", values=typed,
                             errors=err.errors, status=422)
     return _done(request, number, COMMENTED)
 

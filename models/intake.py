@@ -1,0 +1,24 @@
+"""Times VvOCM offers for the online intake call (R7), one of which the practitioner picks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from models.db import UTCDateTime, utcnow
+
+
+class IntakeSlot(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    starts_at: datetime = Field(sa_type=UTCDateTime)
+    minutes: int
+    video_link: str = Field(max_length=500)
+    offered_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    chosen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+def case_slots(*, session: Session, case_id: int) -> list[IntakeSlot]:
+    return list(session.exec(select(IntakeSlot).where(IntakeSlot.case_id == case_id)
+                             .order_by(col(IntakeSlot.starts_at))))
