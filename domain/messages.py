@@ -198,3 +198,18 @@ SLOT_CHOSEN = "Uw startgesprek staat gepland. De uitnodiging voor uw agenda is n
 SLOTS_NOT_OFFERED = "De tijden zijn niet aangeboden. Verbeter de gemarkeerde velden."
 SLOTS_OFFERED = "De tijden zijn aangeboden; de oefentherapeut krijgt een e-mail om te kiezen."
 INTAKE_FEE_LINE = "Kosten: {fee} (u bent geen lid van de VvOCM), factuur {number}."
+
+# Paying.
+PAY_ONLINE_OFF = (
+    "Online betalen is niet beschikbaar. Maak het bedrag over; de gegevens staan in de e-mail."
+)
+PAY_UNAVAILABLE = (
+    "De betaaldienst is nu niet bereikbaar. Probeer het over een paar minuten opnieuw, of maak "
+    "het bedrag over; de gegevens staan in de e-mail."
+)
+PAY_ALREADY_PAID = "Deze factuur is al betaald. U hoeft niets meer te doen."
+PAY_RETURNED_PAID = "Dank u wel: uw betaling is ontvangen."
+PAY_RETURNED_OPEN = (
+    "Uw betaling is nog niet bevestigd. Dat kan enkele minuten duren; deze pagina ververst "
+    "vanzelf. Is het betalen afgebroken, dan kunt u het opnieuw proberen."
+)

@@ -8,14 +8,15 @@ from models.document import Document
 from models.intake import IntakeSlot
 from models.invoice import Invoice
 from models.outbox import OutboxMail
+from models.payment import BankEntry, OnlinePayment
 from models.practitioner import Practitioner, PractitionerChange
 from models.registration import Registration, RegistrationNotice
 from models.review import Review, Reviewer
 from models.staff import ApiToken, StaffSession, StaffUser
 
 __all__ = [
-    "ApiToken", "Case", "CaseEvent", "Certificate", "Counter", "DecisionRecord", "Document",
-    "IntakeSlot", "Invoice",
-    "OutboxMail", "Practitioner", "PractitionerChange", "Registration", "RegistrationNotice",
-    "Review", "Reviewer", "StaffSession", "StaffUser",
+    "ApiToken", "BankEntry", "Case", "CaseEvent", "Certificate", "Counter", "DecisionRecord",
+    "Document", "IntakeSlot", "Invoice", "OnlinePayment", "OutboxMail", "Practitioner",
+    "PractitionerChange", "Registration", "RegistrationNotice", "Review", "Reviewer",
+    "StaffSession", "StaffUser",
 ]

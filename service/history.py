@@ -48,13 +48,18 @@ STEP_LABELS = {
     "evidence_entered": "Punten en uren ingevoerd",
     "reminder": "Herinnering verstuurd",
     "escalation": "Beoordeling te laat: KP gewaarschuwd",
+    "intake_fee_paid": "Kosten startgesprek betaald",
+    "paid_twice": "Factuur nogmaals betaald: terugbetalen",
+    "intake_slots_offered": "Tijden voor het startgesprek aangeboden",
+    "intake_slot_chosen": "Tijd voor het startgesprek gekozen",
 }
 INPUT_LABELS = {
     **FIELD_TITLES, "kp_number": "KP-nummer", "name": "Naam", "email": "E-mailadres",
     "member": "Lid VvOCM", "specialisation": "Specialisatie", "request_date": "Datum aanvraag",
     "previous_period_start": "Begin vorige periode", "due_on": "Uiterlijk",
     "errors": "Fouten", "text": "Opmerking", "points_total": "Punten",
-    "hours_total": "Uren werkervaring",
+    "hours_total": "Uren werkervaring", "invoice": "Factuur", "amount": "Bedrag",
+    "times": "Tijden", "starts_at": "Tijdstip",
 }
 
 def format_time(moment: datetime | None) -> str:

@@ -160,6 +160,11 @@ class PaymentSettings(BaseModel):
     register_iban: str = EXAMPLE_IBANS[0]
     association_account: str = "VvOCM"
     association_iban: str = EXAMPLE_IBANS[1]
+    mollie_api_key: str = Field("", description="Mollie API key (test_… or live_…): the "
+                                "invoice mail then carries an iDEAL payment link; empty: "
+                                "payment by bank transfer only")
+    mollie_endpoint: str = Field("", description="Mollie's API; empty: https://api.mollie.com")
+    method: str = Field("ideal", description="payment method offered at the provider")
 
     def payee(self, invoice_kind: str) -> tuple[str, str]:
         """Account name and IBAN an invoice of this kind is paid to."""

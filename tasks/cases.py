@@ -43,7 +43,7 @@ from models.review import Review, ReviewOutcome, get_review, get_reviewer, upser
 from policies import RegisterPolicy
 from settings import get_settings
 from tasks.blobs import store_blob
-from tasks.links import dossier_url, staff_case_url, status_url
+from tasks.links import dossier_url, payment_url, staff_case_url, status_url
 from tasks.papers import PDF, Attachment, register_entry_url, render_pdf
 from tasks.rendering import render_mail
 from tasks.retrying import case_task
@@ -214,7 +214,8 @@ def invite_to_intake_call(case_id: int, cause: str) -> bool:
                                  step.due(get_settings().deadlines.payment))] if invoice else []
         step.mail("intake_call_invited", "practitioner", member=step.practitioner.member,
                   fee=fee, invoice_number=invoice.number if invoice else None,
-                  account=account, iban=iban, attach=papers)
+                  account=account, iban=iban, attach=papers,
+                  pay_url=payment_url(invoice.id or 0) if invoice else None)
     return run_step(case_id, "invite-to-intake-call", expect={S.ASSOCIATION_CHECK},
                     to=S.INTAKE_CALL, body=body, cause=cause)
 
@@ -277,7 +278,7 @@ def invoice_application(case_id: int, submitted_on: date, cause: str) -> bool:
                                submitted_on, due)
         step.mail("invoice_issued", "practitioner", invoice_number=invoice.number,
                   amount=invoice.amount, submitted_on=submitted_on, account=account, iban=iban,
-                  due_date=due, attach=[paper])
+                  due_date=due, pay_url=payment_url(invoice.id or 0), attach=[paper])
     return run_step(case_id, "invoice-application", expect={S.AWAITING_SUBMISSION},
                     to=S.AWAITING_PAYMENT, body=body, cause=cause)
 

@@ -15,7 +15,7 @@ from domain.errors import LinkExpired, LinkInvalid
 from domain.messages import LINK_EXPIRED, LINK_INVALID
 from settings import get_settings
 
-Purpose = Literal["status", "dossier", "request"]
+Purpose = Literal["status", "dossier", "request", "payment"]
 
 
 def _serializer(purpose: Purpose) -> URLSafeTimedSerializer:
@@ -26,7 +26,8 @@ def _max_age(purpose: Purpose) -> int:
     links = get_settings().links
     if purpose == "request":
         return 3600 * links.request_hours
-    return 86400 * (links.status_days if purpose == "status" else links.dossier_days)
+    return 86400 * (links.status_days if purpose in ("status", "payment")
+                    else links.dossier_days)
 
 
 def make_token(purpose: Purpose, **claims: Any) -> str:
@@ -61,6 +62,14 @@ def request_url(kp_number: str, specialisation: str, email: str) -> str:
     """The link that confirms a practitioner's address and opens the upload form (the way in)."""
     token = make_token("request", kp=kp_number, specialisation=specialisation, email=email)
     return f"{get_settings().links.base_url}/aanvragen/{token}"
+
+
+def payment_url(invoice_id: int) -> str | None:
+    """The link in an invoice mail that starts an online payment, when one is configured."""
+    if not get_settings().payment.mollie_api_key:
+        return None
+    token = make_token("payment", invoice=invoice_id)
+    return f"{get_settings().links.base_url}/betalen/{token}"
 
 
 def staff_case_url(number: str) -> str:

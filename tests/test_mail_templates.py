@@ -86,6 +86,7 @@ EXTRAS: dict[str, dict[str, object]] = {
         "member": False,
         "fee": Decimal("50"),
         "invoice_number": "F-2026-0042",
+        "pay_url": None,
         "account": "VvOCM",
         "iban": "NL20INGB0001234567",
     },
@@ -119,6 +120,7 @@ EXTRAS: dict[str, dict[str, object]] = {
         "account": "Stichting Kwaliteitsregister Paramedici",
         "iban": "NL91ABNA0417164300",
         "due_date": date(2026, 4, 14),
+        "pay_url": None,
     },
     "payment_confirmed": {
         "invoice_number": "F-2026-0043",
@@ -318,6 +320,14 @@ def test_intake_times_are_in_amsterdam_time_with_the_weekday() -> None:
     planned = render("intake_call_planned")
     assert "dinsdag 27 oktober 2026 om 10:00 tot 10:45" in planned.text
     assert "https://meet.example.org/vvocm-startgesprek" in planned.html
+
+
+def test_an_invoice_mail_carries_the_ideal_link_when_online_payment_is_on() -> None:
+    link = "https://herregistratie.example/betalen/t0k3n"
+    assert "iDEAL" not in render("invoice_issued").text
+    for template in ("invoice_issued", "intake_call_invited"):
+        mail = render(template, pay_url=link)
+        assert f"Betaal direct met iDEAL: {link}" in mail.text and link in mail.html
 
 
 def test_dates_are_long_dutch() -> None:

@@ -32,6 +32,7 @@ from web.routes import (
     inbox,
     intake,
     new_case,
+    payments,
     practitioner,
     public,
     reviewer,
@@ -75,7 +76,7 @@ def create_app() -> FastAPI:
         directory=Path(fastapi_swagger.__file__).parent / "resources"), name="api-docs-assets")
     # new_case before staff: /zaken/nieuw is not a case number
     for module in (auth, inbox, new_case, staff, case_files, intake, reviewer, practitioner,
-                   public, way_in, admin, api):
+                   public, way_in, payments, admin, api):
         app.include_router(module.router)
     api_errors.install(app)
 

@@ -1,0 +1,132 @@
+"""Payments of invoices: online through the provider (iDEAL), from a bank statement (CAMT.053),
+or by KP's own "payment received" as before. Whichever way, a paid re-registration invoice
+becomes the `payment_received` decision of the case's payment pause, once: a webhook sent
+twice, out of order or forged, or a statement uploaded again, changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from domain import messages as m
+from domain.errors import DecisionConflict, InvalidTransition
+from domain.states import Role
+from models.case import add_note, get_case
+from models.db import read_session, session_scope
+from models.invoice import Invoice, InvoiceKind, InvoiceStatus
+from models.payment import OnlinePayment, OnlineStatus, open_payment
+from service.actions import act
+from service.actors import Actor
+from settings import get_settings
+from tasks.links import read_token
+from tasks.payment_provider import PaymentUnavailable, configured_provider
+
+ONLINE = Actor(Role.REGISTER_STAFF, "iDEAL-betaling (Mollie)")
+
+
+class AlreadyPaid(Exception):
+    """The invoice is paid: nothing to pay."""
+
+
+def invoice_of(token: str) -> Invoice:
+    """The invoice a payment link stands for; LinkExpired / LinkInvalid pass through."""
+    claims = read_token("payment", token)
+    with read_session() as session:
+        invoice = session.get(Invoice, int(claims["invoice"]))
+    if invoice is None:
+        raise KeyError(claims["invoice"])
+    return invoice
+
+
+async def checkout(token: str) -> str:
+    """Where to send the practitioner to pay: the open payment of this invoice if there is
+    one (a second click), else a new one at the provider."""
+    provider = configured_provider()
+    if provider is None:
+        raise PaymentUnavailable(m.PAY_ONLINE_OFF)
+    invoice = invoice_of(token)
+    if invoice.status is InvoiceStatus.PAID:
+        raise AlreadyPaid(invoice.number)
+    with read_session() as session:
+        existing = open_payment(session=session, invoice_id=invoice.id or 0)
+    if existing is not None:
+        return existing.checkout_url
+    base = get_settings().links.base_url
+    created = await provider.create(
+        amount=invoice.amount, description=f"Factuur {invoice.number}",
+        reference=invoice.number, redirect_url=f"{base}/betalen/{token}/terug",
+        webhook_url=f"{base}/betalingen/mollie")
+    with session_scope() as session:
+        session.add(OnlinePayment(invoice_id=invoice.id or 0, provider=provider.name,
+                                  provider_id=created.provider_id,
+                                  checkout_url=created.checkout_url))
+    return created.checkout_url
+
+
+async def webhook(provider_id: str) -> None:
+    """The provider says something changed: ask it what (never trust the call). Unknown ids
+    are ignored; a payment already recorded as paid stays so."""
+    with read_session() as session:
+        payment = session.exec(
+            select(OnlinePayment).where(col(OnlinePayment.provider_id) == provider_id)).first()
+    provider = configured_provider()
+    if payment is None or provider is None or payment.status is OnlineStatus.PAID:
+        return
+    state = await provider.status(provider_id)
+    if state.status is not OnlineStatus.PAID:
+        with session_scope() as session:
+            session.execute(update(OnlinePayment)
+                            .where(col(OnlinePayment.id) == payment.id,
+                                   col(OnlinePayment.status) == OnlineStatus.OPEN)
+                            .values(status=state.status))
+        return
+    with session_scope() as session:
+        claimed = session.execute(update(OnlinePayment)
+                                  .where(col(OnlinePayment.id) == payment.id,
+                                         col(OnlinePayment.status) != OnlineStatus.PAID)
+                                  .values(status=OnlineStatus.PAID, paid_on=state.paid_on))
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            return  # another delivery of the same webhook was first
+    today = get_settings().current_date()  # a provider's clock can run ahead of ours
+    await record_invoice_payment(payment.invoice_id, min(state.paid_on or today, today),
+                                 state.amount, ONLINE)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    invoice: str
+    outcome: str  # "recorded", "already_paid"
+
+
+async def record_invoice_payment(invoice_id: int, paid_on: date, amount: Decimal,
+                                 actor: Actor) -> Recorded:
+    """A payment in full of this invoice: the re-registration fee answers the case's payment
+    pause (R9) as KP's decision; the intake fee (no pause waits for it) is marked paid."""
+    with session_scope() as session:
+        invoice = session.get(Invoice, invoice_id, with_for_update=True)
+        assert invoice is not None
+        case = get_case(session=session, case_id=invoice.case_id)
+        number, case_number, kind = invoice.number, case.number, invoice.kind
+        if invoice.status is InvoiceStatus.PAID:
+            add_note(session=session, case=case, key=f"paid-twice:{invoice.number}:{paid_on}",
+                     action="paid_twice", role=actor.role, name=actor.name,
+                     data={"invoice": invoice.number, "amount": str(amount)})
+            return Recorded(number, "already_paid")
+        if kind is InvoiceKind.INTAKE:
+            invoice.status, invoice.paid_on = InvoiceStatus.PAID, paid_on
+            session.add(invoice)
+            add_note(session=session, case=case, key=f"paid:{invoice.number}",
+                     action="intake_fee_paid", role=actor.role, name=actor.name,
+                     data={"invoice": invoice.number, "paid_on": paid_on.isoformat()})
+            return Recorded(number, "recorded")
+    try:
+        await act(case_number, "payment_received", {"paid_on": paid_on.isoformat()},
+                  actor=actor)
+    except (DecisionConflict, InvalidTransition):
+        return Recorded(number, "already_paid")  # KP recorded it, or the case moved on
+    return Recorded(number, "recorded")

@@ -1,0 +1,154 @@
+"""Paying an invoice (issue 10, item 4): the iDEAL link in the invoice mail, the provider's
+webhook recording the payment and answering the case's payment pause once, and what does not:
+the same webhook twice, a failed or expired payment, a forged webhook (the adapter asks the
+provider), the provider down. Mollie's official client talks to a local server that speaks
+Mollie's API (tests/fake_mollie.py). Offline database, real SMTP server, no Prefect server."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from domain import messages as m
+from models.db import read_session
+from models.decision import get_decision
+from models.invoice import InvoiceStatus, case_invoices
+from models.payment import OnlinePayment, OnlineStatus
+from service.actions import open_case
+from tests.conftest import ASSOCIATION, Mailbox, case_row, herreg_env
+from tests.factories import request
+from tests.fake_mollie import API_KEY, FakeMollie, fake_mollie
+from tests.replay import run_case
+from tests.test_step_plan import REQUEST_DATE, TO_PAYMENT, walk
+
+pytestmark = pytest.mark.usefixtures("offline")
+
+
+@pytest.fixture
+def mollie(offline: str) -> Iterator[FakeMollie]:
+    with fake_mollie() as fake, herreg_env(payment__mollie_api_key=API_KEY,
+                                           payment__mollie_endpoint=fake.url):
+        yield fake
+
+
+def pay_link(mailbox: Mailbox, case_id: int) -> str:
+    (mail,) = [msg for msg in mailbox.for_case(case_id)
+               if str(msg["X-Herregistratie-Key"]).endswith(":invoice_issued")]
+    body = mail.get_body(("plain",))
+    assert body is not None
+    found = re.search(r"Betaal direct met iDEAL: \S+(/betalen/\S+)", body.get_content())
+    assert found, "no payment link in the invoice mail"
+    return found.group(1)
+
+
+async def at_payment(mailbox: Mailbox) -> tuple[Any, str]:
+    opened = await open_case(request(REQUEST_DATE), actor=ASSOCIATION)
+    assert await walk(opened.number, opened.case_id, TO_PAYMENT) == "payment"
+    return opened, pay_link(mailbox, opened.case_id)
+
+
+def payments(case_id: int) -> list[OnlinePayment]:
+    from sqlmodel import select
+
+    with read_session() as session:
+        (invoice,) = case_invoices(session=session, case_id=case_id)
+        return list(session.exec(select(OnlinePayment)
+                                 .where(OnlinePayment.invoice_id == invoice.id)))
+
+
+def webhook(client: Any, payment_id: str) -> int:
+    return int(client.post("/betalingen/mollie", data={"id": payment_id}).status_code)
+
+
+async def test_a_paid_webhook_answers_the_payment_pause_once(
+        mollie: FakeMollie, mailbox: Mailbox, offline_client: Any) -> None:
+    opened, link = await at_payment(mailbox)
+    first = offline_client.get(link, follow_redirects=False)
+    assert first.status_code == 303 and first.headers["location"].startswith(
+        f"{mollie.url}/checkout/")
+    again = offline_client.get(link, follow_redirects=False)  # a second click
+    assert again.headers["location"] == first.headers["location"]
+    (payment,) = payments(opened.case_id)
+    sent = mollie.payments[payment.provider_id]
+    assert sent["amount"] == {"currency": "EUR", "value": "84.00"}
+    assert sent["webhookUrl"].endswith("/betalingen/mollie") and sent["method"] == "ideal"
+
+    assert webhook(offline_client, payment.provider_id) == 200  # still open: nothing
+    with read_session() as session:
+        assert get_decision(session=session, case_id=opened.case_id, pause_key="payment") is None
+    mollie.set_status(payment.provider_id, "paid")
+    assert webhook(offline_client, payment.provider_id) == 200
+    assert webhook(offline_client, payment.provider_id) == 200  # sent twice
+    with read_session() as session:
+        decision = get_decision(session=session, case_id=opened.case_id, pause_key="payment")
+    assert decision is not None and decision.actor_name == "iDEAL-betaling (Mollie)"
+    assert await run_case(opened.case_id) == "completeness-1"
+    with read_session() as session:
+        (invoice,) = case_invoices(session=session, case_id=opened.case_id)
+    assert invoice.status is InvoiceStatus.PAID
+    back = offline_client.get(f"{link}/terug")
+    assert back.status_code == 200 and m.PAY_RETURNED_PAID in back.text
+    assert m.PAY_ALREADY_PAID in offline_client.get(link).text
+    assert [p.status for p in payments(opened.case_id)] == [OnlineStatus.PAID]
+    assert "payment_confirmed" in mailbox.templates(opened.case_id)
+    mailbox.assert_each_once()
+
+
+async def test_failed_expired_and_forged_webhooks_record_nothing(
+        mollie: FakeMollie, mailbox: Mailbox, offline_client: Any) -> None:
+    opened, link = await at_payment(mailbox)
+    offline_client.get(link, follow_redirects=False)
+    (first,) = payments(opened.case_id)
+    mollie.set_status(first.provider_id, "failed")
+    assert webhook(offline_client, first.provider_id) == 200
+    assert payments(opened.case_id)[0].status is OnlineStatus.FAILED
+    back = offline_client.get(f"{link}/terug")
+    assert m.PAY_RETURNED_OPEN in back.text and f'href="{link}"' in back.text
+
+    offline_client.get(link, follow_redirects=False)  # tries again: a new payment
+    second = payments(opened.case_id)[1]
+    mollie.set_status(second.provider_id, "expired")
+    assert webhook(offline_client, second.provider_id) == 200
+    assert webhook(offline_client, "tr_doesnotexist") == 200  # forged: unknown id
+    offline_client.get(link, follow_redirects=False)
+    third = payments(opened.case_id)[2]
+    # A forged call for an open payment: the body cannot say "paid", Mollie is asked.
+    assert offline_client.post("/betalingen/mollie", data={
+        "id": third.provider_id, "status": "paid"}).status_code == 200
+    assert [p.status for p in payments(opened.case_id)] == [
+        OnlineStatus.FAILED, OnlineStatus.EXPIRED, OnlineStatus.OPEN]
+    with read_session() as session:
+        assert get_decision(session=session, case_id=opened.case_id, pause_key="payment") is None
+    assert case_row(opened.case_id).awaiting_action == "payment_received"
+
+
+async def test_with_the_provider_down_nothing_is_lost(
+        mollie: FakeMollie, mailbox: Mailbox, offline_client: Any) -> None:
+    opened, link = await at_payment(mailbox)
+    mollie.down = True
+    page = offline_client.get(link, follow_redirects=False)
+    assert page.status_code == 503 and m.PAY_UNAVAILABLE in page.text
+    assert payments(opened.case_id) == []
+    mollie.down = False
+    offline_client.get(link, follow_redirects=False)
+    (payment,) = payments(opened.case_id)
+    mollie.set_status(payment.provider_id, "paid")
+    mollie.down = True
+    assert webhook(offline_client, payment.provider_id) == 503  # Mollie sends it again
+    mollie.down = False
+    assert webhook(offline_client, payment.provider_id) == 200
+    with read_session() as session:
+        assert get_decision(session=session, case_id=opened.case_id,
+                            pause_key="payment") is not None
+
+
+async def test_without_a_key_the_invoice_mail_offers_bank_transfer_only(
+        mailbox: Mailbox, offline_client: Any) -> None:
+    opened = await open_case(request(REQUEST_DATE), actor=ASSOCIATION)
+    assert await walk(opened.number, opened.case_id, TO_PAYMENT) == "payment"
+    (mail,) = [msg for msg in mailbox.for_case(opened.case_id)
+               if str(msg["X-Herregistratie-Key"]).endswith(":invoice_issued")]
+    assert "iDEAL" not in mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]

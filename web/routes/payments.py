@@ -1,0 +1,91 @@
+"""Paying an invoice online: the link in the invoice mail sends the practitioner to the
+provider's checkout (the same one on a second click), the provider sends them back to a page
+that says where the payment is, and the provider's webhook records it (service/payments.py)."""
+
+from __future__ import annotations
+
+from contextlib import suppress
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+
+from domain import messages as m
+from domain.errors import LinkExpired, LinkInvalid
+from models.db import read_session
+from models.invoice import Invoice, InvoiceStatus
+from models.payment import OnlineStatus, latest_payment
+from service.payments import AlreadyPaid, checkout, invoice_of, webhook
+from tasks.payment_provider import PaymentUnavailable
+from web.routes.signed_links import link_page
+
+router = APIRouter(include_in_schema=False)
+PAYMENT_LINK_EXPIRED = ("Deze betaallink is verlopen. Maak het bedrag over met de gegevens uit "
+                        "de e-mail, of vraag de link opnieuw aan via uw statuspagina.")
+
+
+def _page(request: Request, heading: str, message: str, *, tone: str = "",
+          invoice: Invoice | None = None, retry_url: str | None = None, status: int = 200,
+          refresh: int | None = None) -> Response:
+    return link_page(request, "payment.html", {
+        "heading": heading, "message": message, "tone": tone, "invoice": invoice,
+        "retry_url": retry_url, "refresh_seconds": refresh}, status)
+
+
+def _invoice(request: Request, token: str) -> Invoice | Response:
+    try:
+        return invoice_of(token)
+    except LinkExpired:
+        return _page(request, "Link verlopen", PAYMENT_LINK_EXPIRED, tone="bad", status=410)
+    except (LinkInvalid, KeyError, TypeError, ValueError) as err:
+        raise HTTPException(status_code=403, detail=m.LINK_INVALID) from err
+
+
+@router.get("/betalen/{token}")
+async def pay(request: Request, token: str) -> Response:
+    found = _invoice(request, token)
+    if isinstance(found, Response):
+        return found
+    try:
+        return RedirectResponse(await checkout(token), status_code=303)
+    except AlreadyPaid:
+        return _page(request, "Al betaald", m.PAY_ALREADY_PAID, tone="good", invoice=found)
+    except PaymentUnavailable:
+        return _page(request, "Betalen lukt nu niet", m.PAY_UNAVAILABLE, tone="bad",
+                     invoice=found, retry_url=f"/betalen/{token}", status=503)
+
+
+@router.get("/betalen/{token}/terug")
+async def returned(request: Request, token: str) -> Response:
+    """Back from the provider: ask it now rather than wait for its webhook."""
+    found = _invoice(request, token)
+    if isinstance(found, Response):
+        return found
+    with read_session() as session:
+        latest = latest_payment(session=session, invoice_id=found.id or 0)
+    if latest is not None:
+        with suppress(PaymentUnavailable):  # the webhook will tell us; the page refreshes
+            await webhook(latest.provider_id)
+    with read_session() as session:
+        invoice = session.get(Invoice, found.id)
+        latest = latest_payment(session=session, invoice_id=found.id or 0)
+    assert invoice is not None
+    if invoice.status is InvoiceStatus.PAID or (
+            latest is not None and latest.status is OnlineStatus.PAID):
+        return _page(request, "Betaald", m.PAY_RETURNED_PAID, tone="good", invoice=invoice)
+    return _page(request, "Betaling wordt verwerkt", m.PAY_RETURNED_OPEN, invoice=invoice,
+                 retry_url=f"/betalen/{token}", refresh=10)
+
+
+@router.post("/betalingen/mollie")
+async def mollie_webhook(request: Request) -> Response:
+    """Mollie posts `id=tr_…` only. 200 for ids we do not know (nothing to tell a guesser);
+    503 while Mollie cannot be asked, so that it sends the webhook again."""
+    form = await request.form()
+    provider_id = form.get("id")
+    if not isinstance(provider_id, str) or not provider_id.strip():
+        return Response(status_code=200)
+    try:
+        await webhook(provider_id.strip())
+    except PaymentUnavailable:
+        return Response(status_code=503, headers={"Retry-After": "60"})
+    return Response(status_code=200)
