@@ -213,3 +213,9 @@ PAY_RETURNED_OPEN = (
     "Uw betaling is nog niet bevestigd. Dat kan enkele minuten duren; deze pagina ververst "
     "vanzelf. Is het betalen afgebroken, dan kunt u het opnieuw proberen."
 )
+CAMT_NOT_XML = "Dit bestand is geen XML. Download het rekeningafschrift als CAMT.053 (XML)."
+CAMT_NOT_053 = (
+    "Dit is geen rekeningafschrift in CAMT.053-formaat. Kies bij uw bank de export "
+    "'CAMT.053' (XML)."
+)
+CAMT_FILE_REQUIRED = "Kies het rekeningafschrift (CAMT.053, XML)."

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from markupsafe import escape
 
 from domain import messages as m
 from models.db import read_session
@@ -18,11 +19,12 @@ from models.decision import get_decision
 from models.invoice import InvoiceStatus, case_invoices
 from models.payment import OnlinePayment, OnlineStatus
 from service.actions import open_case
-from tests.conftest import ASSOCIATION, Mailbox, case_row, herreg_env
+from tests.conftest import ASSOCIATION, Mailbox, case_row, csrf_from, herreg_env
 from tests.factories import request
 from tests.fake_mollie import API_KEY, FakeMollie, fake_mollie
 from tests.replay import run_case
 from tests.test_step_plan import REQUEST_DATE, TO_PAYMENT, walk
+from tests.test_way_in import staff_session
 
 pytestmark = pytest.mark.usefixtures("offline")
 
@@ -34,17 +36,16 @@ def mollie(offline: str) -> Iterator[FakeMollie]:
         yield fake
 
 
-def pay_link(mailbox: Mailbox, case_id: int) -> str:
+def pay_link(mailbox: Mailbox, case_id: int) -> str | None:
     (mail,) = [msg for msg in mailbox.for_case(case_id)
                if str(msg["X-Herregistratie-Key"]).endswith(":invoice_issued")]
     body = mail.get_body(("plain",))
     assert body is not None
     found = re.search(r"Betaal direct met iDEAL: \S+(/betalen/\S+)", body.get_content())
-    assert found, "no payment link in the invoice mail"
-    return found.group(1)
+    return found.group(1) if found else None
 
 
-async def at_payment(mailbox: Mailbox) -> tuple[Any, str]:
+async def at_payment(mailbox: Mailbox) -> tuple[Any, str | None]:
     opened = await open_case(request(REQUEST_DATE), actor=ASSOCIATION)
     assert await walk(opened.number, opened.case_id, TO_PAYMENT) == "payment"
     return opened, pay_link(mailbox, opened.case_id)
@@ -152,3 +153,73 @@ async def test_without_a_key_the_invoice_mail_offers_bank_transfer_only(
     (mail,) = [msg for msg in mailbox.for_case(opened.case_id)
                if str(msg["X-Herregistratie-Key"]).endswith(":invoice_issued")]
     assert "iDEAL" not in mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+def camt053(entries: list[tuple[str, str, str, str]],
+            statement: str = "AFSCHRIFT-2026-06") -> bytes:
+    """A CAMT.053.001.02 statement of KP's account: (reference, amount, credit/debit, text)."""
+    lines = "".join(f"""
+      <Ntry>
+        <Amt Ccy="EUR">{amount}</Amt><CdtDbtInd>{side}</CdtDbtInd><Sts>BOOK</Sts>
+        <BookgDt><Dt>2026-05-30</Dt></BookgDt><ValDt><Dt>2026-05-30</Dt></ValDt>
+        <AcctSvcrRef>{reference}</AcctSvcrRef>
+        <NtryDtls><TxDtls>
+          <RltdPties><Dbtr><Nm>J. Betaler</Nm></Dbtr></RltdPties>
+          <RmtInf><Ustrd>{text}</Ustrd></RmtInf>
+        </TxDtls></NtryDtls>
+      </Ntry>""" for reference, amount, side, text in entries)
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02">
+  <BkToCstmrStmt>
+    <GrpHdr><MsgId>MSG-1</MsgId><CreDtTm>2026-05-31T06:00:00</CreDtTm></GrpHdr>
+    <Stmt>
+      <Id>{statement}</Id>
+      <Acct><Id><IBAN>NL91ABNA0417164300</IBAN></Id></Acct>{lines}
+    </Stmt>
+  </BkToCstmrStmt>
+</Document>""".encode()
+
+
+def upload(client: Any, content: bytes) -> Any:
+    token = csrf_from(client.get("/betalingen/bankafschrift").text)
+    return client.post("/betalingen/bankafschrift", data={"csrf_token": token},
+                       files={"bestand": ("afschrift.xml", content, "application/xml")})
+
+
+async def test_kp_reconciles_a_bank_statement_once(mailbox: Mailbox) -> None:
+    paid, _ = await at_payment(mailbox)
+    short, _ = await at_payment(mailbox)
+    with read_session() as session:
+        (full,) = case_invoices(session=session, case_id=paid.case_id)
+        (partial,) = case_invoices(session=session, case_id=short.case_id)
+    statement = camt053([
+        ("REF-1", "84.00", "CRDT", f"Betaling factuur {full.number} herregistratie"),
+        ("REF-2", "42.00", "CRDT", f"{partial.number.replace('-', ' ')} eerste deel"),
+        ("REF-3", "25.00", "CRDT", "Contributie 2026"),
+        ("REF-4", "84.00", "DBIT", f"Terugboeking {full.number}")])
+    with staff_session("register_staff") as kp:
+        report = upload(kp, statement)
+        assert report.status_code == 200
+        text = " ".join(report.text.split())
+        assert "3 bijschrijvingen: 1 betaling vastgelegd, 2 om na te kijken, 0 al eerder" in text
+        assert f"factuur {full.number}" in text and "Ander bedrag" in text
+        assert "Geen factuur gevonden" in text
+        with read_session() as session:
+            decision = get_decision(session=session, case_id=paid.case_id, pause_key="payment")
+            assert decision is not None and decision.input["paid_on"] == "2026-05-30"
+            assert decision.actor_name.endswith("(bankafschrift)")
+            assert get_decision(session=session, case_id=short.case_id,
+                                pause_key="payment") is None
+        again = " ".join(upload(kp, statement).text.split())
+        assert "3 bijschrijvingen: 0 betalingen vastgelegd, 0 om na te kijken, 3 al eerder" \
+            in again
+        assert upload(kp, b"geen xml").status_code == 422
+        assert str(escape(m.CAMT_NOT_053)) in upload(kp, b"<Document><x/></Document>").text
+        bomb = (b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaaaaaaaa">'
+                + b"".join(f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">'
+                           .encode() for i in range(8))
+                + b']><Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02">&i;'
+                + b'</Document>')
+        refused = upload(kp, bomb)  # 10^9 characters if expanded: expat refuses
+        assert refused.status_code == 422 and m.CAMT_NOT_XML in refused.text
+    assert await run_case(paid.case_id) == "completeness-1"

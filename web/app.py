@@ -61,7 +61,8 @@ def create_app() -> FastAPI:
     megabyte, form = 1024 * 1024, 256 * 1024
     app.add_middleware(BodyLimit, limit=settings.web.max_body_bytes, larger={
         "/aanvragen/": 2 * settings.uploads.max_mb * megabyte + form,  # two files
-        "/beheer/registraties": settings.uploads.import_max_mb * megabyte + form})
+        "/beheer/registraties": settings.uploads.import_max_mb * megabyte + form,
+        "/betalingen/bankafschrift": settings.uploads.import_max_mb * megabyte + form})
 
     @app.middleware("http")
     async def _security_headers(request: Request,

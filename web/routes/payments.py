@@ -1,24 +1,32 @@
 """Paying an invoice online: the link in the invoice mail sends the practitioner to the
 provider's checkout (the same one on a second click), the provider sends them back to a page
-that says where the payment is, and the provider's webhook records it (service/payments.py)."""
+that says where the payment is, and the provider's webhook records it (service/payments.py).
+And KP's page for bank transfers: a CAMT.053 statement, matched line by line (service/bank.py).
+"""
 
 from __future__ import annotations
 
 from contextlib import suppress
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import UploadFile
 
 from domain import messages as m
 from domain.errors import LinkExpired, LinkInvalid
 from models.db import read_session
 from models.invoice import Invoice, InvoiceStatus
-from models.payment import OnlineStatus, latest_payment
+from models.payment import EntryOutcome, OnlineStatus, latest_payment
+from models.staff import StaffRole, StaffUser
+from service.bank import StatementError, StatementReport, import_statement
 from service.payments import AlreadyPaid, checkout, invoice_of, webhook
 from tasks.payment_provider import PaymentUnavailable
 from web.routes.signed_links import link_page
+from web.security import actor_for, require_csrf, roles_allowed
+from web.templating import templates
 
 router = APIRouter(include_in_schema=False)
+BANK_STAFF = roles_allowed(StaffRole.REGISTER_STAFF, StaffRole.ADMIN)
 PAYMENT_LINK_EXPIRED = ("Deze betaallink is verlopen. Maak het bedrag over met de gegevens uit "
                         "de e-mail, of vraag de link opnieuw aan via uw statuspagina.")
 
@@ -89,3 +97,32 @@ async def mollie_webhook(request: Request) -> Response:
     except PaymentUnavailable:
         return Response(status_code=503, headers={"Retry-After": "60"})
     return Response(status_code=200)
+
+
+def _bank_page(request: Request, user: StaffUser, report: StatementReport | None = None,
+               error: str | None = None, status: int = 200) -> Response:
+    counts = {"matched": report.count(EntryOutcome.MATCHED) if report else 0,
+              "skipped": report.count(None) if report else 0}
+    attention = len(report.lines) - counts["matched"] - counts["skipped"] if report else 0
+    return templates().TemplateResponse(request, "bank_statement.html", {
+        "user": user, "report": report, "error": error, "counts": counts,
+        "attention": attention}, status_code=status)
+
+
+@router.get("/betalingen/bankafschrift")
+def bank_statement_form(request: Request, user: StaffUser = BANK_STAFF) -> Response:
+    return _bank_page(request, user)
+
+
+@router.post("/betalingen/bankafschrift", dependencies=[Depends(require_csrf)])
+async def bank_statement(request: Request, user: StaffUser = BANK_STAFF) -> Response:
+    form = await request.form()
+    sent = form.get("bestand")
+    content = await sent.read() if isinstance(sent, UploadFile) else b""
+    if not content:
+        return _bank_page(request, user, error=m.CAMT_FILE_REQUIRED, status=422)
+    try:
+        report = await import_statement(content, actor=actor_for(user))
+    except StatementError as err:
+        return _bank_page(request, user, error=str(err), status=422)
+    return _bank_page(request, user, report)
