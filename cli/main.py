@@ -37,7 +37,7 @@ NameOption = Annotated[str, typer.Option("--door", help="naam van wie handelt")]
 
 
 # Commands that work on a running stack's data: they find it (below) and never make a database.
-ON_A_STACK = {"list", "show", "act", "open", "sweep", "import"}
+ON_A_STACK = {"list", "show", "act", "open", "sweep", "import", "report"}
 NO_DATABASE = (
     "Geen database gevonden in {folder}. Draait de stack? Start `make demo` of `herregistratie "
     "runner`, of wijs de map aan met --data-dir (of HERREG_DATA_DIR)."
@@ -207,6 +207,49 @@ def sweep_command(
 
     report = _run(sweep(today=date.fromisoformat(today) if today else None))
     typer.echo(", ".join(f"{k}: {v}" for k, v in report.items()))
+
+
+@app.command("report")
+def report_command(
+    which: Annotated[str, typer.Argument(
+        help="open, doorlooptijd, te-laat, openstaand, prognose of alles")] = "alles",
+    csv_out: Annotated[bool, typer.Option("--csv", help="als CSV (;) naar standaarduitvoer; "
+                                          "één rapport")] = False,
+    first: Annotated[str | None, typer.Option(
+        "--van", help="jjjj-mm: eerste maand van de prognose (standaard deze maand)")] = None,
+    months: Annotated[int, typer.Option("--maanden", help="maanden in de prognose")] = 36,
+) -> None:
+    """Cijfers voor het bureau: open aanvragen, doorlooptijd per stap, te laat, openstaande
+    facturen en de verwachte herregistraties per maand."""
+    import csv
+    import sys
+
+    from service.reports import REPORTS, table
+
+    chosen = REPORTS if which == "alles" else (which,)
+    if any(name not in REPORTS for name in chosen):
+        raise typer.BadParameter(f"kies uit {', '.join(REPORTS)} of alles")
+    if csv_out and len(chosen) != 1:
+        raise typer.BadParameter("--csv maakt één rapport; noem het")
+    today = get_settings().current_date()
+    start = date.fromisoformat(f"{first}-01") if first else today.replace(day=1)
+    with read_session() as session:
+        tables = [(name, *table(session, name, today, start, months)) for name in chosen]
+    if csv_out:
+        writer = csv.writer(sys.stdout, delimiter=";", lineterminator="\n")
+        _name, header, rows = tables[0]
+        writer.writerow(header)
+        writer.writerows(rows)
+        return
+    for name, header, rows in tables:
+        typer.secho(f"\n{name}", bold=True)
+        widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows,
+                                                                           strict=False)]
+        for row in (header, *rows):
+            typer.echo("  ".join(str(cell).ljust(width) for cell, width in zip(
+                row, widths, strict=False)).rstrip())
+        if not rows:
+            typer.echo("(geen)")
 
 
 imports = typer.Typer(help="Gegevens inlezen.", no_args_is_help=True)

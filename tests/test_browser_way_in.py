@@ -118,5 +118,12 @@ async def test_a_practitioner_starts_alone_and_vvocm_sees_the_files(
 
     await vvocm.get_by_role("link", name="Punten en uren invoeren").click()
     await pages.check(vvocm, "26-punten-en-uren")
+    import_registrations(  # one period ending in a year: the forecast has a bar
+        "kp_nummer;naam;email;lid;specialisatie;periode_start;periode_eind\n"
+        "81234568;Sem Vooruit;sem@example.org;ja;KOT;2022-06-01;2027-05-31\n",
+        actor=Actor(Role.OPERATOR, "Test"), source="test.csv")
+    await vvocm.get_by_role("link", name="Rapportage").click()
+    await expect(vvocm.get_by_role("img")).to_be_visible()  # the forecast, drawn as SVG
+    await pages.check(vvocm, "27-rapportage")
     assert pages.serious == []
     mailbox.assert_each_once()

@@ -35,6 +35,7 @@ from web.routes import (
     payments,
     practitioner,
     public,
+    reports,
     reviewer,
     staff,
     way_in,
@@ -77,7 +78,7 @@ def create_app() -> FastAPI:
         directory=Path(fastapi_swagger.__file__).parent / "resources"), name="api-docs-assets")
     # new_case before staff: /zaken/nieuw is not a case number
     for module in (auth, inbox, new_case, staff, case_files, intake, reviewer, practitioner,
-                   public, way_in, payments, admin, api):
+                   public, way_in, payments, reports, admin, api):
         app.include_router(module.router)
     api_errors.install(app)
 
