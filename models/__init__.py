@@ -6,7 +6,7 @@ from models.counter import Counter
 from models.decision import DecisionRecord
 from models.document import Document
 from models.intake import IntakeSlot
-from models.invoice import Invoice
+from models.invoice import CreditNote, Invoice
 from models.outbox import OutboxMail
 from models.payment import BankEntry, OnlinePayment
 from models.practitioner import Practitioner, PractitionerChange
@@ -15,8 +15,8 @@ from models.review import Review, Reviewer
 from models.staff import ApiToken, StaffSession, StaffUser
 
 __all__ = [
-    "ApiToken", "BankEntry", "Case", "CaseEvent", "Certificate", "Counter", "DecisionRecord",
-    "Document", "IntakeSlot", "Invoice", "OnlinePayment", "OutboxMail", "Practitioner",
-    "PractitionerChange", "Registration", "RegistrationNotice", "Review", "Reviewer",
-    "StaffSession", "StaffUser",
+    "ApiToken", "BankEntry", "Case", "CaseEvent", "Certificate", "Counter", "CreditNote",
+    "DecisionRecord", "Document", "IntakeSlot", "Invoice", "OnlinePayment", "OutboxMail",
+    "Practitioner", "PractitionerChange", "Registration", "RegistrationNotice", "Review",
+    "Reviewer", "StaffSession", "StaffUser",
 ]

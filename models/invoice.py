@@ -75,3 +75,28 @@ def issue_invoice(
     session.add(invoice)
     session.flush()
     return invoice
+
+
+class CreditNote(SQLModel, table=True):
+    """Cancels a paid invoice (a paid case withdrawn before its review, when the register's
+    policy says so). Numbered in a gapless series of its own."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    invoice_id: int = Field(foreign_key="invoice.id", unique=True)
+    number: str = Field(unique=True, max_length=20)
+    amount: Decimal = Field(sa_type=Numeric(10, 2))
+    issued_on: date
+    pdf_sha256: str | None = Field(default=None, max_length=64)
+
+
+def issue_credit_note(*, session: Session, invoice: Invoice, issued_on: date) -> CreditNote:
+    """At most one per invoice: a replay gets the one already issued."""
+    existing = session.exec(select(CreditNote).where(CreditNote.invoice_id == invoice.id)).first()
+    if existing is not None:
+        return existing
+    note = CreditNote(invoice_id=invoice.id or 0, amount=invoice.amount, issued_on=issued_on,
+                      number=next_number(session=session, series="credit", year=issued_on.year,
+                                         prefix="CF"))
+    session.add(note)
+    session.flush()
+    return note

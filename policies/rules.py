@@ -280,6 +280,9 @@ class Fees(_Frozen):
     intake_member: Decimal | None = Field(default=None, ge=0)
     intake_non_member: Decimal | None = Field(default=None, ge=0)
     reregistration: Decimal | None = Field(default=None, ge=0)
+    credit_on_withdrawal: bool = Field(
+        default=False, description="a paid re-registration withdrawn before the review starts "
+        "gets a credit note")
 
     @model_validator(mode="after")
     def _intake_complete(self) -> Fees:

@@ -35,13 +35,21 @@ from models.counter import next_number
 from models.db import session_scope, utcnow
 from models.decision import get_decision
 from models.document import case_documents
-from models.invoice import Invoice, InvoiceKind, InvoiceStatus, get_invoice, issue_invoice
+from models.invoice import (
+    CreditNote,
+    Invoice,
+    InvoiceKind,
+    InvoiceStatus,
+    get_invoice,
+    issue_credit_note,
+    issue_invoice,
+)
 from models.outbox import OutboxMail, get_mail
 from models.practitioner import Practitioner
 from models.registration import Registration, RegistrationStatus, latest_registration
 from models.review import Review, ReviewOutcome, get_review, get_reviewer, upsert_reviewer
 from policies import RegisterPolicy
-from settings import get_settings
+from settings import Issuer, get_settings
 from tasks.blobs import store_blob
 from tasks.links import dossier_url, payment_url, staff_case_url, status_url
 from tasks.papers import PDF, Attachment, register_entry_url, render_pdf
@@ -164,20 +172,42 @@ def _invoice_paper(step: Step, invoice: Invoice, description: str, supplied_on: 
     papers = get_settings().papers
     issuer = papers.association if invoice.kind is InvoiceKind.INTAKE else papers.register_office
     account, iban = get_settings().payment.payee(invoice.kind)
-    vat = None
-    if issuer.vat_rate:
-        net = (invoice.amount * 100 / (100 + issuer.vat_rate)).quantize(Decimal("0.01"))
-        vat = {"rate": issuer.vat_rate, "net": net, "amount": invoice.amount - net}
     pdf = render_pdf("invoice.html", {
         "invoice_number": invoice.number, "issued_on": invoice.issued_on,
         "supplied_on": supplied_on, "due_on": due_on, "case_number": step.case.number,
         "customer_name": step.practitioner.name, "customer_address": step.practitioner.address,
         "customer_email": step.practitioner.email, "kp_number": step.practitioner.kp_number,
-        "description": description, "amount": invoice.amount, "vat": vat,
-        "account": account, "iban": iban}, issuer)
+        "description": description, "amount": invoice.amount, "vat": _vat(issuer, invoice.amount),
+        "account": account, "iban": iban, "credited": None}, issuer)
     invoice.due_on, invoice.pdf_sha256 = due_on, store_blob(pdf)
     step.session.add(invoice)
     return Attachment(f"factuur-{invoice.number}.pdf", PDF, pdf)
+
+
+def _vat(issuer: Issuer, amount: Decimal) -> dict[str, Decimal] | None:
+    """The VAT included in `amount`, or None where the exemption line applies."""
+    if not issuer.vat_rate:
+        return None
+    net = (amount * 100 / (100 + issuer.vat_rate)).quantize(Decimal("0.01"))
+    return {"rate": issuer.vat_rate, "net": net, "amount": amount - net}
+
+
+def _credit_paper(step: Step, invoice: Invoice) -> tuple[CreditNote, Attachment]:
+    """A paid re-registration withdrawn before its review: the invoice credited in full."""
+    note = issue_credit_note(session=step.session, invoice=invoice, issued_on=step.today)
+    issuer = get_settings().papers.register_office
+    pdf = render_pdf("invoice.html", {
+        "invoice_number": note.number, "issued_on": note.issued_on,
+        "supplied_on": step.case.submitted_on or invoice.issued_on, "due_on": None,
+        "case_number": step.case.number, "customer_name": step.practitioner.name,
+        "customer_address": step.practitioner.address,
+        "customer_email": step.practitioner.email, "kp_number": step.practitioner.kp_number,
+        "description": f"Creditering herregistratie specialisatie {step.policy.name}",
+        "amount": -note.amount, "vat": _vat(issuer, -note.amount), "account": "", "iban": "",
+        "credited": invoice}, issuer)
+    note.pdf_sha256 = store_blob(pdf)
+    step.session.add(note)
+    return note, Attachment(f"creditnota-{note.number}.pdf", PDF, pdf)
 
 
 def _verdict_summary(step: Step) -> dict[str, Any]:
@@ -454,9 +484,17 @@ def close_case(case_id: int, reason: Literal["withdrawn", "expired"], today: dat
         if reason == "withdrawn":
             event = get_decision(session=step.session, case_id=step.case_id,
                                  pause_key="withdraw")
+            paid = get_invoice(session=step.session, case_id=step.case_id,
+                               kind=InvoiceKind.REREGISTRATION)
+            credit = _credit_paper(step, paid) if (
+                step.policy.fees.credit_on_withdrawal and case.state in BEFORE_REVIEW
+                and paid is not None and paid.status is InvoiceStatus.PAID) else None
             step.mail("withdrawn", "practitioner",
                       reason=str(event.input.get("reason", "")) if event else "",
-                      withdrawn_by=event.actor_role.label if event else "")
+                      withdrawn_by=event.actor_role.label if event else "",
+                      credit_number=credit[0].number if credit else None,
+                      credit_amount=credit[0].amount if credit else None,
+                      attach=[credit[1]] if credit else [])
             if event is not None and event.consumed_at is None:
                 event.consumed_at = utcnow()
                 step.session.add(event)
@@ -476,6 +514,10 @@ def close_case(case_id: int, reason: Literal["withdrawn", "expired"], today: dat
                         cause="withdraw" if reason == "withdrawn" else None)
     except (_NotOverdue, CaseClosed):
         return False
+
+
+# Paid, and KP has not yet handed the dossier to a reviewer: "before handling".
+BEFORE_REVIEW = frozenset({S.COMPLETENESS_CHECK, S.AWAITING_COMPLETION})
 
 
 class _NotOverdue(Exception):

@@ -25,9 +25,9 @@ from models.practitioner import Practitioner
 from service.actions import act, open_case
 from settings import get_settings
 from tasks.rendering import format_date, format_euro, format_iban
-from tests.conftest import ASSOCIATION, TODAY, Mailbox, case_row, herreg_env
+from tests.conftest import ASSOCIATION, PRACTITIONER, TODAY, Mailbox, case_row, herreg_env
 from tests.factories import request
-from tests.replay import run_case
+from tests.replay import close, run_case
 from tests.test_step_plan import REQUEST_DATE, TO_PAYMENT, TO_REVIEW, reviewer, walk
 from tests.test_way_in import staff_session
 from tests.test_web_links import link_from_mail, practitioner_of
@@ -165,3 +165,34 @@ async def test_the_intake_fee_is_invoiced_by_vvocm_in_a_series_of_its_own(
     assert vvocm.name in text and f"KvK {vvocm.kvk}" in text and "Startgesprek" in text
     assert flat(format_euro(Decimal("50"))) in text
     assert format_iban(get_settings().payment.association_iban) in text
+
+
+@pytest.mark.parametrize("paid", [True, False])
+async def test_a_paid_case_withdrawn_before_its_review_gets_a_credit_note(
+        mailbox: Mailbox, paid: bool) -> None:
+    opened = await open_case(request(REQUEST_DATE), actor=ASSOCIATION)
+    steps = TO_REVIEW[:len(TO_PAYMENT) + 1] if paid else TO_PAYMENT
+    assert await walk(opened.number, opened.case_id, steps) == (
+        "completeness-1" if paid else "payment")
+    await act(opened.number, "withdraw", {"reason": "Ik stop met de specialisatie."},
+              actor=PRACTITIONER)
+    assert await close(opened.case_id, "withdrawn")
+    (mail,) = [m for m in mailbox.for_case(opened.case_id)
+               if str(m["X-Herregistratie-Key"]).endswith(":withdrawn")]
+    if not paid:
+        assert list(mail.iter_attachments()) == []
+        assert "creditnota" not in mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        return
+    with read_session() as session:
+        (invoice,) = case_invoices(session=session, case_id=opened.case_id)
+    filename, pdf = attachment(mail)
+    assert re.fullmatch(r"creditnota-CF-2026-\d{5}\.pdf", filename)
+    text = text_of_pdf(pdf)
+    for field in ("Creditnota", filename.removeprefix("creditnota-").removesuffix(".pdf"),
+                  f"Crediteert factuur {invoice.number} van {format_date(invoice.issued_on)}",
+                  "Totaal terug te betalen", flat(format_euro(-invoice.amount)),
+                  get_settings().papers.register_office.name):
+        assert flat(field) in text, f"{field!r} not in the credit note: {text}"
+    body = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Wij betalen" in body and "creditnota CF-2026-" in body
+    keep_as_png(pdf, "credit-note")
