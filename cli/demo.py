@@ -164,7 +164,8 @@ def _credentials(role: Role, case_id: int, tokens: dict[str, str]) -> dict[str, 
     return {"Authorization": f"Bearer {tokens[role.value]}"}
 
 
-async def _scenario(today: date, web_url: str, tokens: dict[str, str]) -> None:
+async def _scenario(today: date, web_url: str, tokens: dict[str, str]) -> str:
+    """Opens the sample cases and walks the first through every step; its number."""
     async with httpx.AsyncClient(base_url=f"{web_url}/api/v1", timeout=60) as api:
         opened = []
         for sample in _samples(today):
@@ -186,6 +187,7 @@ async def _scenario(today: date, web_url: str, tokens: dict[str, str]) -> None:
             if response.status_code >= 400:
                 raise RuntimeError(f"{action}: {response.status_code} {response.text}")
         await _wait_for(ref, None, state="certified")
+        return str(ref)
 
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -277,6 +279,29 @@ def _confirmation_link(kp_number: str) -> str:
     return found.group(0)
 
 
+def _papers(ref: str, folder: Path) -> list[Path]:
+    """The PDFs the walked case produced (kept by hash), copied under their own names."""
+    from models.certificate import get_certificate
+    from models.invoice import case_invoices
+    from tasks.blobs import read_blob
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with read_session() as session:
+        case = find_case(session=session, ref=ref)
+        papers = [(f"factuur-{i.number}.pdf", i.pdf_sha256)
+                  for i in case_invoices(session=session, case_id=case.id or 0)]
+        certificate = get_certificate(session=session, case_id=case.id or 0)
+        if certificate is not None:
+            papers.append((f"bewijs-van-herregistratie-{certificate.number}.pdf",
+                           certificate.pdf_sha256))
+    written = []
+    for name, digest in papers:
+        if digest:
+            (folder / name).write_bytes(read_blob(digest))
+            written.append(folder / name)
+    return written
+
+
 def run_demo(*, keep_running: bool = True) -> None:
     """The demo is an explicit development environment: built-in development keys sign its
     sessions and links, and its Prefect server gets a password made up for this run."""
@@ -321,7 +346,9 @@ def run_demo(*, keep_running: bool = True) -> None:
         for email, name, _role in DEMO_STAFF:
             typer.echo(f"   login {email} / {DEMO_PASSWORD}  ({name})")
         with configured_api():
-            asyncio.run(_scenario(today, web_url, tokens))
+            walked = asyncio.run(_scenario(today, web_url, tokens))
+            for paper in _papers(walked, data_dir / "papieren"):
+                typer.echo(f"PDF: {paper}")
             asyncio.run(_calendar(today, web_url, data_dir))
         time.sleep(2)
         typer.secho("\nKlaar: de aanvraag is geherregistreerd, de kalender heeft herinnerd en "
