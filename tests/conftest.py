@@ -225,6 +225,18 @@ def offline(offline_database: str, offline_mailbox: Mailbox, prefect_down: str,
         yield offline_database
 
 
+@pytest.fixture
+def own_database(prefect_down: str, tmp_path: Path) -> Iterator[Mailbox]:
+    """A database and SMTP server of the test's own, for tests that read every case or
+    registration (the reminder pass, the reports): their counts are exact and case numbers
+    start at 1. Yields the mailbox."""
+    url = f"sqlite:///{tmp_path / 'own.db'}"
+    migrate(url)
+    with smtp_server(tmp_path / "smtp") as box, \
+            offline_settings(url, tmp_path, prefect_down, box):
+        yield box
+
+
 @pytest.fixture(scope="module")
 def offline_module(offline_database: str, offline_mailbox: Mailbox, prefect_down: str,
                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:

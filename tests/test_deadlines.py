@@ -6,17 +6,13 @@ Prefect server (the step plan is replayed offline)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, timedelta
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from domain.working_days import due_date
 from models.case import get_case, history
-from models.db import migrate, read_session, session_scope
+from models.db import read_session, session_scope
 from service.actions import act, open_case
 from settings import get_settings
 from tasks.deadlines import send_deadline_reminders
@@ -27,8 +23,6 @@ from tests.conftest import (
     Mailbox,
     case_row,
     herreg_env,
-    offline_settings,
-    smtp_server,
 )
 from tests.factories import request
 from tests.replay import run_case
@@ -36,16 +30,6 @@ from tests.test_step_plan import REVIEWER_EMAIL, TO_PAYMENT, TO_REVIEW, reviewer
 from tests.test_way_in import staff_session
 from tests.test_web_links import practitioner_of
 from web.routes.inbox import ESCALATED_MARK
-
-
-@pytest.fixture
-def box(prefect_down: str, tmp_path: Path) -> Iterator[Mailbox]:
-    """A database and SMTP server of this test's own: case numbers start again per test."""
-    url = f"sqlite:///{tmp_path / 'deadlines.db'}"
-    migrate(url)
-    with smtp_server(tmp_path / "smtp") as mailbox, \
-            offline_settings(url, tmp_path, prefect_down, mailbox):
-        yield mailbox
 
 
 async def chase(day: date) -> dict[str, int]:
@@ -66,7 +50,7 @@ async def at_association_check() -> Any:
     return case_row(opened.case_id)
 
 
-async def test_staff_are_reminded_on_each_offset_once(box: Mailbox) -> None:
+async def test_staff_are_reminded_on_each_offset_once(own_database: Mailbox) -> None:
     case = await at_association_check()
     due = due_date(TODAY, get_settings().deadlines.association_decision)
     assert case.due_on == due and get_settings().deadlines.reminders_before == [7, 2]
@@ -77,7 +61,7 @@ async def test_staff_are_reminded_on_each_offset_once(box: Mailbox) -> None:
     for day, count in expected.items():
         assert (await chase(day))["reminder"] == count, day
         assert (await chase(day))["reminder"] == 0, f"{day}, twice"
-    sent = reminders(box, case.id)
+    sent = reminders(own_database, case.id)
     assert len(sent) == 2
     assert all(str(msg["To"]) == get_settings().addresses.association for msg in sent)
     body = text_of(sent[0])
@@ -91,22 +75,22 @@ async def test_staff_are_reminded_on_each_offset_once(box: Mailbox) -> None:
     assert all(e.mails for e in rows)
     with staff_session("association_staff") as staff:
         assert staff.get(f"/zaken/{case.number}").text.count("Herinnering verstuurd") == 2
-    box.assert_each_once()
+    own_database.assert_each_once()
 
 
-async def test_a_sweep_that_was_down_sends_only_the_latest_reminder(box: Mailbox) -> None:
+async def test_a_sweep_that_was_down_sends_only_the_latest_reminder(own_database: Mailbox) -> None:
     case = await at_association_check()
     assert (await chase(case.due_on - timedelta(days=1)))["reminder"] == 1
     assert (await chase(case.due_on))["reminder"] == 0
-    (only,) = reminders(box, case.id)
+    (only,) = reminders(own_database, case.id)
     assert "reminder-association-decision-2" in str(only["X-Herregistratie-Key"])
     late = await at_association_check()
     assert (await chase(late.due_on + timedelta(days=1)))["reminder"] == 0
-    assert not reminders(box, late.id)
+    assert not reminders(own_database, late.id)
 
 
 async def test_offsets_come_from_the_settings_and_a_recorded_decision_stops_them(
-        box: Mailbox) -> None:
+        own_database: Mailbox) -> None:
     with herreg_env(deadlines__reminders_before="[10]"):
         case = await at_association_check()
         assert (await chase(case.due_on - timedelta(days=11)))["reminder"] == 0
@@ -115,16 +99,16 @@ async def test_offsets_come_from_the_settings_and_a_recorded_decision_stops_them
         await act(decided.number, "association_decision", {"outcome": "advise"},
                   actor=ASSOCIATION)  # recorded; its run has not taken it yet
         assert (await chase(decided.due_on - timedelta(days=10)))["reminder"] == 0
-    assert len(reminders(box, case.id)) == 1 and not reminders(box, decided.id)
+    assert len(reminders(own_database, case.id)) == 1 and not reminders(own_database, decided.id)
 
 
 async def test_the_practitioner_is_reminded_to_submit_with_the_status_link(
-        box: Mailbox) -> None:
+        own_database: Mailbox) -> None:
     opened = await open_case(request(TODAY - timedelta(days=30)), actor=ASSOCIATION)
     assert await walk(opened.number, opened.case_id, TO_PAYMENT[:2]) == "submission"
     case = case_row(opened.case_id)
     assert (await chase(case.due_on - timedelta(days=7)))["reminder"] == 1
-    (sent,) = reminders(box, case.id)
+    (sent,) = reminders(own_database, case.id)
     body = text_of(sent)
     practitioner = practitioner_of(case)
     assert str(sent["To"]) == practitioner.email and "het indienen van het dossier" in body
@@ -132,18 +116,18 @@ async def test_the_practitioner_is_reminded_to_submit_with_the_status_link(
     assert "/status/" in body and "/zaken/" not in body
 
 
-async def test_a_late_reviewer_is_reminded_then_escalated_to_kp_once(box: Mailbox) -> None:
+async def test_a_late_reviewer_is_reminded_then_escalated_to_kp_once(own_database: Mailbox) -> None:
     opened = await open_case(request(TODAY - timedelta(days=30)), actor=ASSOCIATION)
     assert await walk(opened.number, opened.case_id, TO_REVIEW) == "findings-1"
     case = case_row(opened.case_id)
     due = case.due_on
     assert (await chase(due - timedelta(days=2)))["reminder"] == 1
-    (reminder,) = reminders(box, case.id)
+    (reminder,) = reminders(own_database, case.id)
     assert str(reminder["To"]) == REVIEWER_EMAIL and "/beoordeling/" in text_of(reminder)
     assert (await chase(due))["escalation"] == 0
     assert (await chase(due + timedelta(days=1)))["escalation"] == 1
     assert (await chase(due + timedelta(days=2)))["escalation"] == 0
-    (escalation,) = reminders(box, case.id, "review_overdue")
+    (escalation,) = reminders(own_database, case.id, "review_overdue")
     assert str(escalation["To"]) == get_settings().addresses.register_office
     assert "1 dag te laat" in text_of(escalation) and REVIEWER_EMAIL in text_of(escalation)
 
@@ -153,10 +137,10 @@ async def test_a_late_reviewer_is_reminded_then_escalated_to_kp_once(box: Mailbo
         assert "Beoordeling te laat: KP gewaarschuwd" in kp.get(f"/zaken/{case.number}").text
     await act(case.number, "findings", {"outcome": "positive"}, actor=reviewer(case.id))
     assert (await chase(due + timedelta(days=3)))["escalation"] == 0
-    box.assert_each_once()
+    own_database.assert_each_once()
 
 
-async def test_one_broken_case_holds_up_no_other_reminder(box: Mailbox) -> None:
+async def test_one_broken_case_holds_up_no_other_reminder(own_database: Mailbox) -> None:
     broken, healthy = await at_association_check(), await at_association_check()
     with session_scope() as session:
         case = get_case(session=session, case_id=broken.id, for_update=True)
@@ -164,4 +148,4 @@ async def test_one_broken_case_holds_up_no_other_reminder(box: Mailbox) -> None:
         session.add(case)
     assert await chase(healthy.due_on - timedelta(days=7)) == {
         "reminder": 1, "escalation": 0, "errors": 1}
-    assert len(reminders(box, healthy.id)) == 1 and not reminders(box, broken.id)
+    assert len(reminders(own_database, healthy.id)) == 1 and not reminders(own_database, broken.id)

@@ -8,21 +8,18 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
-import pytest
 from dateutil.relativedelta import relativedelta
 
 from domain.states import CaseState, Role
-from models.db import migrate, read_session
+from models.db import read_session
 from service import reports
 from service.actions import open_case
 from service.actors import Actor
 from service.imports import import_registrations
-from tests.conftest import ASSOCIATION, TODAY, Mailbox, offline_settings, smtp_server
+from tests.conftest import ASSOCIATION, TODAY, Mailbox
 from tests.factories import request
 from tests.replay import run_case
 from tests.test_step_plan import TO_PAYMENT, walk
@@ -35,15 +32,6 @@ ANNEX = {
     2028: [16, 28, 10, 22, 23, 40, 32, 52, 23, 47, 24, 23],
     2029: [6, 14, 19, 8, 5, 4, 8, 12, 8, 11, 8, 0],
 }
-
-
-@pytest.fixture
-def own_db(prefect_down: str, tmp_path: Path) -> Iterator[Mailbox]:
-    url = f"sqlite:///{tmp_path / 'reports.db'}"
-    migrate(url)
-    with smtp_server(tmp_path / "smtp") as box, \
-            offline_settings(url, tmp_path, prefect_down, box):
-        yield box
 
 
 def annex_export() -> str:
@@ -61,7 +49,7 @@ def annex_export() -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_the_forecast_reproduces_the_annex_of_seed_000(own_db: Mailbox) -> None:
+def test_the_forecast_reproduces_the_annex_of_seed_000(own_database: Mailbox) -> None:
     report = import_registrations(annex_export(), actor=Actor(Role.OPERATOR, "Test"),
                                   source="bijlage-I.csv")
     assert not report.rejected and report.registrations_created == 164 + 51 + 340 + 103
@@ -78,7 +66,7 @@ def test_the_forecast_reproduces_the_annex_of_seed_000(own_db: Mailbox) -> None:
     assert "<title>dec 2026: 84</title>" in chart
 
 
-def test_the_command_line_writes_the_forecast_as_csv(own_db: Mailbox) -> None:
+def test_the_command_line_writes_the_forecast_as_csv(own_database: Mailbox) -> None:
     from typer.testing import CliRunner
 
     from cli.main import app
@@ -94,7 +82,7 @@ def test_the_command_line_writes_the_forecast_as_csv(own_db: Mailbox) -> None:
     assert refused.exit_code == 2 and "één rapport" in refused.output
 
 
-async def test_open_cases_cycle_times_overdue_and_outstanding(own_db: Mailbox) -> None:
+async def test_open_cases_cycle_times_overdue_and_outstanding(own_database: Mailbox) -> None:
     waiting = await open_case(request(TODAY - timedelta(days=20)), actor=ASSOCIATION)
     assert await run_case(waiting.case_id) == "association-decision"
     paying = await open_case(request(TODAY - timedelta(days=30)), actor=ASSOCIATION)

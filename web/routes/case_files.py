@@ -13,8 +13,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
 from domain import messages as m
-from domain.errors import CaseNotFound, InvalidInput, InvalidTransition, LinkExpired, NotAllowed
-from models.case import Case, case_policy, case_verdict, find_case
+from domain.errors import InvalidInput, InvalidTransition, LinkExpired, NotAllowed
+from models.case import Case, case_policy, case_verdict
 from models.certificate import get_certificate
 from models.document import Document
 from models.practitioner import Practitioner
@@ -37,7 +37,7 @@ from web.forms import form_values
 from web.routes.practitioner import status_case
 from web.routes.reviewer import REVIEWER_LINK_EXPIRED, reviewer_case
 from web.routes.signed_links import PRIVATE, link_page
-from web.routes.staff import STAFF
+from web.routes.staff import STAFF, case_or_404
 from web.security import actor_for, require_csrf, roles_allowed
 from web.templating import templates
 
@@ -72,11 +72,7 @@ def _download(case: Case, document_id: int, session: Session, headers: dict[str,
 @router.get("/zaken/{number}/documenten/{document_id}")
 def staff_download(number: str, document_id: int, _user: StaffUser = STAFF,
                    session: Session = Depends(db)) -> Response:
-    try:
-        case = find_case(session=session, ref=number)
-    except CaseNotFound as err:
-        raise HTTPException(status_code=404, detail=m.CASE_NOT_FOUND.format(case=number)) \
-            from err
+    case = case_or_404(session, number)
     return _download(case, document_id, session, {"Cache-Control": "private, no-store"})
 
 
@@ -109,11 +105,7 @@ def _certificate(session: Session, case: Case, headers: dict[str, str]) -> Respo
 @router.get("/zaken/{number}/bewijs")
 def staff_certificate(number: str, _user: StaffUser = STAFF,
                       session: Session = Depends(db)) -> Response:
-    try:
-        case = find_case(session=session, ref=number)
-    except CaseNotFound as err:
-        raise HTTPException(status_code=404, detail=m.CASE_NOT_FOUND.format(case=number)) \
-            from err
+    case = case_or_404(session, number)
     return _certificate(session, case, {"Cache-Control": "private, no-store"})
 
 
@@ -130,11 +122,7 @@ def practitioner_certificate(request: Request, token: str,
 def _evidence_page(request: Request, session: Session, user: StaffUser, number: str,
                    rows: Rows | None = None, errors: dict[str, str] | None = None,
                    notice: str | None = None, status: int = 200) -> Response:
-    try:
-        case = find_case(session=session, ref=number)
-    except CaseNotFound as err:
-        raise HTTPException(status_code=404, detail=m.CASE_NOT_FOUND.format(case=number)) \
-            from err
+    case = case_or_404(session, number)
     verdict = case_verdict(case)
     context: dict[str, Any] = {
         "user": user, "case": case, "policy": case_policy(case),

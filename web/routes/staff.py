@@ -96,7 +96,7 @@ def _not_found(number: str) -> HTTPException:
     return HTTPException(status_code=404, detail=m.CASE_NOT_FOUND.format(case=number))
 
 
-def _case_or_404(session: Session, number: str) -> Case:
+def case_or_404(session: Session, number: str) -> Case:
     try:
         return find_case(session=session, ref=number)
     except CaseNotFound as err:
@@ -121,7 +121,7 @@ def render_case(
     status: int = 200,
 ) -> Response:
     """The case page; after a refused POST it shows the typed values and Dutch errors."""
-    case = _case_or_404(session, number)
+    case = case_or_404(session, number)
     case_id = case.id or 0
     registrations = session.exec(
         select(Registration)
@@ -283,7 +283,7 @@ def _claiming(request: Request, session: Session, user: StaffUser, number: str,
         if how == "release":
             release(number, actor=actor)
             return _done(request, number, RELEASED)
-        before = _case_or_404(session, number)
+        before = case_or_404(session, number)
         holder = claim_holder(session, before)
         claim(number, actor=actor, take_over=how == "take_over")
     except CaseNotFound as err:
@@ -334,7 +334,7 @@ async def restart(request: Request, number: str, user: StaffUser = STAFF,
 async def resend(request: Request, number: str, mail_id: int, user: StaffUser = STAFF,
                  session: Session = Depends(db)) -> Response:
     """A dead letter goes back in the outbox and is tried at once."""
-    case = _case_or_404(session, number)
+    case = case_or_404(session, number)
     mail = session.get(OutboxMail, mail_id)
     if mail is None or mail.case_id != case.id:
         raise HTTPException(status_code=404, detail=MAIL_NOT_FOUND)
@@ -349,7 +349,7 @@ async def resend(request: Request, number: str, mail_id: int, user: StaffUser = 
 async def change_practitioner(request: Request, number: str, user: StaffUser = STAFF,
                               session: Session = Depends(db)) -> Response:
     """A deliberate, recorded change of the practitioner's name or e-mail address."""
-    case = _case_or_404(session, number)
+    case = case_or_404(session, number)
     practitioner = session.get(Practitioner, case.practitioner_id)
     assert practitioner is not None
     typed = form_values(await request.form())
@@ -367,7 +367,7 @@ async def change_practitioner(request: Request, number: str, user: StaffUser = S
 async def comment(request: Request, number: str, user: StaffUser = STAFF,
                   session: Session = Depends(db)) -> Response:
     """An internal comment, for colleagues only."""
-    _case_or_404(session, number)
+    case_or_404(session, number)
     typed = form_values(await request.form())
     try:
         add_comment(number, typed.get("opmerking", ""), actor=actor_for(user),
@@ -389,7 +389,7 @@ def mail_page(
     session: Session = Depends(db),
 ) -> Response:
     """The mail as it was stored in the outbox; its html only inside a sandboxed frame."""
-    case = _case_or_404(session, number)
+    case = case_or_404(session, number)
     mail = session.get(OutboxMail, mail_id)
     if mail is None or mail.case_id != case.id:
         raise HTTPException(status_code=404, detail=MAIL_NOT_FOUND)
