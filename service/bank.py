@@ -22,7 +22,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import col, delete, select
 
 from domain import messages as m
 from models.case import get_case
@@ -152,9 +152,17 @@ async def import_statement(content: bytes, *, actor: Actor) -> StatementReport:
             line.outcome = None
             continue
         if line.outcome is EntryOutcome.MATCHED and invoice_id is not None:
-            recorded = await record_invoice_payment(
-                invoice_id, credit.booked_on, credit.amount,
-                Actor(actor.role, f"{actor.name} (bankafschrift)"))  # not a claimed step
+            try:
+                recorded = await record_invoice_payment(
+                    invoice_id, credit.booked_on, credit.amount,
+                    Actor(actor.role, f"{actor.name} (bankafschrift)"),  # not a claimed step
+                    reference=f"{credit.account}:{credit.reference}")
+            except BaseException:  # not recorded: the line is read again next upload
+                with session_scope() as session:
+                    session.execute(delete(BankEntry).where(
+                        col(BankEntry.account) == credit.account[:40],
+                        col(BankEntry.reference) == credit.reference[:120]))
+                raise
             if recorded.outcome == "already_paid":
                 line.outcome = EntryOutcome.ALREADY_PAID
     return report

@@ -93,8 +93,14 @@ async def webhook(provider_id: str) -> None:
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             return  # another delivery of the same webhook was first
     today = get_settings().current_date()  # a provider's clock can run ahead of ours
-    await record_invoice_payment(payment.invoice_id, min(state.paid_on or today, today),
-                                 state.amount, ONLINE)
+    try:
+        await record_invoice_payment(payment.invoice_id, min(state.paid_on or today, today),
+                                     state.amount, ONLINE, reference=provider_id)
+    except BaseException:  # not recorded: give the claim back, Mollie sends the webhook again
+        with session_scope() as session:
+            session.execute(update(OnlinePayment).where(col(OnlinePayment.id) == payment.id)
+                            .values(status=OnlineStatus.OPEN, paid_on=None))
+        raise
 
 
 @dataclass(frozen=True)
@@ -104,7 +110,7 @@ class Recorded:
 
 
 async def record_invoice_payment(invoice_id: int, paid_on: date, amount: Decimal,
-                                 actor: Actor) -> Recorded:
+                                 actor: Actor, *, reference: str) -> Recorded:
     """A payment in full of this invoice: the re-registration fee answers the case's payment
     pause (R9) as KP's decision; the intake fee (no pause waits for it) is marked paid."""
     with session_scope() as session:
@@ -113,7 +119,7 @@ async def record_invoice_payment(invoice_id: int, paid_on: date, amount: Decimal
         case = get_case(session=session, case_id=invoice.case_id)
         number, case_number, kind = invoice.number, case.number, invoice.kind
         if invoice.status is InvoiceStatus.PAID:
-            add_note(session=session, case=case, key=f"paid-twice:{invoice.number}:{paid_on}",
+            add_note(session=session, case=case, key=f"paid-twice:{reference}"[:80],
                      action="paid_twice", role=actor.role, name=actor.name,
                      data={"invoice": invoice.number, "amount": str(amount)})
             return Recorded(number, "already_paid")

@@ -244,8 +244,7 @@ def invite_to_intake_call(case_id: int, cause: str) -> bool:
                                  step.due(get_settings().deadlines.payment))] if invoice else []
         step.mail("intake_call_invited", "practitioner", member=step.practitioner.member,
                   fee=fee, invoice_number=invoice.number if invoice else None,
-                  account=account, iban=iban, attach=papers,
-                  pay_url=payment_url(invoice.id or 0) if invoice else None)
+                  account=account, iban=iban, attach=papers)
     return run_step(case_id, "invite-to-intake-call", expect={S.ASSOCIATION_CHECK},
                     to=S.INTAKE_CALL, body=body, cause=cause)
 
