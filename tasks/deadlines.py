@@ -1,5 +1,6 @@
-"""Deadlines that chase: before a pause's due date, whoever must act gets a reminder; a
-reviewer who is late is escalated to KP (a mail and a mark in KP's inbox). Expiry itself stays
+"""Deadlines that chase: before a pause's due date, whoever must act gets a reminder (and
+before its due date, the practitioner an unpaid intake-fee invoice, which no pause waits for);
+a reviewer who is late is escalated to KP (a mail and a mark in KP's inbox). Expiry itself stays
 where it was (tasks/cases.py, `close_case`).
 
 Each reminder and escalation is a history row of the case with its mail, written in one
@@ -23,10 +24,13 @@ from domain.states import Role
 from models.case import Case, CaseEvent, EventKind, get_case, get_event
 from models.db import read_session, session_scope
 from models.decision import get_decision
+from models.invoice import Invoice, InvoiceKind, InvoiceStatus
 from models.review import get_reviewer
 from settings import get_settings
+from tasks.blobs import read_blob
 from tasks.cases import AWAITED_LABELS, OPEN_STATES, side_step
 from tasks.links import dossier_url, staff_case_url
+from tasks.papers import PDF, Attachment
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +65,7 @@ def send_deadline_reminders(today: date) -> dict[str, int]:
             .where(col(Case.state).in_(OPEN_STATES), col(Case.awaiting_key).is_not(None),
                    col(Case.due_on).is_not(None), col(Case.due_on) <= horizon)
             .order_by(col(Case.due_on), col(Case.id))).all()
-    sent = {"reminder": 0, "escalation": 0, "errors": 0}
+    sent = {"reminder": 0, "escalation": 0, "invoice_reminder": 0, "errors": 0}
     for case_id, pause_key, action, due in waiting:
         if case_id is None or pause_key is None or action not in AUDIENCE or due is None:
             continue
@@ -76,7 +80,55 @@ def send_deadline_reminders(today: date) -> dict[str, int]:
         except Exception:
             log.exception("Herinnering voor aanvraag %s mislukt", case_id)
             sent["errors"] += 1
+    with read_session() as session:  # the intake fee: an invoice no pause waits for
+        unpaid = session.exec(
+            select(col(Invoice.id), col(Invoice.due_on))
+            .join(Case, col(Case.id) == col(Invoice.case_id))
+            .where(col(Invoice.kind) == InvoiceKind.INTAKE,
+                   col(Invoice.status) == InvoiceStatus.OPEN, col(Invoice.due_on) >= today,
+                   col(Invoice.due_on) <= horizon, col(Case.state).in_(OPEN_STATES))).all()
+    for invoice_id, invoice_due in unpaid:
+        if invoice_id is None or invoice_due is None:
+            continue
+        came_due = [days for days in chase.reminders_before
+                    if invoice_due - timedelta(days) <= today]
+        if not came_due:
+            continue
+        try:
+            sent["invoice_reminder"] += _remind_invoice(invoice_id, min(came_due), today)
+        except Exception:
+            log.exception("Herinnering voor factuur %s mislukt", invoice_id)
+            sent["errors"] += 1
     return sent
+
+
+def _remind_invoice(invoice_id: int, days: int, today: date) -> bool:
+    """The intake fee's invoice `days` before its due date, with the invoice attached again."""
+    with session_scope() as session:
+        invoice = session.get(Invoice, invoice_id)
+        assert invoice is not None and invoice.due_on is not None
+        case = get_case(session=session, case_id=invoice.case_id, for_update=True)
+        session.refresh(invoice)
+        if invoice.status is not InvoiceStatus.OPEN:
+            return False
+        prefix = f"reminder:{invoice.number}:"
+        done = session.exec(select(CaseEvent.key).where(
+            CaseEvent.case_id == case.id, col(CaseEvent.key).startswith(prefix))).all()
+        if any(int(key.rsplit(":", 1)[1]) <= days for key in done):
+            return False
+        step = side_step(session, case, f"reminder-{invoice.number}-{days}", today)
+        account, iban = get_settings().payment.payee(invoice.kind)
+        papers = [Attachment(f"factuur-{invoice.number}.pdf", PDF,
+                             read_blob(invoice.pdf_sha256))] if invoice.pdf_sha256 else []
+        step.mail("invoice_reminder", "practitioner", invoice_number=invoice.number,
+                  amount=invoice.amount, due_date=invoice.due_on, account=account, iban=iban,
+                  attach=papers)
+        session.add(CaseEvent(
+            case_id=case.id or 0, key=f"{prefix}{days}", kind=EventKind.NOTE,
+            actor_role=Role.SYSTEM, actor_name="workflow", action="reminder",
+            input={"invoice": invoice.number, "due_on": invoice.due_on.isoformat()},
+            from_state=case.state, to_state=case.state, mails=step.mails))
+        return True
 
 
 def _remind(case_id: int, pause_key: str, days: int, today: date) -> bool:

@@ -64,6 +64,7 @@ TEMPLATE_NAMES: tuple[str, ...] = (
     "intake_slots_offered",
     "intake_call_planned",
     "intake_slot_chosen",
+    "invoice_reminder",
 )
 
 _BLANK_LINES = re.compile(r"\n[ \t]*(?:\n[ \t]*)+\n")

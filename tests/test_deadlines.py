@@ -13,6 +13,7 @@ from typing import Any
 from domain.working_days import due_date
 from models.case import get_case, history
 from models.db import read_session, session_scope
+from models.invoice import Invoice, InvoiceStatus, case_invoices
 from service.actions import act, open_case
 from settings import get_settings
 from tasks.deadlines import send_deadline_reminders
@@ -147,5 +148,29 @@ async def test_one_broken_case_holds_up_no_other_reminder(own_database: Mailbox)
         case.specialisation = "XYZ"  # its register policy is gone
         session.add(case)
     assert await chase(healthy.due_on - timedelta(days=7)) == {
-        "reminder": 1, "escalation": 0, "errors": 1}
+        "reminder": 1, "escalation": 0, "invoice_reminder": 0, "errors": 1}
     assert len(reminders(own_database, healthy.id)) == 1 and not reminders(own_database, broken.id)
+
+
+async def test_an_unpaid_intake_fee_is_reminded_with_its_invoice(
+        own_database: Mailbox) -> None:
+    opened = await open_case(request(TODAY - timedelta(days=20), member=False),
+                             actor=ASSOCIATION)
+    assert await walk(opened.number, opened.case_id, [
+        ("association-decision", "association_decision", {"outcome": "intake_call"},
+         ASSOCIATION)]) == "intake-outcome"
+    with read_session() as session:
+        (invoice,) = case_invoices(session=session, case_id=opened.case_id)
+    assert invoice.due_on is not None
+    for day in (invoice.due_on - timedelta(days=7), invoice.due_on - timedelta(days=7)):
+        await chase(day)
+    (sent,) = reminders(own_database, opened.case_id, "invoice_reminder")
+    assert invoice.number in str(sent["Subject"])
+    assert [part.get_filename() for part in sent.iter_attachments()] == [
+        f"factuur-{invoice.number}.pdf"]
+    with session_scope() as session:
+        paid = session.get(Invoice, invoice.id)
+        assert paid is not None
+        paid.status = InvoiceStatus.PAID
+        session.add(paid)
+    assert (await chase(invoice.due_on - timedelta(days=2)))["invoice_reminder"] == 0

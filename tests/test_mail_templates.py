@@ -185,6 +185,9 @@ EXTRAS: dict[str, dict[str, object]] = {
               "video_link": "https://meet.example.org/vvocm-startgesprek",
               "fee_line": "Kosten: € 50,00 (u bent geen lid van de VvOCM), factuur VF-2026-00001."}
        for name in ("intake_call_planned", "intake_slot_chosen")},
+    "invoice_reminder": {"invoice_number": "VF-2026-00001", "amount": Decimal("50.00"),
+                         "due_date": date(2026, 4, 15), "account": "VvOCM",
+                         "iban": "NL20INGB0001234567"},
     "request_confirmation": {"request_url": "https://herregistratie.example/aanvragen/t0k3n",
                              "hours": 48},
 }
