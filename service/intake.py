@@ -28,7 +28,7 @@ from settings import AMSTERDAM, get_settings
 from tasks.cases import side_step
 from tasks.mail import DeliveryFailed, deliver_pending
 from tasks.papers import intake_invitation
-from tasks.rendering import format_euro
+from tasks.rendering import format_euro, format_moment
 
 CHOSEN = "intake-slot-chosen"
 MAX_SLOTS = 5
@@ -121,7 +121,7 @@ async def choose_slot(case_id: int, slot_id: int, *, actor: Actor) -> IntakeSlot
             session.add(CaseEvent(
                 case_id=case_id, key=CHOSEN, kind=EventKind.NOTE, actor_role=actor.role,
                 actor_name=actor.name, action="intake_slot_chosen",
-                input={"starts_at": slot.starts_at.astimezone(AMSTERDAM).isoformat()},
+                input={"starts_at": format_moment(slot.starts_at)},
                 from_state=case.state, to_state=case.state, mails=step.mails))
             session.flush()
     except IntegrityError as err:  # the other click of a double click was first
