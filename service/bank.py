@@ -22,15 +22,15 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, delete, select
+from sqlmodel import col, select
 
 from domain import messages as m
 from models.case import get_case
-from models.db import session_scope
+from models.db import read_session, session_scope
 from models.invoice import Invoice, InvoiceStatus
 from models.payment import BankEntry, EntryOutcome
 from service.actors import Actor
-from service.payments import record_invoice_payment
+from service.payments import payment_recorded, record_invoice_payment
 
 INVOICE_NUMBER = re.compile(r"\b(V?F)[-\s]?(\d{4})[-\s]?(\d{5})\b", re.IGNORECASE)
 
@@ -119,6 +119,19 @@ def _invoice_number(remittance: str) -> str | None:
     return f"{found.group(1).upper()}-{found.group(2)}-{found.group(3)}" if found else None
 
 
+def _unrecorded_match(credit: Credit) -> int | None:
+    """The invoice of a line matched by an earlier upload whose payment was never recorded
+    (the process died, the database went away): this upload records it."""
+    with read_session() as session:
+        entry = session.exec(select(BankEntry).where(
+            col(BankEntry.account) == credit.account[:40],
+            col(BankEntry.reference) == credit.reference[:120])).first()
+    if entry is None or entry.outcome is not EntryOutcome.MATCHED or entry.invoice_id is None \
+            or payment_recorded(entry.invoice_id):
+        return None
+    return entry.invoice_id
+
+
 async def import_statement(content: bytes, *, actor: Actor) -> StatementReport:
     """Reads, matches and records; lines read before are reported as such."""
     report = StatementReport()
@@ -149,20 +162,20 @@ async def import_statement(content: bytes, *, actor: Actor) -> StatementReport:
                     outcome=line.outcome))
                 invoice_id = invoice.id if invoice else None
         except IntegrityError:  # this line was read from an earlier upload
-            line.outcome = None
-            continue
+            line.outcome, invoice_id = None, _unrecorded_match(credit)
+            if invoice_id is None:
+                continue
+            line.outcome = EntryOutcome.MATCHED  # that upload died before recording it
+            with read_session() as session:
+                invoice = session.get(Invoice, invoice_id)
+                assert invoice is not None
+                line.invoice, line.expected = invoice.number, invoice.amount
+                line.case = get_case(session=session, case_id=invoice.case_id).number
         if line.outcome is EntryOutcome.MATCHED and invoice_id is not None:
-            try:
-                recorded = await record_invoice_payment(
-                    invoice_id, credit.booked_on, credit.amount,
-                    Actor(actor.role, f"{actor.name} (bankafschrift)"),  # not a claimed step
-                    reference=f"{credit.account}:{credit.reference}")
-            except BaseException:  # not recorded: the line is read again next upload
-                with session_scope() as session:
-                    session.execute(delete(BankEntry).where(
-                        col(BankEntry.account) == credit.account[:40],
-                        col(BankEntry.reference) == credit.reference[:120]))
-                raise
+            recorded = await record_invoice_payment(
+                invoice_id, credit.booked_on, credit.amount,
+                Actor(actor.role, f"{actor.name} (bankafschrift)"),  # not a claimed step
+                reference=f"{credit.account}:{credit.reference}")
             if recorded.outcome == "already_paid":
                 line.outcome = EntryOutcome.ALREADY_PAID
     return report

@@ -18,6 +18,7 @@ from domain.errors import DecisionConflict, InvalidTransition
 from domain.states import Role
 from models.case import add_note, get_case
 from models.db import read_session, session_scope
+from models.decision import get_decision
 from models.invoice import Invoice, InvoiceKind, InvoiceStatus
 from models.payment import OnlinePayment, OnlineStatus, open_payment
 from service.actions import act
@@ -70,12 +71,16 @@ async def checkout(token: str) -> str:
 
 async def webhook(provider_id: str) -> None:
     """The provider says something changed: ask it what (never trust the call). Unknown ids
-    are ignored; a payment already recorded as paid stays so."""
+    are ignored; a payment already recorded as paid stays so. A payment marked paid whose
+    recording did not happen (the process died in between, the database went away) is
+    recorded by the next call: Mollie sends the webhook again until it gets a 200, and the
+    practitioner's return page calls this too."""
     with read_session() as session:
         payment = session.exec(
             select(OnlinePayment).where(col(OnlinePayment.provider_id) == provider_id)).first()
     provider = configured_provider()
-    if payment is None or provider is None or payment.status is OnlineStatus.PAID:
+    if payment is None or provider is None or (
+            payment.status is OnlineStatus.PAID and payment_recorded(payment.invoice_id)):
         return
     state = await provider.status(provider_id)
     if state.status is not OnlineStatus.PAID:
@@ -90,17 +95,23 @@ async def webhook(provider_id: str) -> None:
                                   .where(col(OnlinePayment.id) == payment.id,
                                          col(OnlinePayment.status) != OnlineStatus.PAID)
                                   .values(status=OnlineStatus.PAID, paid_on=state.paid_on))
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            return  # another delivery of the same webhook was first
+    if claimed.rowcount != 1 and payment_recorded(payment.invoice_id):  # type: ignore[attr-defined]
+        return  # another delivery of the same webhook was first, and finished
     today = get_settings().current_date()  # a provider's clock can run ahead of ours
-    try:
-        await record_invoice_payment(payment.invoice_id, min(state.paid_on or today, today),
-                                     state.amount, ONLINE, reference=provider_id)
-    except BaseException:  # not recorded: give the claim back, Mollie sends the webhook again
-        with session_scope() as session:
-            session.execute(update(OnlinePayment).where(col(OnlinePayment.id) == payment.id)
-                            .values(status=OnlineStatus.OPEN, paid_on=None))
-        raise
+    await record_invoice_payment(payment.invoice_id, min(state.paid_on or today, today),
+                                 state.amount, ONLINE, reference=provider_id)
+
+
+def payment_recorded(invoice_id: int) -> bool:
+    """Whether the invoice's payment is in: the invoice paid, or (re-registration) the case's
+    payment pause answered, by any way of paying."""
+    with read_session() as session:
+        invoice = session.get(Invoice, invoice_id)
+        assert invoice is not None
+        if invoice.status is InvoiceStatus.PAID:
+            return True
+        return invoice.kind is InvoiceKind.REREGISTRATION and get_decision(
+            session=session, case_id=invoice.case_id, pause_key="payment") is not None
 
 
 @dataclass(frozen=True)

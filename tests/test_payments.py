@@ -12,14 +12,16 @@ from typing import Any
 
 import pytest
 from markupsafe import escape
+from sqlalchemy import update
+from sqlmodel import col
 
 from domain import messages as m
-from models.db import read_session
+from models.db import read_session, session_scope
 from models.decision import get_decision
 from models.invoice import InvoiceStatus, case_invoices
-from models.payment import OnlinePayment, OnlineStatus
+from models.payment import BankEntry, EntryOutcome, OnlinePayment, OnlineStatus
 from service.actions import open_case
-from tests.conftest import ASSOCIATION, Mailbox, case_row, csrf_from, herreg_env
+from tests.conftest import ASSOCIATION, TODAY, Mailbox, case_row, csrf_from, herreg_env
 from tests.factories import request
 from tests.fake_mollie import API_KEY, FakeMollie, fake_mollie
 from tests.replay import run_case
@@ -223,3 +225,45 @@ async def test_kp_reconciles_a_bank_statement_once(mailbox: Mailbox) -> None:
         refused = upload(kp, bomb)  # 10^9 characters if expanded: expat refuses
         assert refused.status_code == 422 and m.CAMT_NOT_XML in refused.text
     assert await run_case(paid.case_id) == "completeness-1"
+
+
+async def test_a_payment_marked_paid_but_never_recorded_is_recorded_by_the_next_call(
+        mollie: FakeMollie, mailbox: Mailbox, offline_client: Any) -> None:
+    """The process died between marking our payment row paid and recording the decision
+    (or the database went away): Mollie's next webhook, or the return page, finishes it."""
+    opened, link = await at_payment(mailbox)
+    assert link is not None
+    offline_client.get(link, follow_redirects=False)
+    (payment,) = payments(opened.case_id)
+    mollie.set_status(payment.provider_id, "paid")
+    with session_scope() as session:
+        session.execute(update(OnlinePayment).where(col(OnlinePayment.id) == payment.id)
+                        .values(status=OnlineStatus.PAID))
+    assert m.PAY_RETURNED_PAID in offline_client.get(f"{link}/terug").text
+    with read_session() as session:
+        decision = get_decision(session=session, case_id=opened.case_id, pause_key="payment")
+    assert decision is not None and decision.actor_name == "iDEAL-betaling (Mollie)"
+    assert webhook(offline_client, payment.provider_id) == 200  # Mollie's retry: nothing more
+    assert await run_case(opened.case_id) == "completeness-1"
+
+
+async def test_a_statement_line_matched_but_never_recorded_is_recorded_on_the_next_upload(
+        mailbox: Mailbox) -> None:
+    opened, _ = await at_payment(mailbox)
+    with read_session() as session:
+        (invoice,) = case_invoices(session=session, case_id=opened.case_id)
+    with session_scope() as session:  # the upload that died after reading the line
+        session.add(BankEntry(account="NL91ABNA0417164300", reference="REF-DIED",
+                              statement="AFSCHRIFT", booked_on=TODAY, amount=invoice.amount,
+                              invoice_id=invoice.id, outcome=EntryOutcome.MATCHED))
+    statement = camt053([("REF-DIED", f"{invoice.amount:.2f}", "CRDT",
+                          f"Factuur {invoice.number}")])
+    with staff_session("register_staff") as kp:
+        healed = " ".join(upload(kp, statement).text.split())
+        assert "1 bijschrijvingen: 1 betaling vastgelegd" in healed
+        assert f"factuur {invoice.number}" in healed
+        again = " ".join(upload(kp, statement).text.split())
+        assert "0 betalingen vastgelegd, 0 om na te kijken, 1 al eerder" in again
+    with read_session() as session:
+        assert get_decision(session=session, case_id=opened.case_id,
+                            pause_key="payment") is not None
