@@ -1,16 +1,16 @@
 """Chaos benchmark (not a test): N cases walked concurrently to the end while things break.
 
-Against the embedded stack (Prefect server, workers, web app) with our database on a throwaway
-PostgreSQL cluster this script starts itself (tests/pgcluster.py: the machine's shared server
-is never stopped) and Prefect's database in a throwaway database on the machine's PostgreSQL
-(or on SQLite with --prefect-sqlite), and an SMTP server in this process. On a timeline:
+Against the embedded stack as `make demo` starts it (its private PostgreSQL cluster with our
+database and Prefect's, the Prefect server, workers, web app) and an SMTP server in this
+process; with --postgres, Prefect's database is a throwaway one on the machine's PostgreSQL and
+ours on a cluster of its own (the machine's shared server is never stopped). On a timeline:
 
   - SIGKILL of the worker and its flow-run processes at random moments (--kills times);
   - the SMTP server down for minutes (--smtp-down seconds);
   - the Prefect server restarted while cases are suspended;
   - our PostgreSQL stopped for --db-down seconds right after a decision (runs in flight),
-    asking the API meanwhile what it answers;
-  - with --prefect-sqlite, a burst of writes against the Prefect server's SQLite.
+    asking the API meanwhile what it answers (on the embedded default the whole cluster,
+    Prefect's database with it).
 
 Actors act through `service.actions` as soon as their case awaits their step and retry when
 it does not yet; a recorded decision counts as done even if its hand-over failed. Once the
@@ -21,7 +21,7 @@ duplicate invoice or certificate, and no case owed work without progress for mor
 sweep intervals (2 x 60 s) after the faults ended. Then schemathesis runs over /api/v1.
 The last line reads `chaos: N cases, lost L, doubled D, stuck S, 5xx E`.
 
-    .venv/bin/python bench/chaos.py [--cases 15] [--prefect-sqlite] [--seed 1]
+    .venv/bin/python bench/chaos.py [--cases 15] [--postgres] [--seed 1]
 """
 
 from __future__ import annotations
@@ -42,8 +42,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cli.stack import Stack, free_port  # noqa: E402
 from settings import get_settings  # noqa: E402
+from stack.postgres import Cluster  # noqa: E402
+from stack.processes import Stack, free_port  # noqa: E402
 from tests.chaos import (  # noqa: E402
     Faults,
     Monitor,
@@ -63,17 +64,16 @@ from tests.chaos import (  # noqa: E402
     settle,
 )
 from tests.conftest import Mailbox, running_stack  # noqa: E402
-from tests.pgcluster import PgCluster  # noqa: E402
 
 SHARED_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 SWEEP_INTERVAL = 60  # prefect.yaml's schedule; "stuck" is more than two of these
 
 
 @contextlib.contextmanager
-def prefect_database(sqlite: bool) -> Iterator[str]:
-    """Empty (SQLite under the data folder) or a throwaway database on the machine's
-    PostgreSQL, dropped afterwards."""
-    if sqlite:
+def prefect_database(machine: bool) -> Iterator[str]:
+    """Empty (the stack's own cluster) or a throwaway database on the machine's PostgreSQL,
+    dropped afterwards."""
+    if not machine:
         yield ""
         return
     import psycopg2
@@ -102,14 +102,11 @@ def timeline_of(faults: Faults, args: argparse.Namespace) -> list[Scheduled]:
         Scheduled(0.40 * span, "prefect restart", faults.restart_prefect),
         Scheduled(0.55 * span, "database down", lambda: faults.stop_database(args.db_down)),
     ]
-    if args.prefect_sqlite:
-        schedule.append(Scheduled(0.75 * span, "sqlite burst",
-                                  lambda: faults.sqlite_burst(args.burst, hold=args.lock_hold)))
     return schedule
 
 
-async def scenario(args: argparse.Namespace, stack: Stack, mailbox: Mailbox, cluster: PgCluster,
-                   web_url: str) -> int:
+async def scenario(args: argparse.Namespace, stack: Stack, mailbox: Mailbox,
+                   cluster: Cluster | None, web_url: str) -> int:
     for name in ("prefect.flow_runs", "prefect.task_runs", "prefect.engine"):
         logging.getLogger(name).setLevel(logging.WARNING)  # the sweeps run in this process
     timeline = Timeline()
@@ -149,8 +146,11 @@ async def scenario(args: argparse.Namespace, stack: Stack, mailbox: Mailbox, clu
     print("\nSettings")
     settings = get_settings()
     print(f"  cases               {args.cases} ({', '.join(w.plan.name for w in walks[:4])} ...)")
-    print(f"  our database        PostgreSQL, throwaway cluster on port {cluster.port}")
-    print(f"  Prefect database    {'SQLite' if args.prefect_sqlite else 'PostgreSQL (shared)'}")
+    if cluster is None:
+        print("  databases           the stack's private PostgreSQL cluster (ours and Prefect's)")
+    else:
+        print(f"  our database        PostgreSQL, a cluster of its own in {cluster.home}")
+        print("  Prefect database    the machine's PostgreSQL")
     print(f"  pool concurrency    {settings.prefect.concurrency}; zombie after "
           f"{settings.repair.zombie_seconds} s; pending lost after "
           f"{settings.repair.pending_seconds} s; repair attempts {settings.repair.max_attempts}")
@@ -179,8 +179,6 @@ async def scenario(args: argparse.Namespace, stack: Stack, mailbox: Mailbox, clu
         number = next(w.number for w in walks if w.case_id == case_id)
         print(f"  longest owed work after the faults: {number} {waited:.0f} s ({why})")
     print(f"  API during the database outage: {dict(faults.api_statuses)}")
-    if faults.burst_statuses:
-        print(f"  Prefect API during the SQLite burst: {dict(faults.burst_statuses)}")
     print(f"  schemathesis: {fuzz.calls} calls in {fuzz_seconds:.0f} s, statuses "
           f"{dict(sorted(fuzz.statuses.items()))}")
     for error in fuzz.server_errors[:20]:
@@ -208,16 +206,14 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int, default=15)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--prefect-sqlite", action="store_true",
-                        help="Prefect's server on SQLite (adds the write-burst fault)")
+    parser.add_argument("--postgres", action="store_true",
+                        help="Prefect's database on the machine's PostgreSQL, ours on a cluster "
+                        "of its own")
     parser.add_argument("--span", type=float, default=480,
                         help="seconds over which the faults are spread")
     parser.add_argument("--kills", type=int, default=4)
     parser.add_argument("--smtp-down", type=float, default=180)
     parser.add_argument("--db-down", type=float, default=30)
-    parser.add_argument("--burst", type=float, default=30, help="seconds of SQLite burst")
-    parser.add_argument("--lock-hold", type=float, default=5,
-                        help="seconds an outside writer holds Prefect's SQLite write lock")
     parser.add_argument("--sweep-every", type=float, default=30)
     parser.add_argument("--settle-timeout", type=float, default=1200)
     parser.add_argument("--fuzz-examples", type=int, default=25)
@@ -230,19 +226,23 @@ def main() -> None:
     os.environ.update({
         "HERREG_SMTP__URL": f"smtp://127.0.0.1:{mailbox.port}",
         "HERREG_WEB__PORT": str(free_port()),
-        # Prefect logs its SQLite lock errors only when asked.
-        "PREFECT_SERVER_LOG_RETRYABLE_ERRORS": "true",
     })
     code = 1
     try:
-        with PgCluster() as cluster, \
-                prefect_database(args.prefect_sqlite) as prefect_url:
-            url = cluster.url(cluster.create_database("herregistratie"))
-            print(f"starting the stack (our database {url}) ...", flush=True)
-            with running_stack(data_dir, database_url=url,
-                               prefect_database_url=prefect_url) as stack:
-                web_url = stack.start_web()
-                code = asyncio.run(scenario(args, stack, mailbox, cluster, web_url))
+        with contextlib.ExitStack() as resources:
+            cluster, ours = None, ""
+            if args.postgres:
+                cluster = resources.enter_context(Cluster(
+                    home=Path(tempfile.mkdtemp(prefix="herreg-pg-")),
+                    socket_dir=Path(tempfile.mkdtemp(prefix="herreg-pgs-")), durable=False))
+                cluster.ensure_databases(("herregistratie",))
+                ours = cluster.url("herregistratie")
+            prefects = resources.enter_context(prefect_database(args.postgres))
+            print("starting the stack ...", flush=True)
+            stack = resources.enter_context(running_stack(
+                data_dir, database_url=ours, prefect_database_url=prefects))
+            web_url = stack.start_web()
+            code = asyncio.run(scenario(args, stack, mailbox, cluster, web_url))
     finally:
         mailbox.stop()
         print(f"(logs in {data_dir / 'logs'})")

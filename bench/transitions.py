@@ -40,14 +40,14 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId  # noq
 from prefect.states import Paused  # noqa: E402
 
 from cli.smtp_sink import start_sink  # noqa: E402
-from cli.stack import Stack, descendants, free_port  # noqa: E402
 from domain.states import CaseState, Role  # noqa: E402
 from models.case import Case, find_case  # noqa: E402
-from models.db import migrate, session_scope  # noqa: E402
+from models.db import session_scope  # noqa: E402
 from models.practitioner import Practitioner  # noqa: E402
 from service.actions import act, open_case  # noqa: E402
 from service.actors import Actor  # noqa: E402
 from settings import get_settings  # noqa: E402
+from stack.processes import Stack, descendants, free_port  # noqa: E402
 from tasks.runs import configured_api  # noqa: E402
 
 TODAY = date(2026, 12, 1)
@@ -375,7 +375,8 @@ async def scenario(args: argparse.Namespace, stack: Stack, arrivals: Arrivals) -
 
     stock, warm = modes["stock"], modes["warm"]
     say("")
-    say(f"Settings: case database and Prefect's on {'PostgreSQL' if args.postgres else 'SQLite'}"
+    where = "the machine's PostgreSQL" if args.postgres else "the stack's private cluster"
+    say(f"Settings: case database and Prefect's on {where}"
         f"; pool concurrency {get_settings().prefect.concurrency}; warm processes "
         f"{get_settings().prefect.warm_processes}; stock worker poll "
         f"{get_settings().prefect.query_seconds} s, warm executor's fallback poll "
@@ -421,7 +422,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true",
                         help="5 single, a burst of 10, 40 transitions, 500 open cases")
     parser.add_argument("--postgres", action="store_true",
-                        help="our database and Prefect's on the local PostgreSQL")
+                        help="our database and Prefect's on the machine's PostgreSQL "
+                        "(default: the stack's private cluster, as `make demo` runs)")
     args = parser.parse_args()
     if args.quick:
         args.single, args.burst, args.memory_transitions, args.open_cases = 5, 10, 40, 500
@@ -463,13 +465,13 @@ def main() -> None:
             f"postgresql+asyncpg://postgres@127.0.0.1:5432/{databases[1]}")
     os.environ.update(env)
     get_settings.cache_clear()
-    migrate()
-    stack = Stack(settings=get_settings(), port=free_port())
-    os.environ["HERREG_PREFECT__API_URL"] = stack.api_url
-    get_settings.cache_clear()
+    stack = Stack(settings=get_settings())
     say(f"Stack starten (gegevens en logs in {data_dir}) ...")
     try:
         stack.start()
+        # This process acts on the stack as its web app does.
+        os.environ.update({k: v for k, v in stack.env().items() if k.startswith("HERREG_")})
+        get_settings.cache_clear()
         with configured_api():
             asyncio.run(scenario(args, stack, arrivals))
     finally:

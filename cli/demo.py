@@ -20,7 +20,6 @@ from dateutil.relativedelta import relativedelta
 from sqlmodel import col, select
 
 from cli.smtp_sink import start_sink
-from cli.stack import Stack, free_port, wait_for_stop
 from domain.states import Role
 from models.case import find_case, get_case, list_cases
 from models.db import migrate, read_session, session_scope
@@ -30,6 +29,8 @@ from policies import load_policy
 from service.actors import Actor
 from service.imports import import_registrations
 from settings import get_settings
+from stack.postgres import Cluster
+from stack.processes import Stack, StackError, free_port, wait_for_stop
 from tasks.links import make_token, status_url
 from tasks.mail import deliver_pending
 from tasks.registrations import mark_lapsed_registrations, send_calendar_notices
@@ -309,38 +310,45 @@ def run_demo(*, keep_running: bool = True) -> None:
     get_settings.cache_clear()
     base = get_settings()
     data_dir = (base.data_dir / "demo").resolve()
-    shutil.rmtree(data_dir, ignore_errors=True)
     mail_dir = data_dir / "mail"
-    smtp_port, prefect_port, web_port = _port(8025), _port(4200), _port(8000)
-    prefect_login = base.prefect.auth_string or f"demo:{secrets.token_urlsafe(16)}"
+    web_port = _port(8000)
     os.environ.update({
-        "HERREG_PREFECT__AUTH_STRING": prefect_login,
+        "HERREG_PREFECT__AUTH_STRING": base.prefect.auth_string
+        or f"demo:{secrets.token_urlsafe(16)}",
         "HERREG_DATA_DIR": str(data_dir),
-        "HERREG_SMTP__URL": f"smtp://127.0.0.1:{smtp_port}",
-        "HERREG_PREFECT__API_URL": f"http://127.0.0.1:{prefect_port}/api",
         "HERREG_WEB__PORT": str(web_port),
         "HERREG_LINKS__BASE_URL": f"http://127.0.0.1:{web_port}",
     })
     get_settings.cache_clear()
-    settings = get_settings()
-    today = settings.current_date()
+    stack = Stack(settings=get_settings(), port=_port(4200), ui=True)
+    # Refused here, before anything is removed, if a demo already runs in this folder.
+    stack.claim_data_dir()
+    Cluster.of(stack.settings).stop_leftover()
+    _clear(data_dir)
 
     def show(message: EmailMessage) -> None:
         typer.echo(f"   ✉  {str(message['Subject']).strip()}  →  {message['To']}")
 
-    sink = start_sink(mail_dir, smtp_port, show)
-    stack = Stack(settings=settings, port=prefect_port, ui=True)
+    sink, smtp_port = _sink(mail_dir, show)
+    stack.settings = stack.settings.model_copy(update={"smtp": stack.settings.smtp.model_copy(
+        update={"url": f"smtp://127.0.0.1:{smtp_port}"})})
     try:
-        typer.echo(f"Database: {settings.database_url}")
-        migrate()
-        typer.echo(f"Prefect-server starten op {stack.ui_url} (SQLite) ...")
+        typer.echo(f"Database starten (PostgreSQL in {stack.settings.cluster_dir}) ...")
+        stack.start_database()
+        migrate(stack.settings.database_url)
+        typer.echo("Prefect-server starten ...")
         stack.start_server()
+        typer.echo(f"   {stack.ui_url}")
+        typer.echo("Webapplicatie starten ...")
+        web_url = stack.start_web()
         typer.echo("Deployments uit prefect.yaml toepassen en workers starten ...")
         stack.deploy()
         stack.start_worker()
         stack.supervise()
-        typer.echo("Webapplicatie starten ...")
-        web_url = stack.start_web()
+        # From here this process works on the stack as its other parts do.
+        os.environ.update({k: v for k, v in stack.env().items() if k.startswith("HERREG_")})
+        get_settings.cache_clear()
+        today = get_settings().current_date()
         tokens = _demo_accounts()
         typer.echo(f"Inbox:       {web_url}/inbox")
         for email, name, _role in DEMO_STAFF:
@@ -350,15 +358,15 @@ def run_demo(*, keep_running: bool = True) -> None:
             for paper in _papers(walked, data_dir / "papieren"):
                 typer.echo(f"PDF: {paper}")
             asyncio.run(_calendar(today, web_url, data_dir))
-        time.sleep(2)
         typer.secho("\nKlaar: de aanvraag is geherregistreerd, de kalender heeft herinnerd en "
                     "laten vervallen, en een nieuwe aanvraag is binnen.", fg="green", bold=True)
         typer.echo(f"Inbox:       {web_url}/inbox  (wachtwoord {DEMO_PASSWORD})")
         typer.echo(f"Register:    {web_url}/register")
         typer.echo(f"API-docs:    {web_url}/api/v1/docs")
-        typer.echo(f"Prefect UI:  {stack.ui_url}  (wachtwoord: {prefect_login})")
+        typer.echo(f"Prefect UI:  {stack.ui_url}  "
+                   f"(wachtwoord: {stack.settings.prefect.auth_string})")
         typer.echo(f"Mails (.eml): {mail_dir}")
-        typer.echo(f"Logbestanden: {data_dir / 'logs'}")
+        typer.echo(f"Logbestanden: {stack.logs}")
         typer.echo("Opdrachtregel: .venv/bin/herregistratie list (vindt deze demo vanzelf)")
         if keep_running:
             typer.echo("De stack blijft draaien; Ctrl-C stopt alles.")
@@ -367,3 +375,27 @@ def run_demo(*, keep_running: bool = True) -> None:
         typer.echo("Stoppen ...")
         stack.stop()
         sink.stop()
+
+
+def _clear(data_dir: Path) -> None:
+    """A demo starts from nothing: everything of the last one goes but the lock it holds."""
+    if not data_dir.is_dir():
+        return
+    for entry in data_dir.iterdir():
+        if entry.name == "stack.lock":
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+def _sink(folder: Path, show: Any) -> tuple[Any, int]:
+    """The SMTP sink on the usual port if free, else on any: binding is the claim."""
+    for preferred in (8025, 0, 0):
+        port = preferred or free_port()
+        try:
+            return start_sink(folder, port, show), port
+        except OSError:
+            continue
+    raise StackError("Geen vrije poort voor de SMTP-server van de demo.")

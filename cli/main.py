@@ -12,7 +12,6 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from cli.stack import read_stack_file, stack_file
 from domain import messages as m
 from domain.errors import CaseError, InvalidInput
 from domain.states import CaseState, Role
@@ -22,6 +21,7 @@ from models.practitioner import Practitioner
 from service.actions import act, open_case
 from service.actors import Actor
 from settings import Settings, SettingsError, get_settings
+from stack.processes import StackError, read_stack_file, stack_file
 from tasks.rendering import format_date
 from tasks.runs import PREFECT_DOWN, configured_api
 
@@ -38,6 +38,8 @@ NameOption = Annotated[str, typer.Option("--door", help="naam van wie handelt")]
 
 # Commands that work on a running stack's data: they find it (below) and never make a database.
 ON_A_STACK = {"list", "show", "act", "open", "sweep", "import", "report"}
+# Commands that find a stack's data folder the same way but work on a stopped stack too.
+ON_ITS_DATA = {"backup", "restore"}
 NO_DATABASE = (
     "Geen database gevonden in {folder}. Draait de stack? Start `make demo` of `herregistratie "
     "runner`, of wijs de map aan met --data-dir (of HERREG_DATA_DIR)."
@@ -56,7 +58,7 @@ def find_stack(
     if data_dir is not None:
         os.environ["HERREG_DATA_DIR"] = str(data_dir)
         get_settings.cache_clear()
-    if ctx.invoked_subcommand not in ON_A_STACK:
+    if ctx.invoked_subcommand not in ON_A_STACK | ON_ITS_DATA:
         return
     # Read before the settings: the stack's file may hold some of them (its environment).
     folder = Path(os.environ.get("HERREG_DATA_DIR", Settings.model_fields["data_dir"].default))
@@ -67,8 +69,9 @@ def find_stack(
     for key, value in read_stack_file(folder).items():
         os.environ.setdefault(key, value)
     get_settings.cache_clear()
-    url = get_settings().database_url
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+    settings = get_settings()
+    cluster_down = not (settings.cluster_socket_dir / ".s.PGSQL.5432").exists()
+    if ctx.invoked_subcommand in ON_A_STACK and not settings.database.url and cluster_down:
         typer.secho(f"Fout: {NO_DATABASE.format(folder=folder.resolve())}", fg="red", err=True)
         raise typer.Exit(code=2)
 
@@ -294,7 +297,7 @@ def smtp_command(
 ) -> None:
     """Lokale SMTP-server die elke mail als .eml-bestand bewaart."""
     from cli.smtp_sink import start_sink
-    from cli.stack import wait_for_stop
+    from stack.processes import wait_for_stop
 
     target = folder or get_settings().data_dir / "mail"
     controller = start_sink(target, port, lambda m: typer.echo(f"✉  {m['Subject']} → {m['To']}"))
@@ -306,22 +309,77 @@ def smtp_command(
 
 
 @app.command("runner")
-def runner_command() -> None:
-    """Deployments uit prefect.yaml toepassen en de workers starten (Prefect-server bestaat al);
-    een worker die stopt wordt opnieuw gestart."""
-    from cli.stack import Stack, wait_for_stop
+def runner_command(
+    only_workers: Annotated[bool, typer.Option(
+        "--alleen-workers", help="alleen deployments en workers, tegen een Prefect-server die "
+        "al draait (HERREG_PREFECT__API_URL)")] = False,
+) -> None:
+    """De stack starten en bewaken: de eigen PostgreSQL (tenzij beide databases elders staan),
+    de Prefect-server, de deployments uit prefect.yaml, de workers en de webapplicatie; wat
+    stopt wordt opnieuw gestart."""
+    from stack.processes import Stack, StackError, wait_for_stop
 
     settings = get_settings()
     port = int(settings.prefect.api_url.rsplit(":", 1)[1].split("/")[0])
-    stack = Stack(settings=settings, port=port)
-    stack.deploy()
-    stack.start_worker()
-    stack.supervise()
-    typer.echo(f"Workers draaien tegen {stack.api_url} (Ctrl-C stopt).")
+    stack = Stack(settings=settings, port=port, fixed_ports=True)
     try:
+        if only_workers:
+            stack.deploy()
+            stack.start_worker()
+        else:
+            with typer.progressbar(length=5, label="Stack starten") as bar:
+                stack.start_database()
+                migrate(stack.settings.database_url)
+                bar.update(1)
+                stack.start_server()
+                bar.update(1)
+                stack.start_web()
+                bar.update(1)
+                stack.deploy()
+                bar.update(1)
+                stack.start_worker()
+                bar.update(1)
+        stack.supervise()
+        typer.echo(f"Prefect: {stack.ui_url}; web: {stack.web_url} (Ctrl-C stopt).")
         wait_for_stop()
+    except StackError as err:
+        typer.secho(f"Fout: {err}", fg="red", err=True)
+        raise typer.Exit(code=2) from err
     finally:
         stack.stop()
+
+
+@app.command("backup")
+def backup_command(
+    target: Annotated[Path | None, typer.Argument(
+        help="bestand (standaard herregistratie-backup-<datum>-<tijd>.tar.gz hier)")] = None,
+) -> None:
+    """De database van de aanvragen en de documenten (uploads, facturen, bewijzen) in één
+    bestand wegschrijven; de stack mag draaien of gestopt zijn."""
+    from datetime import datetime
+
+    from stack.backup import backup
+
+    target = target or Path(f"herregistratie-backup-{datetime.now():%Y%m%d-%H%M%S}.tar.gz")
+    report = backup(get_settings(), target.resolve(), progress=typer.echo)
+    typer.echo(f"Backup klaar: {report.path} ({report.bytes / 1e6:.1f} MB, "
+               f"{report.documents} documenten).")
+
+
+@app.command("restore")
+def restore_command(
+    source: Annotated[Path, typer.Argument(help="een backup van `herregistratie backup`",
+                                           exists=True, dir_okay=False, readable=True)],
+    replace: Annotated[bool, typer.Option("--vervang", help="wat er al staat vervangen")] =
+    False,
+) -> None:
+    """Een backup terugzetten in een gestopte stack (standaard in een lege map). De
+    workflowruns maakt de sweep daarna zelf opnieuw."""
+    from stack.backup import restore
+
+    report = restore(get_settings(), source.resolve(), replace=replace, progress=typer.echo)
+    typer.echo(f"Teruggezet uit {report.path}: de database en {report.documents} documenten. "
+               "Start de stack; open aanvragen krijgen binnen enkele minuten een nieuwe run.")
 
 
 @app.command("executor")
@@ -382,7 +440,7 @@ def main() -> None:
     in one Dutch line (exit code 2), and so does a bug (exit code 1), never a traceback."""
     try:
         app()
-    except SettingsError as err:
+    except (SettingsError, StackError) as err:
         typer.secho(f"Fout: {err}", fg="red", err=True)
         raise SystemExit(2) from err
     except DATABASE_DOWN as err:

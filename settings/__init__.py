@@ -9,6 +9,8 @@ session key, the link key and Prefect's API password must be configured, or noth
 
 from __future__ import annotations
 
+import hashlib
+import tempfile
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
@@ -26,6 +28,9 @@ DEVELOPMENT_SECRETS = {
     "link": "ontwikkeling-links-niet-voor-productie-00000000000000",
 }
 MIN_SECRET_LENGTH = 32
+# The databases of the stack's private PostgreSQL cluster: ours and Prefect's server's.
+CLUSTER_DATABASES = {"cases": "herregistratie", "prefect": "prefect"}
+MAX_SOCKET_PATH = 100
 
 
 class SettingsError(Exception):
@@ -33,7 +38,8 @@ class SettingsError(Exception):
 
 
 class DatabaseSettings(BaseModel):
-    url: str = Field("", description="SQLAlchemy URL; empty means SQLite under data_dir")
+    url: str = Field("", description="SQLAlchemy URL of our case database; empty: the "
+                     "stack's private PostgreSQL cluster in data_dir")
 
 
 class SmtpSettings(BaseModel):
@@ -54,7 +60,9 @@ class PrefectSettings(BaseModel):
     )
     deployment: str = "lapsed-specialisation/lapsed-specialisation"
     closure_deployment: str = "case-closure/case-closure"
-    server_database_url: str = Field("", description="Prefect server DB; empty: SQLite")
+    server_database_url: str = Field(
+        "", description="Prefect server's database (postgresql+asyncpg://...); empty: the "
+        "stack's private PostgreSQL cluster in data_dir")
     executor: Literal["warm", "stock"] = Field(
         "warm", description="warm: case runs execute in long-lived processes that loaded the "
         "flows once (warm/); stock: Prefect's process worker, a new process per run"
@@ -279,7 +287,37 @@ class Settings(BaseSettings):
 
     @property
     def database_url(self) -> str:
-        return self.database.url or f"sqlite:///{self.data_dir.resolve() / 'herregistratie.db'}"
+        return self.database.url or self.cluster_url(CLUSTER_DATABASES["cases"], "psycopg2")
+
+    @property
+    def prefect_database_url(self) -> str:
+        return self.prefect.server_database_url or self.cluster_url(
+            CLUSTER_DATABASES["prefect"], "asyncpg")
+
+    @property
+    def uses_cluster(self) -> bool:
+        """Whether the stack starts its private PostgreSQL (either database left empty)."""
+        return not (self.database.url and self.prefect.server_database_url)
+
+    @property
+    def cluster_dir(self) -> Path:
+        """The private cluster's home: its data folder, log and (mostly) its socket."""
+        return (self.data_dir / "postgres").resolve()
+
+    @property
+    def cluster_socket_dir(self) -> Path:
+        """Where the cluster listens: a unix socket only, in a folder only this user can
+        enter, so nobody else on the machine reaches the cluster. A socket path is limited to
+        107 bytes; a data folder deep in the tree gets a short folder of its own in /tmp,
+        derived from the cluster's path (the same stack always finds it again)."""
+        if len(str(self.cluster_dir / ".s.PGSQL.5432")) <= MAX_SOCKET_PATH:
+            return self.cluster_dir
+        digest = hashlib.sha256(str(self.cluster_dir).encode()).hexdigest()[:16]
+        return Path(tempfile.gettempdir()) / f"herreg-pg-{digest}"
+
+    def cluster_url(self, database: str, driver: str) -> str:
+        """A database of the private cluster, reached through its socket."""
+        return f"postgresql+{driver}://postgres@/{database}?host={self.cluster_socket_dir}"
 
     @property
     def documents_dir(self) -> Path:

@@ -167,7 +167,7 @@ async def resume_run(flow_run_id: str, pause_key: str, run_input: dict[str, Any]
             result = await client.resume_flow_run(UUID(flow_run_id), run_input=run_input)
         except PrefectHTTPStatusError as err:
             # 409: input for this key already exists (a reused run); 4xx: Prefect will never
-            # take it. 5xx (SQLite "database is locked") is worth another try.
+            # take it. 5xx (a server restarting, its database away) is worth another try.
             if err.response.status_code < 500:
                 return Resume.REFUSED
             raise

@@ -1,7 +1,7 @@
 """The chaos harness: cases walked to the end by concurrent actors while faults are injected,
 then the invariants, checked in our database and at the SMTP server.
 
-bench/chaos.py runs it at scale (our database on a throwaway PostgreSQL cluster), and
+bench/chaos.py runs it at scale (on the stack's private PostgreSQL cluster), and
 tests/test_chaos.py runs a small version in `make test`. The parts:
 
 - `PLANS`: the steps of four kinds of case (member; non-member with an intake call and an
@@ -12,8 +12,7 @@ tests/test_chaos.py runs a small version in `make test`. The parts:
   yet", a database that is down, anything unexpected: it looks again and retries. A decision
   that was recorded counts as done even if handing it to the run failed.
 - `Faults`: SIGKILL of the worker with its flow-run processes, SMTP down, the Prefect server
-  restarted, our PostgreSQL stopped with runs in flight, a write burst against the Prefect
-  server's SQLite; each noted on the timeline.
+  restarted, our PostgreSQL stopped with runs in flight; each noted on the timeline.
 - `Monitor`: every few seconds it looks at every case (and, if asked, runs the sweep in this
   process first): does the system owe the case work (anything but "its run is paused at the
   pause the database says it awaits, and no decision is waiting"), and did the case make
@@ -29,16 +28,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import sqlite3
 import statistics
-import threading
 import time
 import warnings
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -46,7 +42,6 @@ import httpx
 from sqlalchemy import func, or_
 from sqlmodel import col, select
 
-from cli.stack import Stack, descendants
 from domain.errors import CaseError, DecisionConflict, InvalidTransition, Unavailable
 from domain.states import CaseState
 from flows.sweeps import sweep
@@ -60,6 +55,7 @@ from models.registration import Registration
 from policies import load_policy
 from service.actions import act, open_case
 from service.actors import Actor
+from stack.processes import Stack, descendants
 from tasks.runs import PREFECT_DOWN, RunPhase, RunView, observe_runs
 from tests.conftest import ASSOCIATION, PRACTITIONER, REGISTER, REVIEWER, TODAY, Mailbox
 from tests.factories import request
@@ -350,7 +346,6 @@ class Faults:
         self.cluster, self.web_url, self.api_headers = cluster, web_url, api_headers or {}
         self.random = random.Random(seed)
         self.api_statuses: Counter[str] = Counter()
-        self.burst_statuses: Counter[str] = Counter()
 
     def _begin(self, kind: str, detail: str = "") -> Fault:
         fault = Fault(kind, self.timeline.now(), detail=detail)
@@ -411,14 +406,18 @@ class Faults:
         await asyncio.sleep(self.random.uniform(0.3, 1.5))
         running = await count_runs(["RUNNING"])
         fault = self._begin("database down")
-        await asyncio.to_thread(self.cluster.stop)
+        # Our database on a cluster of its own (--postgres), or the stack's own cluster,
+        # which holds Prefect's database too: then both go.
+        await asyncio.to_thread(self.cluster.stop if self.cluster else
+                                lambda: self.stack.hold("postgres"))
         self.timeline.note(f"FAULT project PostgreSQL stopped for {seconds:.0f} s "
                            f"({running} runs Running)")
         until = time.monotonic() + seconds
         if self.web_url:
             await self._probe_api(until)
         await asyncio.sleep(max(0.0, until - time.monotonic()))
-        await asyncio.to_thread(self.cluster.start)
+        await asyncio.to_thread(self.cluster.start if self.cluster else
+                                lambda: self.stack.release("postgres"))
         self._end(fault, f"      project PostgreSQL up again; API answers meanwhile: "
                   f"{dict(self.api_statuses) or 'none'}")
 
@@ -439,79 +438,6 @@ class Faults:
                     kind = response.headers.get("content-type", "").split(";")[0]
                     self.api_statuses[f"{method} {response.status_code} {kind}"] += 1
                 await asyncio.sleep(3)
-
-    async def sqlite_burst(self, seconds: float, writers: int = 24, hold: float = 5) -> None:
-        """Many concurrent writes through Prefect's API while the actors go on, and in the
-        middle one outside writer holding the database's write lock for `hold` seconds (its
-        commit invalidates the snapshot of every transaction that read before it)."""
-        database = Path(self.stack.env()["PREFECT_HOME"]) / "prefect.db"
-        fault = self._begin("prefect sqlite burst")
-        self.timeline.note(f"FAULT burst of {writers} writers against Prefect's SQLite for "
-                           f"{seconds:.0f} s, its write lock held {hold:.0f} s")
-        auth = self.stack.settings.prefect.auth_string
-        stop = time.monotonic() + seconds
-        async with httpx.AsyncClient(base_url=self.stack.api_url, timeout=60,
-                                     auth=tuple(auth.split(":", 1)) if auth else None
-                                     ) as client:  # type: ignore[arg-type]
-            run_id = await self._scratch_run(client)
-
-            async def writer(n: int) -> None:
-                i = 0
-                while time.monotonic() < stop:
-                    i += 1
-                    calls = [("POST", "/variables/", {"name": f"chaos_{n}_{i}",
-                                                      "value": i}),
-                             ("POST", f"/flow_runs/{run_id}/input",
-                              {"key": f"chaos-{n}-{i}", "value": "x" * 200})]
-                    for method, path, body in calls:
-                        try:
-                            response = await client.request(method, path, json=body)
-                            self.burst_statuses[str(response.status_code)] += 1
-                        except httpx.HTTPError as err:
-                            self.burst_statuses[type(err).__name__] += 1
-
-            lock = threading.Thread(target=_hold_write_lock, args=(database, hold,
-                                                                   seconds / 2 - hold / 2),
-                                    daemon=True)
-            lock.start()
-            await asyncio.gather(*(writer(n) for n in range(writers)))
-            await asyncio.to_thread(lock.join)
-        log = (self.stack.log_dir or self.stack.settings.data_dir / "logs") / "prefect-server.log"
-        locked = log.read_text(errors="replace").count("database is locked") if log.exists() \
-            else 0
-        self._end(fault, f"      burst over: API answers {dict(self.burst_statuses)}; "
-                  f"'database is locked' in the server log so far: {locked}")
-
-    async def _scratch_run(self, client: httpx.AsyncClient) -> str:
-        """A flow run no worker picks up, to write run inputs against; retried while the
-        server answers "database is locked" (503) or nothing."""
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                flow = await client.post("/flows/", json={"name": "chaos-burst"})
-                run = await client.post("/flow_runs/", json={"flow_id": flow.json()["id"],
-                                                             "name": "chaos-burst"})
-                return str(run.json()["id"])
-            except (httpx.HTTPError, KeyError, ValueError) as err:
-                self.burst_statuses[f"setup: {type(err).__name__}"] += 1
-                if time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(1)
-
-
-def _hold_write_lock(database: Path, hold: float, delay: float) -> None:
-    time.sleep(max(0.0, delay))
-    connection = sqlite3.connect(database, timeout=60, isolation_level=None)
-    try:
-        connection.execute("BEGIN IMMEDIATE")
-        connection.execute("CREATE TABLE IF NOT EXISTS chaos_lock (at REAL)")
-        connection.execute("INSERT INTO chaos_lock VALUES (?)", (time.time(),))
-        time.sleep(hold)
-        connection.execute("COMMIT")
-        connection.execute("DROP TABLE IF EXISTS chaos_lock")
-    finally:
-        connection.close()
-
 
 @dataclass
 class Scheduled:

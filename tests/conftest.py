@@ -1,6 +1,7 @@
 """Real parts for the tests: an aiosmtpd SMTP server on loopback, SQLite (or PostgreSQL) case
-databases in temporary folders, and for the end-to-end tests a Prefect server with workers
-serving prefect.yaml, behind Prefect's API password.
+databases in temporary folders, and for the end-to-end tests the stack as `make demo` starts
+it: its private PostgreSQL cluster, a Prefect server behind its API password and workers
+serving prefect.yaml.
 
 Most tests need no Prefect server: the `offline` fixture gives them their own database, and a
 Prefect API address where nothing listens, so the service's hand-over to Prefect fails at once
@@ -30,12 +31,12 @@ from prefect.settings import (
 )
 
 from cli.smtp_sink import start_sink
-from cli.stack import Stack, free_port
 from domain.states import Role
 from models.case import find_case
 from models.db import migrate, read_session
 from service.actors import Actor
 from settings import get_settings
+from stack.processes import Stack, free_port
 
 TODAY = date(2026, 6, 1)
 ASSOCIATION = Actor(Role.ASSOCIATION_STAFF, "Anne de Vries")
@@ -143,29 +144,28 @@ def herreg_env(**values: str) -> Iterator[None]:
 
 
 @contextmanager
-def running_stack(data_dir: Path, *, database_url: str, prefect_database_url: str = "",
+def running_stack(data_dir: Path, *, database_url: str = "", prefect_database_url: str = "",
                   persist_task_results: bool = True, mailbox: Mailbox | None = None,
                   ) -> Iterator[Stack]:
-    """Point this process's settings at a fresh case database (and its SMTP server, unless
-    the caller set one) and start a stack for it, its Prefect API behind a password; the
-    previous settings come back afterwards."""
-    port = free_port()
+    """A stack as `make demo` starts it, on its own private PostgreSQL cluster in `data_dir`
+    (or on the databases given), its Prefect API behind a password, and this process's
+    settings pointed at it (and at its SMTP server, unless the caller set one); the previous
+    settings come back afterwards."""
     login = f"test:{uuid.uuid4().hex}"
     smtp = {"smtp__url": f"smtp://127.0.0.1:{mailbox.port}"} if mailbox else {}
     with herreg_env(environment="test", data_dir=str(data_dir), today=TODAY.isoformat(),
                     database__url=database_url, **smtp,
                     prefect__server_database_url=prefect_database_url,
-                    prefect__api_url=f"http://127.0.0.1:{port}/api",
                     prefect__auth_string=login):
-        migrate()
-        stack = Stack(settings=get_settings(), port=port,
+        stack = Stack(settings=get_settings(),
                       log_dir=Path(os.environ.get("HERREG_TEST_LOGS", data_dir / "logs")),
-                      persist_task_results=persist_task_results)
+                      persist_task_results=persist_task_results, durable=False)
         try:
             stack.start()
             stack.supervise()
-            with temporary_settings(updates={PREFECT_API_URL: stack.api_url,
-                                             PREFECT_API_AUTH_STRING: login}):
+            with herreg_env(prefect__api_url=stack.api_url), \
+                    temporary_settings(updates={PREFECT_API_URL: stack.api_url,
+                                                PREFECT_API_AUTH_STRING: login}):
                 yield stack
         finally:
             stack.stop()
@@ -248,9 +248,7 @@ def offline_module(offline_database: str, offline_mailbox: Mailbox, prefect_down
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory, stack_mailbox: Mailbox) -> Iterator[Stack]:
-    data_dir = tmp_path_factory.mktemp("data")
-    with running_stack(data_dir, database_url=f"sqlite:///{data_dir / 'cases.db'}",
-                       mailbox=stack_mailbox) as stack:
+    with running_stack(tmp_path_factory.mktemp("data"), mailbox=stack_mailbox) as stack:
         yield stack
 
 

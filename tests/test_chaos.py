@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from cli.stack import Stack
+from stack.processes import Stack
 from tests.chaos import (
     Faults,
     Monitor,

@@ -16,7 +16,9 @@ from cli.main import app
 from domain import messages as m
 from models.db import read_session
 from models.staff import staff_by_email
-from tests.conftest import TODAY, case_row, login
+from settings import get_settings
+from stack.postgres import Cluster
+from tests.conftest import TODAY, case_row, herreg_env, login
 from tests.factories import evidence
 from tests.replay import run_case
 
@@ -96,11 +98,14 @@ def test_the_command_line_finds_a_running_demo_and_never_makes_an_empty_database
 
     demo = tmp_path / ".data" / "demo"
     settings = {"HERREG_ENVIRONMENT": "development", "HERREG_DATA_DIR": str(demo)}
-    subprocess.run([cli, "migrate"], cwd=tmp_path, env={**clean, **settings}, check=True,
-                   capture_output=True)
-    (demo / "stack.env").write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
-    found = subprocess.run([cli, "list"], cwd=tmp_path, capture_output=True, text=True,
-                           env=clean)
+    with herreg_env(environment="development", data_dir=str(demo)), \
+            Cluster.of(get_settings(), durable=False) as cluster:  # the demo's database
+        cluster.ensure_databases()
+        subprocess.run([cli, "migrate"], cwd=tmp_path, env={**clean, **settings}, check=True,
+                       capture_output=True)
+        (demo / "stack.env").write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
+        found = subprocess.run([cli, "list"], cwd=tmp_path, capture_output=True, text=True,
+                               env=clean)
     assert found.returncode == 0, found.stderr
     assert "0 aanvraag/aanvragen." in found.stdout
-    assert not (tmp_path / ".data" / "herregistratie.db").exists()
+    assert not (tmp_path / ".data" / "postgres").exists()

@@ -23,13 +23,13 @@ from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 from prefect.flow_runs import aresume_flow_run
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from cli.stack import Stack, descendants, free_port
 from domain import messages as m
 from domain.states import CaseState, Role
 from flows.sweeps import sweep
 from models.case import get_case, history
 from models.db import read_session, session_scope
 from service.actions import act, open_case
+from stack.processes import Stack, descendants, free_port
 from tests.conftest import (
     ASSOCIATION,
     PRACTITIONER,

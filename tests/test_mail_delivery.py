@@ -15,13 +15,13 @@ import pytest
 from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 
-from cli.stack import free_port
 from domain.errors import InvalidTransition
 from models.db import read_session, session_scope, utcnow
 from models.outbox import MailStatus, OutboxMail, case_mails, claim
 from service.actions import change_identity, open_case
 from service.mail import resend_mail
 from settings import get_settings
+from stack.processes import free_port
 from tasks.cases import acknowledge_request
 from tasks.mail import DeliveryFailed, build_message, deliver_pending, message_id, send_message
 from tests.conftest import ASSOCIATION, REGISTER, TODAY, Mailbox, login, make_staff

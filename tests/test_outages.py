@@ -19,12 +19,12 @@ import pytest
 from fastapi.testclient import TestClient
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from cli.stack import free_port
 from domain import messages as m
 from models.case import get_case
 from models.db import read_session, session_scope
 from models.decision import get_decision
 from service.actions import act, open_case
+from stack.processes import free_port
 from tasks.links import make_token
 from tests.conftest import ASSOCIATION, TODAY, csrf_from, herreg_env
 from tests.factories import request

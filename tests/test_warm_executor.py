@@ -24,9 +24,9 @@ from prefect.client.schemas.filters import (
 )
 from prefect.input.run_input import keyset_from_paused_state
 
-from cli.stack import Stack, case_pool, read_stack_file
 from flows.inputs import AssociationDecision
 from service.actions import act, open_case
+from stack.processes import Stack, case_pool, read_stack_file
 from tasks.links import staff_case_url
 from tests.chaos import PLANS, Timeline, Walk, Walkers
 from tests.conftest import (

@@ -11,8 +11,8 @@ from contextlib import suppress
 
 from prefect.settings import PREFECT_WORKER_QUERY_SECONDS, temporary_settings
 
-from cli.stack import PROJECT_DIR, entrypoints
 from settings import get_settings
+from stack.processes import PROJECT_DIR, entrypoints
 from warm.pool import ChildPool
 from warm.worker import WarmWorker
 
