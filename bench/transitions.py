@@ -35,6 +35,7 @@ from uuid import UUID
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from measure import cpu_seconds, q95, rss_mb  # noqa: E402
 from prefect import get_client  # noqa: E402
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId  # noqa: E402
 from prefect.states import Paused  # noqa: E402
@@ -47,7 +48,7 @@ from models.practitioner import Practitioner  # noqa: E402
 from service.actions import act, open_case  # noqa: E402
 from service.actors import Actor  # noqa: E402
 from settings import get_settings  # noqa: E402
-from stack.processes import Stack, descendants, free_port  # noqa: E402
+from stack.processes import Stack, free_port  # noqa: E402
 from tasks.runs import configured_api  # noqa: E402
 
 TODAY = date(2026, 12, 1)
@@ -145,32 +146,6 @@ async def wait_mails(arrivals: Arrivals, keys: list[str], timeout: float) -> flo
             return max(arrivals.at[key] for key in keys)
         await asyncio.sleep(0.02)
     raise TimeoutError(f"{sum(k not in arrivals.at for k in keys)} mails did not arrive")
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU of a process and everything it started, live or already ended (and reaped)."""
-    total = 0.0
-    for each in [pid, *descendants(pid)]:
-        try:
-            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
-    return total
-
-
-def rss_mb(pid: int) -> float:
-    total = 0
-    for each in [pid, *descendants(pid)]:
-        try:
-            total += int(Path(f"/proc/{each}/statm").read_text().split()[1])
-        except OSError:
-            continue
-    return total * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def q95(values: list[float]) -> float:
-    return statistics.quantiles(values, n=20)[18] if len(values) > 1 else values[0]
 
 
 @dataclass

@@ -387,13 +387,18 @@ def executor_command(
     pool: Annotated[str, typer.Option("--pool", help="werkpool")] = "herregistratie",
     name: Annotated[str | None, typer.Option("--naam", help="vaste naam van deze executor")] =
     None,
+    processes: Annotated[int | None, typer.Option(
+        "--processen", min=1, help="processen (standaard HERREG_PREFECT__WARM_PROCESSES)")] = None,
+    threads: Annotated[int | None, typer.Option(
+        "--draden", min=1, help="runs tegelijk per proces")] = None,
 ) -> None:
     """De warme executor starten: runs van de werkpool in processen die de flows al geladen
     hebben (`runner` en `demo` starten hem zelf)."""
     from warm.main import default_name, serve
 
     with configured_api():
-        asyncio.run(serve(pool, name or default_name(pool)))
+        asyncio.run(serve(pool, name or default_name(pool), processes=processes,
+                          threads=threads))
 
 
 @app.command("web")

@@ -113,6 +113,7 @@ async def open_case(data: dict[str, Any], *, actor: Actor,
     lapsed specialisation qualifies. A known KP number keeps its name and e-mail: a request
     that differs is refused, since changing them is a staff action of its own
     (`change_identity`)."""
+    clicked = time.monotonic()
     request: CaseRequest = parse_input(CaseRequest, data)
     code = request.specialisation.strip().upper()
     if code not in SPECIALISATIONS:
@@ -170,7 +171,8 @@ async def open_case(data: dict[str, Any], *, actor: Actor,
                                  uploaded_by=actor.name))
         case_id, number = case.id, case.number
     delivered = await _bounded(_attach(case_id, number))  # else the reconciler starts it
-    return await _outcome(case_id, number, CaseState.REQUESTED, delivered, None)
+    return await _outcome(case_id, number, CaseState.REQUESTED, delivered, None,
+                          clicked=clicked)
 
 
 def _practitioner(session: Session, request: CaseRequest) -> Practitioner:
@@ -253,6 +255,7 @@ async def act(case_ref: str, action: str, data: dict[str, Any], *, actor: Actor,
     """Validate and record one decision, then hand it to the case's run. `pause_key` names the
     step the person saw; if the case has moved on since, the decision is refused rather than
     taken for the next step (a late double click, a stale page)."""
+    clicked = time.monotonic()
     kind = DECISIONS.get(action)
     if kind is None:
         raise InvalidInput({"action": m.UNKNOWN_ACTION.format(
@@ -276,15 +279,16 @@ async def act(case_ref: str, action: str, data: dict[str, Any], *, actor: Actor,
         delivered = await _bounded(_start_closure(case_id, number, str(record_id)))
     else:
         delivered = await _bounded(_hand_over(flow_run_id, key, run_input, wait_seconds=5))
-    return await _outcome(case_id, number, state, delivered, key)
+    return await _outcome(case_id, number, state, delivered, key, clicked=clicked)
 
 
 async def _outcome(case_id: int, number: str, state: CaseState, delivered: bool,
-                   answered: str | None) -> Outcome:
-    """Waits `prefect.click_wait_seconds` at most for the run to take the step, so the person
-    who clicked sees the new state and the next step; past that, "being processed"."""
+                   answered: str | None, *, clicked: float) -> Outcome:
+    """Waits until `prefect.click_wait_seconds` after the click at most (recording and the
+    hand-over count) for the run to take the step, so the person who clicked sees the new
+    state and the next step; past that, "being processed"."""
     if delivered:
-        deadline = time.monotonic() + get_settings().prefect.click_wait_seconds
+        deadline = clicked + get_settings().prefect.click_wait_seconds
         while True:
             try:
                 with read_session() as session:

@@ -7,6 +7,7 @@ seconds. One stack per data folder: a second one is refused, in Dutch, before it
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import secrets
 import shutil
@@ -31,6 +32,7 @@ from stack.postgres import Cluster, ClusterError
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PREFECT_YAML = PROJECT_DIR / "prefect.yaml"
 PORT_ATTEMPTS = 5
+DEPLOYED = "herregistratie_deployed"  # a Prefect variable: the fingerprint last deployed
 
 
 class StackError(Exception):
@@ -58,6 +60,13 @@ def work_pools() -> dict[str, str]:
 def entrypoints(pool: str) -> list[str]:
     """The flows of the deployments a work pool serves (loaded once by a warm executor)."""
     return sorted({d["entrypoint"] for d in _deployments() if d["work_pool"]["name"] == pool})
+
+
+def deployment_names() -> list[str]:
+    """`flow/deployment` of each deployment (the flow's name is its entrypoint function's,
+    with dashes, as Prefect names it)."""
+    return [f"{d['entrypoint'].rsplit(':', 1)[1].replace('_', '-')}/{d['name']}"
+            for d in _deployments()]
 
 
 def case_pool() -> str:
@@ -149,6 +158,12 @@ class Stack:
             # ask for a token before its first change, a request per client and so per run.
             "PREFECT_CLIENT_CSRF_SUPPORT_ENABLED": "false",
             "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(prefect.heartbeat_seconds),
+            # Server services the stack has no use for: automations (triggers and their
+            # actions), the foreman (work-pool and worker status) and the late-run marker.
+            # Each costs the server CPU on every event or loop.
+            "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "false",
+            "PREFECT_SERVER_SERVICES_FOREMAN_ENABLED": "false",
+            "PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED": "false",
             "PREFECT_SERVER_API_AUTH_STRING": prefect.auth_string,
             "PREFECT_API_AUTH_STRING": prefect.auth_string,
             "HERREG_PROJECT_DIR": str(PROJECT_DIR),
@@ -235,36 +250,67 @@ class Stack:
                                  if key.startswith("HERREG_")))
 
     def deploy(self) -> None:
-        """Create the work pools (if needed) and apply prefect.yaml."""
-        env = self.env()
-
-        def prefect(*args: str) -> None:
-            done = subprocess.run([self._prefect(), *args], env=env, cwd=PROJECT_DIR,
-                                  capture_output=True, text=True, check=False)
+        """Create or update the work pools and apply prefect.yaml. Skipped when nothing it
+        depends on changed since the last time on this Prefect server (a fingerprint kept in a
+        Prefect variable), so a restart does not spend seconds deploying what is there."""
+        fingerprint = self._deployment_fingerprint()
+        with httpx.Client(base_url=self.api_url, timeout=30,
+                          auth=_login(self.settings.prefect.auth_string)) as api:
+            found = api.get(f"/variables/name/{DEPLOYED}")
+            if found.status_code == 200 and found.json().get("value") == fingerprint and all(
+                    api.get(f"/deployments/name/{name}").status_code == 200
+                    for name in deployment_names()):
+                return
+            self._work_pool(api, case_pool(), self.settings.prefect.concurrency)
+            # One sweep at a time: a long one (a repair storm) delays the next, never
+            # overlaps it.
+            self._work_pool(api, sweep_pool(), 1)
+            done = subprocess.run(
+                [self._prefect(), "--no-prompt", "deploy", "--all", "--prefect-file",
+                 str(PREFECT_YAML)], env=self.env(), cwd=PROJECT_DIR, capture_output=True,
+                text=True, check=False)
             if done.returncode != 0:
                 last = (done.stderr or done.stdout).strip().splitlines()[-1:]
-                raise StackError(f"`prefect {' '.join(args[:2])}` mislukte ({': '.join(last)}); "
-                                 f"zie de logbestanden in {self.logs}.")
+                raise StackError(f"`prefect deploy` mislukte ({''.join(last)}); zie de "
+                                 f"logbestanden in {self.logs}.")
+            if found.status_code == 200:
+                api.patch(f"/variables/name/{DEPLOYED}", json={"value": fingerprint})
+            else:
+                api.post("/variables/", json={"name": DEPLOYED, "value": fingerprint})
 
-        prefect("work-pool", "create", case_pool(), "--type", "process", "--overwrite")
-        prefect("work-pool", "set-concurrency-limit", case_pool(),
-                str(self.settings.prefect.concurrency))
-        prefect("work-pool", "create", sweep_pool(), "--type", "process", "--overwrite")
-        # One sweep at a time: a long one (a repair storm) delays the next, never overlaps it.
-        prefect("work-pool", "set-concurrency-limit", sweep_pool(), "1")
-        prefect("--no-prompt", "deploy", "--all", "--prefect-file", str(PREFECT_YAML))
+    def _deployment_fingerprint(self) -> str:
+        """What a deployment is made of: prefect.yaml, the flows' code (their parameters),
+        the pools' limits and this project's folder."""
+        digest = hashlib.sha256(PREFECT_YAML.read_bytes())
+        for entrypoint in sorted({d["entrypoint"] for d in _deployments()}):
+            digest.update((PROJECT_DIR / entrypoint.split(":", 1)[0]).read_bytes())
+        digest.update(f"{self.settings.prefect.concurrency}:{PROJECT_DIR}".encode())
+        return digest.hexdigest()
+
+    @staticmethod
+    def _work_pool(api: httpx.Client, name: str, limit: int) -> None:
+        """A process work pool with Prefect's own job template and a concurrency limit, as
+        `prefect work-pool create --type process --overwrite` makes it, by one API call."""
+        from prefect.workers.process import ProcessWorker
+
+        pool = {"base_job_template": ProcessWorker.get_default_base_job_template(),
+                "concurrency_limit": limit}
+        made = api.post("/work_pools/", json={"name": name, "type": "process", **pool})
+        if made.status_code == 409:
+            made = api.patch(f"/work_pools/{name}", json=pool)
+        if made.is_error:
+            raise StackError(f"De werkpool {name} kon niet worden aangemaakt ({made.status_code}: "
+                             f"{made.text[:200]}).")
 
     def start_worker(self) -> None:
         """Case runs go to the warm executor (`herregistratie executor`), or with
         HERREG_PREFECT__EXECUTOR=stock to Prefect's process worker, a process per run. The
-        sweep, once a minute, keeps the process worker. No `--limit` on a process worker:
-        prefect 3.8.8's worker limiter crashes the worker when a resumed run is picked up
-        while its suspended process still holds a token. The pool's concurrency limit (set
-        in `deploy`) bounds the processes instead."""
+        sweep, once a minute and one at a time, has a warm executor of its own with one
+        process and one thread: a process worker started a Python process for every sweep,
+        some 3 CPU seconds a minute on an idle stack."""
         self._spawn("worker", *self._case_worker())
-        self._spawn("sweep-worker", self._prefect(), "worker", "start", "--pool", sweep_pool(),
-                    env={"PREFECT_WORKER_QUERY_SECONDS":
-                         str(self.settings.prefect.fallback_query_seconds)})
+        self._spawn("sweep-worker", self._herregistratie(), "executor", "--pool", sweep_pool(),
+                    "--processen", "1", "--draden", "1")
 
     def _herregistratie(self) -> str:
         return str(Path(sys.executable).parent / "herregistratie")
@@ -459,6 +505,11 @@ def _end(process: subprocess.Popen[bytes], stop_signal: int = signal.SIGTERM) ->
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def _login(auth_string: str) -> tuple[str, str]:
+    user, _, password = auth_string.partition(":")
+    return user, password
 
 
 def _port_taken(port: int) -> bool:

@@ -22,11 +22,14 @@ def default_name(pool: str) -> str:
     return f"warm-{pool}-{socket.gethostname()}"
 
 
-async def serve(pool: str, name: str) -> None:
+async def serve(pool: str, name: str, *, processes: int | None = None,
+                threads: int | None = None) -> None:
+    """Serve `pool` until SIGTERM: by default in `warm_processes` processes sharing the pool's
+    concurrency between their threads."""
     prefect = get_settings().prefect
-    processes = prefect.warm_processes
+    processes = processes or prefect.warm_processes
     children = ChildPool(
-        size=processes, threads=math.ceil(prefect.concurrency / processes),
+        size=processes, threads=threads or math.ceil(prefect.concurrency / processes),
         project_dir=str(PROJECT_DIR), entrypoints=entrypoints(pool),
         recycle_runs=prefect.warm_recycle_runs,
         recycle_bytes=prefect.warm_recycle_mb * 1024 * 1024)

@@ -146,15 +146,18 @@ class ChildPool:
         return child
 
     def _read(self, child: Child) -> None:
-        """A thread per process: its messages, and its death, go to the event loop."""
+        """A thread per process: its messages, and its death, go to the event loop (unless
+        the executor is stopping and its loop is gone: then nobody needs to hear it)."""
         assert self._loop is not None
-        while True:
-            try:
-                message = child.conn.recv()
-            except (EOFError, OSError):
-                self._loop.call_soon_threadsafe(self._ended, child)
-                return
-            self._loop.call_soon_threadsafe(self._received, child, message)
+        loop = self._loop
+        with suppress(RuntimeError):  # "Event loop is closed", on the way out
+            while True:
+                try:
+                    message = child.conn.recv()
+                except (EOFError, OSError):
+                    loop.call_soon_threadsafe(self._ended, child)
+                    return
+                loop.call_soon_threadsafe(self._received, child, message)
 
     def _received(self, child: Child, message: tuple[Any, ...]) -> None:
         if message[0] == READY:
