@@ -5,6 +5,12 @@ Tests assert on these constants."""
 WRONG_STATE = "Deze actie kan niet in de huidige status van de aanvraag ({state}: {label})."
 NOT_AWAITED = "De aanvraag wacht nu niet op '{action}' maar op '{awaited}'."
 ALREADY_DECIDED = "Voor deze stap is al een besluit ontvangen; het wordt verwerkt."
+WITHDRAWN_MEANWHILE = "De aanvraag is intussen ingetrokken; uw besluit is niet vastgelegd."
+DECIDED_MEANWHILE = (
+    "Er is intussen een besluit genomen over de stap '{title}'; de intrekking is niet "
+    "vastgelegd. Wacht tot dat besluit verwerkt is (een ogenblik) en trek de aanvraag dan zo "
+    "nodig opnieuw in."
+)
 CASE_OPENED = "Aanvraag {number} is geregistreerd; de oefentherapeut krijgt een bevestiging."
 ROLE_NOT_ALLOWED = "Als {role} mag u de actie '{action}' niet uitvoeren."
 CASE_NOT_FOUND = "Aanvraag {case} bestaat niet."
@@ -34,6 +40,10 @@ IDENTITY_DIFFERS = (
 RESTART_TITLE = "Herstarten"
 PREFECT_UNAVAILABLE = (
     "De workflowserver is nu niet bereikbaar. Probeer het over een minuut opnieuw."
+)
+NOTHING_RECORDED = (
+    "Het is nu te druk, of de database is even niet bereikbaar: er is niets vastgelegd. Probeer "
+    "het over een minuut opnieuw."
 )
 DATABASE_UNAVAILABLE = (
     "De database is tijdelijk niet bereikbaar. Probeer het over een minuut opnieuw; wat eerder "
@@ -122,6 +132,23 @@ DELAYED = (
     "Het besluit is vastgelegd, maar de verwerking duurt langer dan normaal. Het systeem "
     "herstelt dit automatisch; u hoeft niets te doen."
 )
+DELAYED_NO_SWEEP = (
+    "Het besluit is vastgelegd, maar de verwerking duurt langer dan normaal, en de automatische "
+    "controle (de sweep) heeft sinds {last} niet gedraaid: dit herstelt nu niet vanzelf. Meld "
+    "het bij de beheerder; na {minutes} minuten kunt u de aanvraag hier herstarten."
+)
+WAITING_TOO_LONG = (
+    "Vastgelopen: het besluit wacht sinds {since} op verwerking{cause}. Kies 'Herstarten'; "
+    "blijft het daarna hangen, kijk dan in de logboeken."
+)
+SWEEP_LATE_CAUSE = " en de automatische controle (de sweep) heeft sinds {last} niet gedraaid"
+SWEEP_LATE = (
+    "De automatische controle (de sweep) heeft sinds {last} niet gedraaid. Vertraagde besluiten, "
+    "verlopen termijnen en herinneringen wachten daarop. Controleer de stack (logboek "
+    "sweep-worker); `herregistratie sweep` draait haar met de hand."
+)
+SWEEP_LAST = "Laatste sweep: {last}."
+SWEEP_NEVER = "Er heeft nog geen sweep gedraaid."
 
 RESEND_TITLE = "E-mail opnieuw versturen"
 MAIL_NOT_DEAD = "Deze e-mail staat niet als onbestelbaar gemarkeerd; opnieuw versturen kan niet."

@@ -4,9 +4,10 @@ The register's calendar (reminders, the submission window, the lapse of R4, each
 reminders before a pause's due date to whoever must act, and late reviews escalated to KP;
 the reconciler, which hands decisions to runs that did not get them and
 replaces runs that are lost, dead or stuck; withdrawals whose own run did not close the case;
-expired pauses; and mail that could not be sent while SMTP was down. Every part, and every
-case within a part, fails on its own: one error never holds up the rest, and the report counts
-what happened per cause, errors included.
+expired pauses; and mail that could not be sent while SMTP was down. Last, the sweep writes
+down that it ran: pages say "this heals by itself" only while sweeps keep coming. Every part,
+and every case within a part, fails on its own: one error never holds up the rest, and the
+report counts what happened per cause, errors included.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from tasks.deadlines import send_deadline_reminders
 from tasks.mail import deliver_mail
 from tasks.reconcile import Action, Repair, plan_repairs, repair_case
 from tasks.registrations import mark_lapsed_registrations, send_calendar_notices
+from tasks.sweep_log import sweep_done
 
 
 @task(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5)
@@ -67,6 +69,7 @@ async def sweep(today: date | None = None) -> dict[str, int]:
 
     sending = deliver_mail.with_options(retries=1, retry_delay_seconds=2)
     report["mailed"] = await _outcome(report, await sending(return_state=True)) or 0  # type: ignore[misc]
+    await _outcome(report, sweep_done(dict(report), return_state=True))
     return dict(report)
 
 

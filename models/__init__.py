@@ -13,10 +13,11 @@ from models.practitioner import Practitioner, PractitionerChange
 from models.registration import Registration, RegistrationNotice
 from models.review import Review, Reviewer
 from models.staff import ApiToken, StaffSession, StaffUser
+from models.sweep import SweepRun
 
 __all__ = [
     "ApiToken", "BankEntry", "Case", "CaseEvent", "Certificate", "Counter", "CreditNote",
     "DecisionRecord", "Document", "IntakeSlot", "Invoice", "OnlinePayment", "OutboxMail",
     "Practitioner", "PractitionerChange", "Registration", "RegistrationNotice", "Review",
-    "Reviewer", "StaffSession", "StaffUser",
+    "Reviewer", "StaffSession", "StaffUser", "SweepRun",
 ]

@@ -18,13 +18,15 @@ from typing import Any
 from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, create_engine
 
 from settings import get_settings
 
-# What a database that is down, restarting or locked past its timeout raises.
-DATABASE_DOWN = (OperationalError, InterfaceError)
+# What a database that is down, restarting or locked past its timeout raises, and a pool that
+# had no connection free in time (a burst): either way nothing of the request was done.
+DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeout)
 
 
 def utcnow() -> datetime:
@@ -53,7 +55,9 @@ class UTCDateTime(TypeDecorator[datetime]):
 def _engine(url: str, pid: int) -> Engine:
     """A forked runner process must not reuse its parent's connections, hence the pid key."""
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
+        pool = get_settings().database
+        return create_engine(url, pool_pre_ping=True, pool_size=pool.pool_size,
+                             max_overflow=pool.max_overflow, pool_timeout=pool.pool_timeout)
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")

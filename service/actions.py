@@ -53,6 +53,7 @@ from policies import Evidence, load_policy
 from service.actors import Actor
 from service.claims import check_claim
 from service.documents import Upload, store
+from service.read_model import Phase, case_progress
 from service.validation import dutch_errors
 from settings import get_settings
 from tasks.decisions import record_decision
@@ -375,7 +376,9 @@ def _awaited_pause(case: Case, kind: type[Decision], pause_key: str | None) -> s
 
 
 async def restart_case(case_ref: str, *, actor: Actor) -> Outcome:
-    """KP's repair action for a case the reconciler marked stuck: a fresh run, a new count."""
+    """KP's repair action for a stuck case (marked by the reconciler, or waiting too long for
+    whatever reason, the sweep's absence included): a fresh run, a new count. It needs no
+    sweep: the run is started here."""
     if actor.role not in (Role.REGISTER_STAFF, Role.OPERATOR):
         raise NotAllowed(m.ROLE_NOT_ALLOWED.format(role=actor.role.label,
                                                    action=m.RESTART_TITLE))
@@ -384,7 +387,7 @@ async def restart_case(case_ref: str, *, actor: Actor) -> Outcome:
         if case.state.is_closed:
             raise InvalidTransition(m.CASE_CLOSED.format(label=case.state.label),
                                     state=case.state)
-        if case.stuck_reason is None:
+        if case_progress(session, case).phase is not Phase.STUCK:
             raise InvalidTransition(m.NOT_STUCK, state=case.state)
         case_id, number, state = case.id or 0, case.number, case.state
         generation, flow_run_id = case.run_generation, case.flow_run_id

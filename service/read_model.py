@@ -28,11 +28,12 @@ from flows.inputs import DECISIONS, Withdrawal
 from models.case import Case, CaseEvent, EventKind, case_policy, case_verdict, history
 from models.certificate import CertificatePublic, get_certificate
 from models.db import utcnow
-from models.decision import unconsumed
+from models.decision import DecisionRecord, unconsumed
 from models.invoice import Invoice, InvoiceKind, InvoicePublic, InvoiceStatus, case_invoices
 from models.outbox import OutboxMail, case_mails
 from models.practitioner import Practitioner, PractitionerPublic
 from models.review import Reviewer, ReviewPublic, case_reviews
+from models.sweep import last_sweep
 from settings import AMSTERDAM, get_settings
 from tasks.deadlines import ESCALATION
 from tasks.rendering import format_date
@@ -62,7 +63,30 @@ PUBLIC_DELAYED = (
 PUBLIC_RECEIVED = "Wij hebben het ontvangen; het wordt nu verwerkt."
 
 
+@dataclass(frozen=True)
+class SweepHealth:
+    """When the sweep last finished, and whether that is longer ago than it should be."""
+
+    last: datetime | None
+    late: bool
+
+    @property
+    def staff_text(self) -> str:
+        if self.last is None:
+            return m.SWEEP_NEVER
+        return (m.SWEEP_LATE if self.late else m.SWEEP_LAST).format(last=when(self.last))
+
+
+def sweep_health(session: Session, now: datetime | None = None) -> SweepHealth:
+    last = last_sweep(session=session)
+    limit = timedelta(minutes=get_settings().repair.sweep_late_minutes)
+    return SweepHealth(last, last is not None and (now or utcnow()) - last > limit)
+
+
 def case_progress(session: Session, case: Case, now: datetime | None = None) -> Progress:
+    """Waiting for a person; or a decision being processed, delayed (the sweep repairs it:
+    said only while sweeps come), or stuck: marked by the reconciler, or waiting longer than
+    `repair.stuck_after_minutes` for whatever reason, the sweep's absence included."""
     now = now or utcnow()
     if case.state.is_closed:
         return Progress(Phase.CLOSED)
@@ -74,9 +98,42 @@ def case_progress(session: Session, case: Case, now: datetime | None = None) -> 
     if case.awaiting_key is not None and not waiting_for:
         return Progress(Phase.WAITING)
     since = min(waiting_for) if waiting_for else case.updated_at
-    if now - since > DELAYED_AFTER:
-        return Progress(Phase.DELAYED, m.DELAYED, PUBLIC_DELAYED, since)
-    return Progress(Phase.PROCESSING, m.RECEIVED_PENDING, PUBLIC_RECEIVED, since)
+    if now - since <= DELAYED_AFTER:
+        return Progress(Phase.PROCESSING, m.RECEIVED_PENDING, PUBLIC_RECEIVED, since)
+    health = sweep_health(session, now)
+    late = m.SWEEP_LATE_CAUSE.format(last=when(health.last)) if health.late and health.last \
+        else ""
+    repair = get_settings().repair
+    if now - since > timedelta(minutes=repair.stuck_after_minutes):
+        return Progress(Phase.STUCK, m.WAITING_TOO_LONG.format(since=when(since), cause=late),
+                        PUBLIC_DELAYED, since)
+    text = m.DELAYED_NO_SWEEP.format(last=when(health.last), minutes=repair.stuck_after_minutes) \
+        if late and health.last else m.DELAYED
+    return Progress(Phase.DELAYED, text, PUBLIC_DELAYED, since)
+
+
+def waiting_too_long(now: datetime) -> ColumnElement[bool]:
+    """SQL for `case_progress`'s stuck-by-waiting: a decision on the awaited pause (or a
+    withdrawal) unprocessed for longer than the limit, or a case that reached no pause for as
+    long. Cases marked by the reconciler are `Case.stuck_reason`."""
+    cutoff = now - timedelta(minutes=get_settings().repair.stuck_after_minutes)
+    unprocessed = exists().where(
+        col(DecisionRecord.case_id) == Case.id, col(DecisionRecord.consumed_at).is_(None),
+        col(DecisionRecord.recorded_at) < cutoff,
+        or_(col(DecisionRecord.pause_key) == Case.awaiting_key,
+            col(DecisionRecord.pause_key) == Withdrawal.action))
+    return and_(col(Case.state).not_in(CLOSED_STATES), or_(
+        unprocessed, and_(col(Case.awaiting_key).is_(None), col(Case.updated_at) < cutoff)))
+
+
+def stuck_cases(session: Session, case_ids: list[int], now: datetime | None = None) -> set[int]:
+    """Of these cases, those stuck either way (the inbox's mark)."""
+    if not case_ids:
+        return set()
+    found = session.exec(select(Case.id).where(
+        col(Case.id).in_(case_ids),
+        or_(col(Case.stuck_reason).is_not(None), waiting_too_long(now or utcnow()))))
+    return {case_id for case_id in found if case_id is not None}
 
 
 def state_path(case: Case, events: list[CaseEvent]) -> list[CaseState]:
@@ -341,7 +398,7 @@ def find_cases(session: Session, query: CaseQuery) -> tuple[list[tuple[Case, Pra
     if query.waiting_for is not None:
         mine: ColumnElement[bool] = col(Case.awaiting_action).in_(query.waiting_for)
         if query.with_stuck:
-            mine = or_(mine, col(Case.stuck_reason).is_not(None))
+            mine = or_(mine, col(Case.stuck_reason).is_not(None), waiting_too_long(utcnow()))
         if query.with_escalated:
             mine = or_(mine, escalated())
         statement = statement.where(mine)

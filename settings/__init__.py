@@ -38,8 +38,16 @@ class SettingsError(Exception):
 
 
 class DatabaseSettings(BaseModel):
+    """Our case database. Each process (web app, executor process) has one pool; a request or
+    a step holds one connection at a time, so `pool_size + max_overflow` requests can work at
+    once and the rest wait `pool_timeout` seconds, then get a Dutch 503."""
+
     url: str = Field("", description="SQLAlchemy URL of our case database; empty: the "
                      "stack's private PostgreSQL cluster in data_dir")
+    pool_size: int = Field(10, ge=1, description="connections kept open per process")
+    max_overflow: int = Field(10, ge=0, description="extra connections under load")
+    pool_timeout: float = Field(10, gt=0, description="seconds a request waits for a "
+                                "connection before it is told to try again (503)")
 
 
 class SmtpSettings(BaseModel):
@@ -116,6 +124,13 @@ class RepairSettings(BaseModel):
         "for this long"
     )
     stuck_retry_minutes: int = Field(10, description="how often a stuck case is tried again")
+    stuck_after_minutes: int = Field(
+        10, ge=1, description="a decision still unprocessed this long marks its case stuck "
+        "(vastgelopen, with the restart action), whatever the reason: also when the sweep "
+        "itself does not run")
+    sweep_late_minutes: int = Field(
+        5, ge=2, description="no finished sweep for this long: pages stop saying that delays "
+        "heal by themselves and tell staff the sweep is not running")
     per_sweep: int = Field(
         200, ge=1, description="repairs one sweep carries out; more wait for the next sweep, so "
         "a storm (the Prefect server lost its database) drains in passes of a minute or two"

@@ -330,10 +330,11 @@ class Stack:
 
     # --- the web app -----------------------------------------------------------------------
 
-    def start_web(self, timeout: float = 60) -> str:
-        """The web app (`herregistratie web`) on the configured loopback port; its URL."""
+    def start_web(self, timeout: float = 60, env: dict[str, str] | None = None) -> str:
+        """The web app (`herregistratie web`) on the configured loopback port; its URL. `env`:
+        settings of its own (a test's small database pool)."""
         def spawn() -> Child:
-            return self._spawn("web", self._herregistratie(), "web")
+            return self._spawn("web", self._herregistratie(), "web", env=env)
 
         def move() -> None:
             old, port = self.web_url, free_port()

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from domain.errors import CaseClosed, DecisionConflict, InvalidInput
 from domain.messages import (
@@ -22,11 +22,14 @@ from domain.messages import (
     CASE_CLOSED,
     DATE_BEFORE,
     DATE_IN_FUTURE,
+    DECIDED_MEANWHILE,
     DECLINE_NEEDS_SHORTFALL,
+    WITHDRAWN_MEANWHILE,
 )
 from domain.states import Role
 from domain.working_days import due_date
 from flows.inputs import (
+    DECISIONS,
     AdditionsSupplied,
     ApplicationSubmitted,
     AssociationDecision,
@@ -36,6 +39,7 @@ from flows.inputs import (
     IntakeOutcome,
     PaymentReceived,
     PortfolioReopened,
+    Withdrawal,
 )
 from models.case import Case, CaseEvent, EventKind, add_note, case_verdict, get_case, get_event
 from models.db import session_scope, utcnow
@@ -114,6 +118,7 @@ def record_decision(
     errors = validate_decision(case=case, decision=decision, today=get_settings().current_date())
     if errors:
         raise InvalidInput(errors)
+    _first_one_wins(session, case, decision)
     data = decision.model_dump(mode="json")
     record = DecisionRecord(case_id=case.id or 0, pause_key=pause_key, action=decision.action,
                             input=data, actor_role=role, actor_name=name, source=source)
@@ -128,6 +133,39 @@ def record_decision(
     except IntegrityError as err:
         raise DecisionConflict(ALREADY_DECIDED) from err
     return record
+
+
+def _first_one_wins(session: Session, case: Case, decision: Decision) -> None:
+    """A withdrawal and a step's decision that meet are ordered by this transaction, which
+    holds the case lock: whichever was recorded first wins and the other is refused. The step
+    counts as decided from its decision's recording until the run has carried it out."""
+    if isinstance(decision, Withdrawal):
+        pending = step_in_flight(session, case)
+        if pending is not None:
+            kind = DECISIONS.get(pending.action)
+            raise DecisionConflict(DECIDED_MEANWHILE.format(
+                title=kind.title if kind else pending.action))
+        return
+    withdrawn = get_decision(session=session, case_id=case.id or 0, pause_key=Withdrawal.action)
+    if withdrawn is not None:
+        raise DecisionConflict(WITHDRAWN_MEANWHILE)
+
+
+def step_in_flight(session: Session, case: Case) -> DecisionRecord | None:
+    """The step decision the run has yet to carry out: recorded and not yet taken by the run
+    at the pause the case awaits, or taken while no pause has opened since (the step itself
+    is being done)."""
+    latest = session.exec(select(DecisionRecord).where(
+        DecisionRecord.case_id == case.id, DecisionRecord.pause_key != Withdrawal.action,
+    ).order_by(col(DecisionRecord.id).desc())).first()
+    if latest is None:
+        return None
+    if latest.consumed_at is None:
+        return latest if latest.pause_key == case.awaiting_key else None
+    opened_since = session.exec(select(CaseEvent.id).where(
+        CaseEvent.case_id == case.id, col(CaseEvent.key).startswith("pause:"),
+        col(CaseEvent.at) >= latest.consumed_at)).first()
+    return None if opened_since is not None else latest
 
 
 class PauseInfo(BaseModel):
@@ -199,11 +237,13 @@ def accept_decision(case_id: int, pause_key: str, offered: Decision) -> dict[str
                 record = record_decision(session=session, case=case, pause_key=pause_key,
                                          decision=offered, role=Role.OPERATOR, name=PREFECT_UI,
                                          source=DecisionSource.PREFECT_UI)
-            except InvalidInput as refused:
+            except (InvalidInput, DecisionConflict) as refused:
+                errors = refused.errors if isinstance(refused, InvalidInput) else \
+                    {"": str(refused)}
                 add_note(session=session, case=case, key=refused_key,
                          action=f"rejected:{offered.action}", role=Role.OPERATOR,
                          name=PREFECT_UI, data={"input": offered.model_dump(mode="json"),
-                                                "errors": refused.errors})
+                                                "errors": errors})
                 return None
         _consume(session, case, record, pause_key)
         return dict(record.input)

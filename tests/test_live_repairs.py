@@ -22,12 +22,14 @@ from prefect import get_client
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 from prefect.flow_runs import aresume_flow_run
 from prefect.settings import PREFECT_API_URL, temporary_settings
+from prefect.states import Pending
 
 from domain import messages as m
 from domain.states import CaseState, Role
 from flows.sweeps import sweep
 from models.case import get_case, history
-from models.db import read_session, session_scope
+from models.db import read_session, session_scope, utcnow
+from models.sweep import last_sweep
 from service.actions import act, open_case
 from stack.processes import Stack, descendants, free_port
 from tests.conftest import (
@@ -270,3 +272,29 @@ async def test_a_repair_storm_drains_in_passes(monkeypatch: pytest.MonkeyPatch) 
         report = await sweep()
     assert report["repairs_left"] == 1
     assert report[f"settled:{Cause.RUN_MISSING}"] == 2
+
+
+async def test_a_sweep_left_pending_does_not_hold_the_sweeps_slot(stack: Stack) -> None:
+    """Seen after a power cut: a sweep run left Pending held the sweep pool's only slot, and
+    every later sweep stayed Late, the reconciler with it. The pool's executor ends such a run
+    (it needs no sweep for that), and the scheduled sweeps go on and are written down."""
+    async with get_client() as client:
+        deployment = await client.read_deployment_by_name("sweep/sweep")
+        assert deployment.id is not None
+        held = await client.create_flow_run_from_deployment(
+            deployment.id, state=Pending(timestamp=utcnow() - timedelta(minutes=10)))
+        run = await client.read_flow_run(held.id)
+        assert run.state is not None and run.state.is_pending()
+
+        async def ended() -> bool:
+            found = await client.read_flow_run(held.id)
+            return bool(found.state and found.state.is_crashed())
+
+        deadline = time.monotonic() + 90
+        while not await ended():
+            assert time.monotonic() < deadline, "the Pending sweep kept its slot"
+            await asyncio.sleep(1)
+    freed = utcnow()
+    with read_session() as session:
+        await wait_until(lambda: (last := last_sweep(session=session)) and last > freed, 150,
+                         "a sweep after the slot was freed")

@@ -21,12 +21,20 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from domain import messages as m
 from models.case import get_case
-from models.db import read_session, session_scope
+from models.db import migrate, read_session, session_scope
 from models.decision import get_decision
+from service.accounts import new_api_token
 from service.actions import act, open_case
 from stack.processes import free_port
 from tasks.links import make_token
-from tests.conftest import ASSOCIATION, TODAY, csrf_from, herreg_env
+from tests.conftest import (
+    ASSOCIATION,
+    TODAY,
+    csrf_from,
+    herreg_env,
+    make_staff,
+    postgres_database,
+)
 from tests.factories import request
 from tests.replay import run_case
 
@@ -58,7 +66,8 @@ def test_the_api_answers_503_in_dutch_json_when_the_database_is_down(
         response = app_client.request(method, path, json=body,
                                       headers={"Authorization": "Bearer hr_token"})
         assert response.status_code == 503, (path, response.text)
-        assert response.json() == {"detail": m.DATABASE_UNAVAILABLE}
+        assert response.json() == {"detail": m.DATABASE_UNAVAILABLE if method == "GET"
+                                   else m.NOTHING_RECORDED}
         assert response.headers["Retry-After"]
 
 
@@ -72,7 +81,39 @@ def test_pages_show_a_dutch_503_page_when_the_database_is_down(app_client: TestC
     login = app_client.post("/inloggen", data={
         "email": "kp@example.org", "password": "een-lang-wachtwoord",
         "csrf_token": csrf_from(form.text)}, follow_redirects=False)
-    assert login.status_code == 503 and m.DATABASE_UNAVAILABLE in login.text
+    assert login.status_code == 503 and m.NOTHING_RECORDED in login.text
+
+
+async def test_a_click_that_gets_no_connection_in_time_is_told_nothing_was_recorded(
+        offline: str) -> None:
+    """Every connection of the pool taken (a burst): the click waits `pool_timeout`, then a
+    Dutch 503 that says nothing was recorded, which is true; never a 500."""
+    from sqlalchemy import text
+
+    from models.db import get_engine
+    from web.app import create_app
+
+    with postgres_database() as url, herreg_env(
+            database__url=url, database__pool_size="1", database__max_overflow="0",
+            database__pool_timeout="0.5"):
+        migrate(url)
+        opened = await open_case(request(TODAY - timedelta(days=3)), actor=ASSOCIATION)
+        assert await run_case(opened.case_id) == "association-decision"
+        user = make_staff("association_staff")
+        token = new_api_token(staff_id=user.id, name="druk")
+        with TestClient(create_app(), raise_server_exceptions=False) as client, \
+                get_engine().connect() as held:
+            held.execute(text("SELECT 1"))  # the pool's only connection, kept
+            started = time.monotonic()
+            response = client.post(
+                f"/api/v1/cases/{opened.number}/association_decision",
+                json={"outcome": "advise"}, headers={"Authorization": f"Bearer {token}"})
+            assert time.monotonic() - started < 10
+        assert response.status_code == 503, response.text
+        assert response.json() == {"detail": m.NOTHING_RECORDED}
+        with read_session() as session:
+            assert get_decision(session=session, case_id=opened.case_id,
+                                pause_key="association-decision") is None
 
 
 def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -6,6 +6,7 @@ the sweep do; every race is repeated to give the interleavings a chance."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 from collections.abc import Callable, Coroutine, Iterator
 from datetime import date, timedelta
@@ -48,18 +49,22 @@ def database(request: pytest.FixtureRequest, offline: str, tmp_path: Path) -> It
 
 
 def race(*contenders: Callable[[], Coroutine[Any, Any, Any]]) -> list[Any]:
-    """Start all at once, each in a thread with its own event loop; their results or errors."""
+    """Start all at once, each in a thread with its own event loop (and a copy of this one's
+    context: Prefect's settings, the test's API address among them); their results or
+    errors."""
     start = threading.Barrier(len(contenders))
     results: list[Any] = [None] * len(contenders)
 
-    def run(index: int, contender: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+    def run(index: int, contender: Callable[[], Coroutine[Any, Any, Any]],
+            context: contextvars.Context) -> None:
         start.wait()
         try:
-            results[index] = asyncio.run(contender())
+            results[index] = context.run(asyncio.run, contender())
         except CaseError as refused:
             results[index] = refused
 
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(contenders)]
+    threads = [threading.Thread(target=run, args=(i, c, contextvars.copy_context()))
+               for i, c in enumerate(contenders)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -36,10 +36,13 @@ from prefect.client.schemas.objects import FlowRun, StateType, WorkPool
 from prefect.client.schemas.responses import WorkerFlowRunResponse
 from prefect.events.clients import get_events_subscriber
 from prefect.events.filters import EventAnyResourceFilter, EventFilter, EventNameFilter
-from prefect.states import Scheduled
+from prefect.states import Crashed, Scheduled
 from prefect.workers.base import BaseWorker, BaseWorkerResult
 from prefect.workers.process import ProcessJobConfiguration, ProcessVariables
 
+from models.db import utcnow
+from settings import get_settings
+from tasks.runs import RunPhase, observe_runs
 from warm.child import CANCELLED, DIED
 from warm.pool import ChildPool
 
@@ -47,6 +50,8 @@ WAKING_EVENTS = ["prefect.flow-run.Scheduled", "prefect.flow-run.Resuming",
                  "prefect.flow-run.AwaitingRetry"]
 CANCELLING_EVENT = "prefect.flow-run.Cancelling"
 TAKEN_BACK = "Het proces dat deze run uitvoerde is gestopt; de run is opnieuw ingepland."
+HELD_SLOT = ("Beëindigd door de executor: de run bleef in {state} zonder teken van leven en "
+             "hield een plaats van de werkpool vast.")
 
 
 class WarmResult(BaseWorkerResult):
@@ -77,7 +82,8 @@ class WarmWorker(BaseWorker[ProcessJobConfiguration, ProcessVariables, WarmResul
         await self._reclaim_left_behind()
         self._background = [asyncio.create_task(self._submit_when_woken()),
                             asyncio.create_task(self._listen()),
-                            asyncio.create_task(self._watch_cancellations())]
+                            asyncio.create_task(self._watch_cancellations()),
+                            asyncio.create_task(self._free_held_slots())]
 
     async def teardown(self, *exc_info: Any) -> None:
         """Lets running executions reach their pause, re-claims what is cut off, then stops."""
@@ -178,6 +184,48 @@ class WarmWorker(BaseWorker[ProcessJobConfiguration, ProcessVariables, WarmResul
             except Exception:
                 self._logger.debug("Gebeurtenissenstroom onderbroken", exc_info=True)
             await asyncio.sleep(5)
+
+    async def _free_held_slots(self, every: float = 15) -> None:
+        """Nothing may hold this pool's slots for good. A run left Pending by a claimer that
+        died (a power cut between Pending and Running), or Running without a sign of life,
+        counts against the pool's concurrency limit until its state changes: the sweep's pool
+        runs one at a time, so one such run kept every later sweep Late, and with the sweep
+        the reconciler. Such runs are ended here, by the pool's own executor, which needs no
+        sweep to run; runs this executor executes are left alone."""
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self._end_held_slots()
+            except Exception:
+                self._logger.debug("Vastzittende runs nakijken mislukt", exc_info=True)
+
+    async def _end_held_slots(self) -> None:
+        limits = get_settings().repair
+        runs = await self.client.read_flow_runs(
+            work_pool_filter=WorkPoolFilter(name=WorkPoolFilterName(any_=[self._work_pool_name])),
+            flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(
+                any_=[StateType.RUNNING, StateType.PENDING]))))
+        mine = set(self.pool.owned_runs()) | {str(i) for i in self._submitting_flow_run_ids}
+        candidates = [str(run.id) for run in runs if str(run.id) not in mine]
+        if not candidates:
+            return
+        now = utcnow()
+        for run_id, view in (await observe_runs(candidates)).items():
+            if view.phase is RunPhase.PENDING:
+                quiet = view.since
+                limit = limits.pending_seconds
+            elif view.phase is RunPhase.RUNNING:
+                quiet = max(filter(None, (view.since, view.last_sign)), default=None)
+                limit = limits.zombie_seconds
+            else:
+                continue
+            if quiet is None or (now - quiet).total_seconds() < limit:
+                continue
+            await self.client.set_flow_run_state(
+                UUID(run_id), Crashed(message=HELD_SLOT.format(state=view.state_name)),
+                force=True)
+            self._logger.warning("Run %s beëindigd: hield een plaats van de werkpool vast "
+                                 "(%s sinds %s)", run_id, view.state_name, quiet)
 
     async def _watch_cancellations(self, every: float = 10) -> None:
         """Polling fallback for cancellations missed while the event stream was down."""

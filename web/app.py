@@ -94,7 +94,12 @@ def create_app() -> FastAPI:
         return _error(request, exc.status_code, detail, dict(exc.headers or {}))
 
     async def _unavailable(request: Request, exc: Exception) -> Response:
-        detail = str(exc) if isinstance(exc, Unavailable) else m.DATABASE_UNAVAILABLE
+        """A change that met a database away or too busy did not happen (its transaction
+        rolled back; a decision recorded before it went is reported as recorded by the
+        service itself), and the person is told so."""
+        reading = request.method in ("GET", "HEAD")
+        detail = str(exc) if isinstance(exc, Unavailable) else \
+            m.DATABASE_UNAVAILABLE if reading else m.NOTHING_RECORDED
         return _error(request, 503, detail, {"Retry-After": "30"})
 
     for kind in (*DATABASE_DOWN, Unavailable):

@@ -29,9 +29,18 @@ def db() -> Iterator[Session]:
         yield session
 
 
+def release(session: Session) -> None:
+    """End the request's read transaction, so its connection goes back to the pool: a route
+    that goes on to await the service (which takes a connection of its own) must not hold one
+    meanwhile. Under a burst, requests that each held one and waited for a second emptied the
+    pool; a click uses one connection at a time. What was read stays usable."""
+    session.commit()
+
+
 def current_staff(request: Request, session: Session = Depends(db)) -> StaffUser:
     token = request.session.get("sid")
     user = session_user(session, token) if isinstance(token, str) else None
+    release(session)
     if user is None:
         raise LoginRequired(quote(str(request.url.path)))
     return user

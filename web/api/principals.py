@@ -26,7 +26,7 @@ from service.accounts import staff_from_token
 from service.actors import Actor
 from tasks.links import Purpose, read_token
 from web.api.schemas import OPEN_TITLE
-from web.deps import db
+from web.deps import db, release
 from web.security import actor_for
 
 LINK_OTHER_CASE = "Deze link hoort bij een andere aanvraag."
@@ -105,16 +105,22 @@ def _from_link(session: Session, token: str) -> Principal:
 
 def staff_principal(credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
                     session: Session = Depends(db)) -> Principal:
-    return _from_api_token(session, credentials)
+    try:
+        return _from_api_token(session, credentials)
+    finally:
+        release(session)
 
 
 def any_principal(credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
                   link: str | None = Depends(link_header),
                   session: Session = Depends(db)) -> Principal:
     """A staff token if one is sent, otherwise a mail-link token."""
-    if credentials is not None or not link:
-        return _from_api_token(session, credentials)
-    return _from_link(session, link)
+    try:
+        if credentials is not None or not link:
+            return _from_api_token(session, credentials)
+        return _from_link(session, link)
+    finally:
+        release(session)
 
 
 def case_opener(principal: Principal = Depends(staff_principal)) -> Principal:
@@ -147,7 +153,10 @@ def deciding_actor(kind: type[Decision]) -> Any:
         if principal.actor.role not in kind.roles:
             raise forbidden(m.ROLE_NOT_ALLOWED.format(role=principal.actor.role.label,
                                                        action=kind.title))
-        case_for(session, number, principal)
+        try:
+            case_for(session, number, principal)
+        finally:
+            release(session)
         return principal.actor
 
     return check

@@ -27,6 +27,7 @@ from service.accounts import (
 )
 from service.imports import ImportFileError, decode_export, import_registrations
 from service.mail import resend_mail
+from service.read_model import sweep_health
 from settings import get_settings
 from web.deps import db
 from web.security import actor_for, require_csrf, roles_allowed
@@ -63,7 +64,7 @@ def _page(request: Request, session: Session, user: StaffUser, status: int = 200
                "reviewers": reviewers, "roles": ROLE_NAMES, "errors": {}, "values": {},
                "new_secret": None, "dead": [(mail, numbers.get(mail.case_id)) for mail in dead],
                "import_max_mb": get_settings().uploads.import_max_mb,
-               **extra}
+               "sweep": sweep_health(session), **extra}
     return templates().TemplateResponse(request, "admin.html", context, status_code=status)
 
 

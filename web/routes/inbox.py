@@ -19,7 +19,7 @@ from models.case import Case
 from models.practitioner import Practitioner
 from models.staff import StaffRole, StaffUser
 from service.claims import claim_holder
-from service.read_model import CaseQuery, escalated_cases, find_cases
+from service.read_model import CaseQuery, escalated_cases, find_cases, stuck_cases, sweep_health
 from settings import get_settings
 from tasks.rendering import format_date
 from web.deps import db
@@ -102,6 +102,7 @@ def inbox(
 
     today = get_settings().current_date()
     late_reviews = escalated_cases(session, [case for case, _ in found])
+    stuck = stuck_cases(session, [case.id for case, _ in found if case.id is not None])
     rows = []
     for case, practitioner in found:
         awaited = DECISIONS.get(case.awaiting_action or "")
@@ -109,10 +110,10 @@ def inbox(
         due_text, urgency = _due(case, today)
         rows.append(InboxRow(
             case=case, practitioner=practitioner,
-            awaited="" if case.state.is_closed else STUCK_MARK if case.stuck_reason
+            awaited="" if case.state.is_closed else STUCK_MARK if case.id in stuck
             else awaited.title if awaited else m.RECEIVED_PENDING,
             due_text=due_text, urgency=urgency,
-            claimed_by=holder.name if holder else "", stuck=case.stuck_reason is not None,
+            claimed_by=holder.name if holder else "", stuck=case.id in stuck,
             escalated=case.id in late_reviews,
             supplied=(case.awaiting_key or "").startswith("completeness-")
             and case.awaiting_key != "completeness-1",
@@ -128,7 +129,7 @@ def inbox(
     return templates().TemplateResponse(request, "inbox.html", {
         "user": user, "rows": rows, "filters": filters, "show_all": show_all,
         "everything": everything, "role_label": ACTOR_ROLES[user.role].label,
-        "escalated_mark": ESCALATED_MARK,
+        "escalated_mark": ESCALATED_MARK, "sweep": sweep_health(session),
         "states": list(CaseState), "specialisations": specialisation_names(),
         "page": page, "pages": pages, "total": total,
         "previous_url": page_url(page - 1) if page > 1 else None,
