@@ -10,7 +10,11 @@ ours on a cluster of its own (the machine's shared server is never stopped). On 
   - the Prefect server restarted while cases are suspended;
   - our PostgreSQL stopped for --db-down seconds right after a decision (runs in flight),
     asking the API meanwhile what it answers (on the embedded default the whole cluster,
-    Prefect's database with it).
+    Prefect's database with it);
+  - the sweep's executor killed while a sweep runs (its run left holding the pool's slot);
+  - power cuts: every process of the stack SIGKILLed at once, once in the middle of a burst
+    of decisions and once in the middle of a sweep, then back on the same data;
+  - bursts of --burst decisions posted through the API at the same moment.
 
 Actors act through `service.actions` as soon as their case awaits their step and retry when
 it does not yet; a recorded decision counts as done even if its hand-over failed. Once the
@@ -101,6 +105,12 @@ def timeline_of(faults: Faults, args: argparse.Namespace) -> list[Scheduled]:
         Scheduled(0.12 * span, "smtp down", lambda: faults.smtp_down(args.smtp_down)),
         Scheduled(0.40 * span, "prefect restart", faults.restart_prefect),
         Scheduled(0.55 * span, "database down", lambda: faults.stop_database(args.db_down)),
+        Scheduled(0.20 * span, "burst", lambda: faults.burst(args.burst)),
+        Scheduled(0.30 * span, "kill sweep worker", faults.kill_sweep_worker),
+        Scheduled(0.65 * span, "power cut during a burst", faults.power_cut),
+        Scheduled(0.80 * span, "power cut during a sweep",
+                  lambda: faults.power_cut(during="sweep")),
+        Scheduled(0.90 * span, "burst", lambda: faults.burst(args.burst)),
     ]
     return schedule
 
@@ -119,7 +129,7 @@ async def scenario(args: argparse.Namespace, stack: Stack, mailbox: Mailbox,
     monitor_task = asyncio.create_task(monitor.run(stop_monitor))
     walk_task = asyncio.create_task(walkers.walk_all())
     faults = Faults(stack, mailbox, timeline, walkers, cluster=cluster, web_url=web_url,
-                    api_headers=callers["register_staff"], seed=args.seed)
+                    api_headers=callers["register_staff"], callers=callers, seed=args.seed)
     await play(timeline_of(faults, args), timeline)
     monitor.faults_end = timeline.now()
     timeline.note("faults over; sweeping in this process every "
@@ -178,7 +188,13 @@ async def scenario(args: argparse.Namespace, stack: Stack, mailbox: Mailbox,
     for waited, case_id, why in longest[:5]:
         number = next(w.number for w in walks if w.case_id == case_id)
         print(f"  longest owed work after the faults: {number} {waited:.0f} s ({why})")
+    if longest:
+        print(f"  longest any case was owed work after the last fault: {longest[0][0]:.0f} s "
+              f"(two sweeps: {2 * SWEEP_INTERVAL} s)")
     print(f"  API during the database outage: {dict(faults.api_statuses)}")
+    print(f"  API answers to the bursts: {dict(faults.burst_statuses)}")
+    for error in faults.burst_errors[:10]:
+        print(f"    5xx in a burst: {error}")
     print(f"  schemathesis: {fuzz.calls} calls in {fuzz_seconds:.0f} s, statuses "
           f"{dict(sorted(fuzz.statuses.items()))}")
     for error in fuzz.server_errors[:20]:
@@ -197,8 +213,9 @@ async def scenario(args: argparse.Namespace, stack: Stack, mailbox: Mailbox,
             for line in case_history(walk.case_id) + await run_evidence(walk.case_id):
                 print(f"    {line}")
     print()
-    print(chaos_line(args.cases, found, len(fuzz.server_errors)), flush=True)
-    return 0 if not (found.lost or found.doubled or found.stuck or fuzz.server_errors) else 1
+    server_errors = len(fuzz.server_errors) + len(faults.burst_errors)
+    print(chaos_line(args.cases, found, server_errors), flush=True)
+    return 0 if not (found.lost or found.doubled or found.stuck or server_errors) else 1
 
 
 def main() -> None:
@@ -215,6 +232,8 @@ def main() -> None:
     parser.add_argument("--smtp-down", type=float, default=180)
     parser.add_argument("--db-down", type=float, default=30)
     parser.add_argument("--sweep-every", type=float, default=30)
+    parser.add_argument("--burst", type=int, default=30,
+                        help="decisions posted at once through the API, twice")
     parser.add_argument("--settle-timeout", type=float, default=1200)
     parser.add_argument("--fuzz-examples", type=int, default=25)
     args = parser.parse_args()

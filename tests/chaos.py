@@ -55,7 +55,7 @@ from models.registration import Registration
 from policies import load_policy
 from service.actions import act, open_case
 from service.actors import Actor
-from stack.processes import Stack, descendants
+from stack.processes import Stack, descendants, sweep_pool
 from tasks.runs import PREFECT_DOWN, RunPhase, RunView, observe_runs
 from tests.conftest import ASSOCIATION, PRACTITIONER, REGISTER, REVIEWER, TODAY, Mailbox
 from tests.factories import request
@@ -325,6 +325,18 @@ async def _prefect_runs(states: Sequence[str]) -> list[Any]:
                 any_=[StateType(s) for s in states])))))
 
 
+STAFF_ROLES = ("association_staff", "register_staff")
+
+
+async def _sweeps_running() -> int:
+    """How many sweep runs are Running now (0 if Prefect does not answer)."""
+    try:
+        runs = await asyncio.wait_for(_prefect_runs(["RUNNING"]), 5)
+    except (TimeoutError, *PREFECT_DOWN):
+        return 0
+    return sum(run.work_pool_name == sweep_pool() for run in runs)
+
+
 async def count_runs(states: Sequence[str], timeout: float = 5) -> int | str:
     """How many runs are in these states; "?" if Prefect does not answer promptly (a fault
     is injected on time, whatever the server is doing)."""
@@ -341,11 +353,16 @@ class Faults:
 
     def __init__(self, stack: Stack, mailbox: Mailbox, timeline: Timeline, walkers: Walkers,
                  *, cluster: Any = None, web_url: str | None = None,
-                 api_headers: dict[str, str] | None = None, seed: int = 1) -> None:
+                 api_headers: dict[str, str] | None = None,
+                 callers: dict[str, dict[str, str]] | None = None, seed: int = 1) -> None:
         self.stack, self.mailbox, self.timeline, self.walkers = stack, mailbox, timeline, walkers
         self.cluster, self.web_url, self.api_headers = cluster, web_url, api_headers or {}
+        self.callers = callers or {}
         self.random = random.Random(seed)
         self.api_statuses: Counter[str] = Counter()
+        self.burst_statuses: Counter[int | str] = Counter()
+        self.burst_errors: list[str] = []  # every 5xx answer to a burst, with its body
+        self.posting = asyncio.Event()  # a burst's requests are on their way
 
     def _begin(self, kind: str, detail: str = "") -> Fault:
         fault = Fault(kind, self.timeline.now(), detail=detail)
@@ -376,6 +393,99 @@ class Faults:
         finally:
             self.mailbox.start()
         self._end(fault, "      SMTP server up again")
+
+    async def kill_sweep_worker(self, wait_for_sweep: float = 150) -> None:
+        """SIGKILL the sweep's executor while a sweep runs (waits for one to be Running): its
+        run is left Running, holding the sweep pool's only slot."""
+        deadline = time.monotonic() + wait_for_sweep
+        while time.monotonic() < deadline and not await _sweeps_running():
+            await asyncio.sleep(0.2)
+        running = await _sweeps_running()
+        fault = self._begin("kill sweep worker")
+        await asyncio.to_thread(self.stack.kill, "sweep-worker")
+        self._end(fault, f"FAULT SIGKILL sweep worker ({running} sweep runs Running); the "
+                  "supervisor restarts it")
+
+    async def power_cut(self, wait_for_work: float = 120, during: str = "burst") -> None:
+        """SIGKILL every process of the stack at once, its database and Prefect's server
+        included, while work is in flight (a burst of decisions, or a sweep), then the stack
+        comes back on the same data as a machine's service manager would bring it back."""
+        deadline = time.monotonic() + wait_for_work
+        if during == "sweep":
+            while time.monotonic() < deadline and not await _sweeps_running():
+                await asyncio.sleep(0.2)
+            busy = f"{await _sweeps_running()} sweep runs Running"
+            burst = None
+        else:
+            burst = asyncio.create_task(self.burst(20))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.posting.wait(), 90)
+            await asyncio.sleep(self.random.uniform(0.05, 0.5))
+            busy = f"a burst of decisions in flight, runs Running {await count_runs(['RUNNING'])}"
+        fault = self._begin(f"power cut during {during}")
+        started = time.monotonic()
+        await asyncio.to_thread(self.stack.kill_all)
+        self.timeline.note(f"FAULT power cut: every process of the stack killed ({busy})")
+        while time.monotonic() - started < 300:
+            with contextlib.suppress(httpx.HTTPError):
+                async with httpx.AsyncClient(timeout=2) as client:
+                    if (await client.get(f"{self.stack.api_url}/health")).status_code == 200:
+                        break
+            await asyncio.sleep(0.5)
+        if burst is not None:
+            await burst
+        self._end(fault, f"      stack back after {time.monotonic() - started:.1f} s")
+
+    async def burst(self, size: int = 30, wait: float = 60) -> None:
+        """`size` decisions posted through the API at the same moment: the next staff step of
+        every case that awaits one (waiting up to `wait` s for one), each as often as it takes
+        to make `size` (one of each is recorded, the rest are told 409; their actors may post
+        the same). Every answer is counted; a 5xx other than a 503 is a finding."""
+        if not self.web_url:
+            return
+        deadline = time.monotonic() + wait
+        wanted = self._staff_steps_awaited()
+        while not wanted and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            wanted = self._staff_steps_awaited()
+        wanted = (wanted * (size // max(len(wanted), 1) + 1))[:size] if wanted else []
+        fault = self._begin("burst", f"{len(wanted)} decisions")
+        answers: Counter[int | str] = Counter()
+
+        async def post(client: httpx.AsyncClient, walk: Walk, step: Step) -> None:
+            try:
+                answer = await client.post(
+                    f"/api/v1/cases/{walk.number}/{step.action}", params={"pause_key": step.key},
+                    json=step.data, headers=self.api_headers_for(step.actor.role.value))
+            except httpx.HTTPError as err:
+                answers[f"no answer ({type(err).__name__})"] += 1
+                return
+            answers[answer.status_code] += 1
+            if answer.status_code >= 500 and answer.status_code != 503:
+                self.burst_errors.append(f"{walk.number} {step.action}: {answer.status_code} "
+                                         f"{answer.text[:200]}")
+
+        async with httpx.AsyncClient(base_url=self.web_url, timeout=120) as client:
+            self.posting.set()
+            await asyncio.gather(*(post(client, walk, step) for walk, step in wanted))
+            self.posting.clear()
+        self.burst_statuses.update(answers)
+        self._end(fault, f"FAULT burst of {len(wanted)} decisions through the API: "
+                  f"{dict(answers)}")
+
+    def _staff_steps_awaited(self) -> list[tuple[Walk, Step]]:
+        wanted = []
+        with contextlib.suppress(*DATABASE_DOWN), read_session() as session:
+            for walk in self.walkers.walks:
+                step = next((s for s in walk.plan.steps if s.key not in walk.done), None)
+                if step is None or step.after or step.actor.role.value not in STAFF_ROLES:
+                    continue
+                if get_case(session=session, case_id=walk.case_id).awaiting_key == step.key:
+                    wanted.append((walk, step))
+        return wanted
+
+    def api_headers_for(self, role: str) -> dict[str, str]:
+        return self.callers.get(role, self.api_headers)
 
     async def restart_prefect(self, wait_for_paused: float = 60) -> None:
         deadline = time.monotonic() + wait_for_paused

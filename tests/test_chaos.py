@@ -1,8 +1,11 @@
 """Chaos, small: two cases walked through every kind of step (intake call, completion,
 additions round) on a stack of their own, our database and Prefect's on PostgreSQL, with
 Prefect's task result cache off so that every resume replays every earlier step for real.
-Meanwhile the worker is killed once (with its flow-run processes), SMTP is down for 20 s and the
-Prefect server is restarted. Nothing may be lost, doubled or left stuck (tests/chaos.py).
+Meanwhile the worker is killed once (with its flow-run processes), the sweep's executor is
+killed while a sweep runs, SMTP is down for 20 s, the Prefect server is restarted, a burst of
+decisions is posted through the API at once, and every process of the stack is killed at once
+in the middle of another burst (a power cut; the databases here are the machine's). Nothing
+may be lost, doubled or left stuck, and no answer may be a 500 (tests/chaos.py).
 
 The full version, with more cases, our PostgreSQL stopped, a burst against Prefect's SQLite
 and schemathesis over the API, is bench/chaos.py. There a case counts as stuck after two
@@ -25,6 +28,7 @@ from tests.chaos import (
     Timeline,
     Walk,
     Walkers,
+    api_callers,
     case_history,
     check,
     plans_for,
@@ -50,6 +54,7 @@ def chaos_stack(tmp_path: Path) -> Iterator[tuple[Stack, Mailbox]]:
             postgres_database("asyncpg") as prefects, \
             running_stack(tmp_path / "data", database_url=ours, prefect_database_url=prefects,
                           persist_task_results=False, mailbox=mailbox) as stack:
+        stack.start_web()
         yield stack, mailbox
 
 
@@ -65,11 +70,16 @@ async def test_every_step_survives_killed_workers_smtp_outage_and_server_restart
     stop = asyncio.Event()
     watching = asyncio.create_task(monitor.run(stop))
     walking = asyncio.create_task(walkers.walk_all())
-    faults = Faults(stack, mailbox, timeline, walkers)
+    callers = api_callers(walks[0].case_id)
+    faults = Faults(stack, mailbox, timeline, walkers, web_url=stack.web_url,
+                    api_headers=callers["register_staff"], callers=callers)
     await play([
+        Scheduled(8, "kill sweep worker", lambda: faults.kill_sweep_worker(60)),
         Scheduled(12, "kill 1", faults.kill_worker),
+        Scheduled(16, "burst", lambda: faults.burst(20)),
         Scheduled(20, "smtp down", lambda: faults.smtp_down(20)),
         Scheduled(35, "prefect restart", lambda: faults.restart_prefect(20)),
+        Scheduled(50, "power cut", faults.power_cut),
     ], timeline)
     monitor.faults_end = timeline.now()
     stop.set()
@@ -91,3 +101,4 @@ async def test_every_step_survives_killed_workers_smtp_outage_and_server_restart
     evidence = "\n".join([*lines, *found.lost, *found.doubled, *found.stuck, *found.notes])
     assert (found.lost, found.doubled, found.stuck) == ([], [], []), evidence
     assert settled, evidence
+    assert not faults.burst_errors, faults.burst_errors

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from domain.errors import CaseError
+from domain.errors import CaseError, DecisionConflict
 from models.case import CaseEvent, EventKind, get_case, history
 from models.db import migrate, read_session
 from models.decision import get_decision
@@ -100,14 +100,22 @@ async def at_payment_with_decision() -> tuple[str, int]:
     return ref, case_id
 
 
-async def test_a_step_and_a_withdrawal_at_once_never_overwrite_each_other(
+async def test_a_withdrawal_after_a_recorded_step_decision_waits_for_the_step(
         database: str) -> None:
+    """The payment was recorded first, so it wins: the withdrawal is refused (issue 19; before,
+    both were recorded and the closure raced the step), the run carries the step out, and
+    withdrawing works again at the next pause."""
     for _ in range(ROUNDS):
         ref, case_id = await at_payment_with_decision()
-        await act(ref, "withdraw", {"reason": "race"}, actor=PRACTITIONER)
-        step, closure = race(partial(run_case, case_id), partial(close, case_id, "withdrawn"))
-        assert closure is True  # the withdrawal always closes the case
-        assert step in ("withdrawn", "completeness-1")
+        step, withdrawal = race(partial(run_case, case_id),
+                                partial(act, ref, "withdraw", {"reason": "race"},
+                                        actor=PRACTITIONER))
+        assert step == "completeness-1"
+        if isinstance(withdrawal, CaseError):
+            assert isinstance(withdrawal, DecisionConflict)
+            assert consistent(case_id) == "completeness_check"
+            await act(ref, "withdraw", {"reason": "race"}, actor=PRACTITIONER)
+        assert await close(case_id, "withdrawn") is True
         assert consistent(case_id) == "withdrawn"
 
 
