@@ -36,6 +36,7 @@ import contextlib
 import logging
 import os
 import random
+import signal
 import sys
 import tempfile
 import time
@@ -237,6 +238,8 @@ def main() -> None:
     parser.add_argument("--settle-timeout", type=float, default=1200)
     parser.add_argument("--fuzz-examples", type=int, default=25)
     args = parser.parse_args()
+    # A killed benchmark still stops its stack (and drops its databases).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     data_dir = Path(tempfile.mkdtemp(prefix="herreg-chaos-"))
     print(f"data and logs in {data_dir}", flush=True)

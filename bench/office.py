@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import os
 import re
+import signal
 import statistics
 import sys
 import tempfile
@@ -247,6 +248,8 @@ def main() -> None:
                         help="our database and Prefect's on the machine's PostgreSQL "
                         "(default: the stack's private cluster, as `make demo` runs)")
     args = parser.parse_args()
+    # A killed benchmark still stops its stack (and drops its databases).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     data_dir = Path(tempfile.mkdtemp(prefix="herreg-office-"))
     smtp_port = free_port()

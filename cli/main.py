@@ -283,7 +283,11 @@ def import_registrations_command(
                + f"{report.rows} regels: {report.registrations_created} registraties nieuw, "
                f"{report.registrations_updated} bijgewerkt, {report.unchanged} ongewijzigd; "
                f"{report.practitioners_created} oefentherapeuten nieuw, "
-               f"{report.practitioners_updated} bijgewerkt; {len(report.rejected)} afgewezen.")
+               f"{report.practitioners_updated} bijgewerkt; {len(report.rejected)} afgewezen; "
+               f"{len(report.conflicts)} met een andere naam of e-mailadres (niet overgenomen, "
+               "op de werklijst van /beheer).")
+    for line, text in report.conflicts:
+        typer.secho(f"  regel {line}: {text}", fg="yellow")
     for line, reason in report.rejected:
         typer.secho(f"  regel {line}: {reason}", fg="yellow")
     if report.rejected:

@@ -167,6 +167,22 @@ IMPORT_SPECIALISATION = "Onbekende specialisatie '{value}'. Bekend: {known}."
 IMPORT_DATE = "Ongeldige datum in {column}: '{value}' (gebruik jjjj-mm-dd of dd-mm-jjjj)."
 IMPORT_END_BEFORE_START = "Het einde van de periode ligt niet na het begin."
 IMPORT_REASON = "Import {source}, regel {line}"
+IMPORT_CONFLICT = (
+    "KP-nummer {kp} staat bij ons als {name} <{email}>, in de export als {new_name} "
+    "<{new_email}>: niet overgenomen; het staat op de werklijst van /beheer."
+)
+CONFLICT_GONE = "Dit conflict is al afgehandeld."
+CONFLICT_CHOICE = "Kies 'Overnemen' of 'Afwijzen'."
+BANK_LINE_GONE = "Deze bijschrijving is al afgehandeld."
+BANK_CHOICE = "Kies 'Koppelen' of 'Afgehandeld'."
+BANK_INVOICE_UNKNOWN = "Er is geen factuur met nummer {number}."
+BANK_INVOICE_PAID = "Factuur {number} is al betaald; koppel deze bijschrijving niet nog eens."
+BANK_LINKED = "Met de hand gekoppeld aan factuur {number}"
+BANK_LINKED_DONE = "Gekoppeld: de betaling is vastgelegd bij aanvraag {case}."
+BANK_HANDLED_DONE = "De bijschrijving is afgehandeld en staat niet meer op de werklijst."
+CONFLICT_REASON_REQUIRED = "Geef een reden op."
+CONFLICT_APPLIED = "Naam en e-mailadres zijn overgenomen uit de export en vastgelegd."
+CONFLICT_DISMISSED = "Het conflict is afgewezen; de gegevens blijven zoals ze waren."
 IMPORT_NOT_TEXT = (
     "Dit is geen CSV-bestand: sla de export op als CSV (UTF-8 of Windows) en probeer opnieuw."
 )
@@ -219,6 +235,15 @@ SLOTS_NOT_NOW = (
     "'{label}'."
 )
 SLOT_ALREADY_CHOSEN = "Er is al een tijd voor het startgesprek gekozen."
+SLOT_ALREADY_HELD = (
+    "Het startgesprek is al geweest (de gekozen tijd ligt in het verleden). Leg de uitkomst vast "
+    "in plaats van nieuwe tijden aan te bieden."
+)
+INTAKE_MOVED = "De VvOCM heeft het gesprek verplaatst; er zijn nieuwe tijden aangeboden."
+INTAKE_CANCELLED_OUTCOME = (
+    "De VvOCM heeft de uitkomst al vastgelegd; het gesprek is niet meer nodig."
+)
+INTAKE_CANCELLED_CLOSED = "De aanvraag is afgesloten ({label}); het gesprek gaat niet door."
 SLOT_UNKNOWN = "Kies een van de aangeboden tijden."
 SLOT_IN_PAST = "Kies tijden in de toekomst."
 SLOT_CHOSEN = "Uw startgesprek staat gepland. De uitnodiging voor uw agenda is naar u gemaild."

@@ -57,6 +57,20 @@ STATE_LABELS: dict[CaseState, str] = {
 }
 
 
+class Party(StrEnum):
+    """Who a wait is on: reminded before its due date, and held to it only if it is the
+    practitioner (issue 20): the office's and the reviewer's own delays remind and escalate,
+    and never close a case."""
+
+    PRACTITIONER = "practitioner"
+    ASSOCIATION = "association"
+    REGISTER = "register"
+    REVIEWER = "reviewer"
+
+
+HELD_TO_DEADLINE = Party.PRACTITIONER
+
+
 class Role(StrEnum):
     ASSOCIATION_STAFF = "association_staff"
     REGISTER_STAFF = "register_staff"

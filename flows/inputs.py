@@ -14,7 +14,7 @@ from prefect.input import RunInput
 from pydantic import ConfigDict, EmailStr, Field
 
 from domain.messages import EXPLANATION_REQUIRED, MISSING_REQUIRED
-from domain.states import Role
+from domain.states import Party, Role
 
 # Field titles on our forms and on the Prefect UI's resume forms.
 FIELD_TITLES: dict[str, str] = {
@@ -49,7 +49,9 @@ class RequiredWhen:
 
 
 class Decision(RunInput):
-    """Base of all pause inputs: `action` names it, `roles` may give it."""
+    """Base of all pause inputs: `action` names it, `roles` may give it, and `party` is who the
+    wait is on: reminded before its due date, and held to it only if that is the
+    practitioner."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True,
                               field_title_generator=lambda name, _: FIELD_TITLES.get(name, name),
@@ -58,6 +60,7 @@ class Decision(RunInput):
     action: ClassVar[str]
     title: ClassVar[str]
     roles: ClassVar[frozenset[Role]]
+    party: ClassVar[Party | None] = None
     required_when: ClassVar[dict[str, RequiredWhen]] = {}
 
 
@@ -65,6 +68,7 @@ class AssociationDecision(Decision):
     action = "association_decision"
     title = "Besluit VvOCM na controle van punten en uren"
     roles = frozenset({Role.ASSOCIATION_STAFF})
+    party = Party.ASSOCIATION
 
     outcome: Literal["advise", "intake_call", "decline"] = Field(
         description="advise: advies tot heropenen aan KP; intake_call: eerst een startgesprek; "
@@ -77,6 +81,7 @@ class IntakeOutcome(Decision):
     action = "intake_outcome"
     title = "Uitkomst van het startgesprek"
     roles = frozenset({Role.ASSOCIATION_STAFF})
+    party = Party.ASSOCIATION
 
     held_on: date = Field(description="Datum van het startgesprek")
     outcome: Literal["advise", "decline"] = Field(
@@ -89,6 +94,7 @@ class PortfolioReopened(Decision):
     action = "portfolio_reopened"
     title = "KP heeft het digitaal portfolio voor de specialisatie heropend"
     roles = frozenset({Role.REGISTER_STAFF})
+    party = Party.REGISTER
 
     reopened_on: date = Field(description="Datum waarop het portfolio is heropend")
 
@@ -97,6 +103,7 @@ class ApplicationSubmitted(Decision):
     action = "submit"
     title = "Dossier ingediend (aanvraag herregistratie)"
     roles = frozenset({Role.PRACTITIONER, Role.REGISTER_STAFF})
+    party = Party.PRACTITIONER
 
     submitted_on: date = Field(
         description="Datum van indienen; wordt de ingangsdatum van de nieuwe periode (R12)"
@@ -107,6 +114,7 @@ class PaymentReceived(Decision):
     action = "payment_received"
     title = "Betaling ontvangen door KP"
     roles = frozenset({Role.REGISTER_STAFF})
+    party = Party.PRACTITIONER
 
     paid_on: date = Field(description="Datum van ontvangst van de betaling")
 
@@ -115,6 +123,7 @@ class CompletenessChecked(Decision):
     action = "completeness"
     title = "Controle op volledigheid"
     roles = frozenset({Role.REGISTER_STAFF})
+    party = Party.REGISTER
 
     required_when = {"missing": RequiredWhen("complete", frozenset({False}), MISSING_REQUIRED,
                                              "verplicht als de aanvraag niet compleet is")}
@@ -127,6 +136,7 @@ class CompletionSupplied(Decision):
     action = "completion_supplied"
     title = "Ontbrekende onderdelen aangeleverd"
     roles = frozenset({Role.PRACTITIONER, Role.REGISTER_STAFF})
+    party = Party.PRACTITIONER
 
     supplied_on: date = Field(description="Datum van aanleveren")
     description: str = Field("", max_length=2000, description="Wat is aangeleverd")
@@ -136,6 +146,7 @@ class ReviewerAssignment(Decision):
     action = "assign_reviewer"
     title = "Dossier koppelen aan een vakinhoudelijk beoordelaar"
     roles = frozenset({Role.REGISTER_STAFF})
+    party = Party.REGISTER
 
     reviewer_name: str = Field(min_length=2, max_length=200, description="Naam beoordelaar")
     reviewer_email: EmailStr = Field(max_length=254, description="E-mail beoordelaar (één adres)")
@@ -145,6 +156,7 @@ class Findings(Decision):
     action = "findings"
     title = "Bevindingen van de beoordelaar"
     roles = frozenset({Role.REVIEWER})
+    party = Party.REVIEWER
     required_when = {"explanation": RequiredWhen(
         "outcome", frozenset({"additions", "negative"}), EXPLANATION_REQUIRED,
         "verplicht bij een aanvulling of een negatief oordeel")}
@@ -162,6 +174,7 @@ class AdditionsSupplied(Decision):
     action = "additions_supplied"
     title = "Aanvulling aangeleverd"
     roles = frozenset({Role.PRACTITIONER, Role.REGISTER_STAFF})
+    party = Party.PRACTITIONER
 
     supplied_on: date = Field(description="Datum van aanleveren")
     description: str = Field(min_length=1, max_length=4000, description="Wat is aangevuld")

@@ -9,7 +9,7 @@ from models.intake import IntakeSlot
 from models.invoice import CreditNote, Invoice
 from models.outbox import OutboxMail
 from models.payment import BankEntry, OnlinePayment
-from models.practitioner import Practitioner, PractitionerChange
+from models.practitioner import IdentityConflict, Practitioner, PractitionerChange
 from models.registration import Registration, RegistrationNotice
 from models.review import Review, Reviewer
 from models.staff import ApiToken, StaffSession, StaffUser
@@ -17,7 +17,7 @@ from models.sweep import SweepRun
 
 __all__ = [
     "ApiToken", "BankEntry", "Case", "CaseEvent", "Certificate", "Counter", "CreditNote",
-    "DecisionRecord", "Document", "IntakeSlot", "Invoice", "OnlinePayment", "OutboxMail",
-    "Practitioner", "PractitionerChange", "Registration", "RegistrationNotice", "Review",
-    "Reviewer", "StaffSession", "StaffUser", "SweepRun",
+    "DecisionRecord", "Document", "IdentityConflict", "IntakeSlot", "Invoice", "OnlinePayment",
+    "OutboxMail", "Practitioner", "PractitionerChange", "Registration", "RegistrationNotice",
+    "Review", "Reviewer", "StaffSession", "StaffUser", "SweepRun",
 ]

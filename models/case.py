@@ -44,6 +44,9 @@ class Case(CaseBase, table=True):
                                 "current run's idempotency key is case-{id}-{generation}")
     awaiting_key: str | None = Field(default=None, max_length=60, description="current pause key")
     awaiting_action: str | None = Field(default=None, max_length=40)
+    awaiting_party: str | None = Field(
+        default=None, max_length=20, description="who the current wait is on (the "
+        "practitioner, VvOCM, KP or the reviewer); only the practitioner is held to due_on")
     due_on: date | None = None
     reopened_on: date | None = None
     submitted_on: date | None = None

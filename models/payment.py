@@ -56,6 +56,18 @@ class BankEntry(SQLModel, table=True):
     invoice_id: int | None = Field(default=None, foreign_key="invoice.id")
     outcome: EntryOutcome
     read_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # A line not fully matched stays on KP's worklist until a person links it to an invoice
+    # (recorded as KP's payment, once) or marks it handled with a reason.
+    handled_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    handled_by: str = Field(default="", max_length=200)
+    handling: str = Field(default="", max_length=500, description="what was done, and why")
+
+
+def open_entries(*, session: Session) -> list[BankEntry]:
+    """Money received that nobody has matched yet: the worklist, oldest first."""
+    return list(session.exec(select(BankEntry).where(
+        col(BankEntry.outcome) != EntryOutcome.MATCHED, col(BankEntry.handled_at).is_(None))
+        .order_by(col(BankEntry.booked_on), col(BankEntry.id))))
 
 
 def open_payment(*, session: Session, invoice_id: int) -> OnlinePayment | None:

@@ -58,3 +58,34 @@ def changes(*, session: Session, practitioner_id: int) -> list[PractitionerChang
     return list(session.exec(select(PractitionerChange)
                              .where(PractitionerChange.practitioner_id == practitioner_id)
                              .order_by(col(PractitionerChange.id))))
+
+
+class IdentityConflict(SQLModel, table=True):
+    """A register's export gave a known KP number another name or e-mail address. Not applied:
+    it waits on the admin page until a person applies it (the recorded identity change) or sets
+    it aside, so nobody is renamed, or mailed at an address that came in this way, unseen."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    practitioner_id: int = Field(foreign_key="practitioner.id", index=True)
+    name: str = Field(max_length=200, description="the name in the export")
+    email: str = Field(max_length=254, description="the e-mail address in the export")
+    source: str = Field(max_length=200, description="the export's file name and line")
+    found_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    resolved_by: str = Field(default="", max_length=200)
+    applied: bool | None = Field(default=None, description="applied, or set aside")
+    reason: str = Field(default="", max_length=500)
+
+
+def open_conflicts(*, session: Session) -> list[IdentityConflict]:
+    return list(session.exec(select(IdentityConflict)
+                             .where(col(IdentityConflict.resolved_at).is_(None))
+                             .order_by(col(IdentityConflict.id))))
+
+
+def open_conflict(*, session: Session, practitioner_id: int, name: str,
+                  email: str) -> IdentityConflict | None:
+    """The same difference still waiting (a second import of the same file adds none)."""
+    return session.exec(select(IdentityConflict).where(
+        IdentityConflict.practitioner_id == practitioner_id, IdentityConflict.name == name,
+        IdentityConflict.email == email, col(IdentityConflict.resolved_at).is_(None))).first()

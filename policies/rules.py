@@ -281,8 +281,8 @@ class Fees(_Frozen):
     intake_non_member: Decimal | None = Field(default=None, ge=0)
     reregistration: Decimal | None = Field(default=None, ge=0)
     credit_on_withdrawal: bool = Field(
-        default=False, description="a paid re-registration withdrawn before the review starts "
-        "gets a credit note")
+        default=False, description="a paid re-registration closed before the review starts "
+        "(withdrawn, or expired waiting for the practitioner) gets a credit note")
 
     @model_validator(mode="after")
     def _intake_complete(self) -> Fees:

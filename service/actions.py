@@ -43,6 +43,7 @@ from models.counter import next_number
 from models.db import DATABASE_DOWN, read_session, session_scope, utcnow
 from models.document import Document
 from models.practitioner import (
+    IdentityConflict,
     Practitioner,
     PractitionerChange,
     PractitionerCreate,
@@ -217,6 +218,37 @@ def change_identity(kp_number: str, data: dict[str, Any], *, actor: Actor) -> Pr
             before=before, after={"name": practitioner.name, "email": practitioner.email},
             reason=change.reason))
         return practitioner
+
+
+def resolve_conflict(conflict_id: int, *, apply: bool, reason: str,
+                     actor: Actor) -> IdentityConflict:
+    """A person's decision on an identity conflict from an import: apply the export's name and
+    e-mail address (a recorded identity change, as "Naam of e-mailadres wijzigen"), or set it
+    aside. Either is written down with who and why."""
+    if actor.role not in (Role.ASSOCIATION_STAFF, Role.REGISTER_STAFF, Role.OPERATOR):
+        raise NotAllowed(m.ROLE_NOT_ALLOWED.format(role=actor.role.label,
+                                                   action=m.IDENTITY_TITLE))
+    if not reason.strip():
+        raise InvalidInput({"reason": m.CONFLICT_REASON_REQUIRED})
+    with session_scope() as session:
+        conflict = session.get(IdentityConflict, conflict_id, with_for_update=True)
+        if conflict is None or conflict.resolved_at is not None:
+            raise DecisionConflict(m.CONFLICT_GONE)
+        practitioner = session.get(Practitioner, conflict.practitioner_id)
+        assert practitioner is not None
+        if apply:
+            before = {"name": practitioner.name, "email": practitioner.email}
+            practitioner.name, practitioner.email = conflict.name, conflict.email
+            session.add(practitioner)
+            session.add(PractitionerChange(
+                practitioner_id=practitioner.id or 0, actor_role=actor.role,
+                actor_name=actor.name, before=before,
+                after={"name": conflict.name, "email": conflict.email},
+                reason=f"{reason.strip()} ({conflict.source})"[:500]))
+        conflict.resolved_at, conflict.resolved_by = utcnow(), actor.name
+        conflict.applied, conflict.reason = apply, reason.strip()[:500]
+        session.add(conflict)
+        return conflict
 
 
 class EvidenceInput(BaseModel):

@@ -25,10 +25,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from domain import messages as m
+from domain.errors import DecisionConflict, InvalidInput
 from models.case import get_case
-from models.db import read_session, session_scope
+from models.db import read_session, session_scope, utcnow
 from models.invoice import Invoice, InvoiceStatus
-from models.payment import BankEntry, EntryOutcome
+from models.payment import BankEntry, EntryOutcome, open_entries
 from service.actors import Actor
 from service.payments import payment_recorded, record_invoice_payment
 
@@ -57,6 +58,7 @@ class Line:
     invoice: str = ""
     case: str = ""
     expected: Decimal | None = None
+    still_open: bool = False  # read before, and still on the worklist
 
 
 @dataclass
@@ -132,6 +134,74 @@ def _unrecorded_match(credit: Credit) -> int | None:
     return entry.invoice_id
 
 
+def _still_open(credit: Credit) -> bool:
+    with read_session() as session:
+        entry = session.exec(select(BankEntry).where(
+            col(BankEntry.account) == credit.account[:40],
+            col(BankEntry.reference) == credit.reference[:120])).first()
+    return entry is not None and entry.outcome is not EntryOutcome.MATCHED \
+        and entry.handled_at is None
+
+
+def worklist() -> list[tuple[BankEntry, str]]:
+    """Money received that nobody has matched yet, with the invoice it named (if any)."""
+    with read_session() as session:
+        entries = open_entries(session=session)
+        numbers = {i.id: i.number for i in session.exec(select(Invoice).where(
+            col(Invoice.id).in_({e.invoice_id for e in entries if e.invoice_id})))}
+    return [(entry, numbers.get(entry.invoice_id, "") if entry.invoice_id else "")
+            for entry in entries]
+
+
+async def link_entry(entry_id: int, invoice_number: str, *, actor: Actor) -> str:
+    """KP links an open line to an invoice by hand: the payment is recorded as KP's decision
+    (once: a paid invoice is not paid again) and the line leaves the worklist. Returns the
+    case number."""
+    number = _invoice_number(invoice_number) or invoice_number.strip().upper()
+    with read_session() as session:
+        entry = session.get(BankEntry, entry_id)
+        if entry is None or entry.handled_at is not None \
+                or entry.outcome is EntryOutcome.MATCHED:
+            raise DecisionConflict(m.BANK_LINE_GONE)
+        invoice = session.exec(select(Invoice).where(col(Invoice.number) == number)).first()
+        if invoice is None:
+            raise InvalidInput({"invoice": m.BANK_INVOICE_UNKNOWN.format(number=number)})
+        if invoice.status is InvoiceStatus.PAID:
+            raise InvalidInput({"invoice": m.BANK_INVOICE_PAID.format(number=invoice.number)})
+        invoice_id, paid_on, amount = invoice.id or 0, entry.booked_on, entry.amount
+        reference = f"{entry.account}:{entry.reference}"
+        case_number = get_case(session=session, case_id=invoice.case_id).number
+    # The payment first: a line leaves the worklist only once its money is recorded.
+    recorded = await record_invoice_payment(invoice_id, paid_on, amount, actor,
+                                            reference=reference)
+    if recorded.outcome == "already_paid":
+        raise DecisionConflict(m.BANK_INVOICE_PAID.format(number=recorded.invoice))
+    with session_scope() as session:
+        entry = session.get(BankEntry, entry_id, with_for_update=True)
+        assert entry is not None
+        if entry.handled_at is None:
+            entry.invoice_id = invoice_id
+            entry.handled_at, entry.handled_by = utcnow(), actor.name
+            entry.handling = m.BANK_LINKED.format(number=recorded.invoice)
+            session.add(entry)
+    return case_number
+
+
+def handle_entry(entry_id: int, reason: str, *, actor: Actor) -> None:
+    """KP marks an open line handled (paid back, a payment for something else) with a
+    reason; it leaves the worklist, and the line keeps who and why."""
+    if not reason.strip():
+        raise InvalidInput({"reason": m.CONFLICT_REASON_REQUIRED})
+    with session_scope() as session:
+        entry = session.get(BankEntry, entry_id, with_for_update=True)
+        if entry is None or entry.handled_at is not None \
+                or entry.outcome is EntryOutcome.MATCHED:
+            raise DecisionConflict(m.BANK_LINE_GONE)
+        entry.handled_at, entry.handled_by = utcnow(), actor.name
+        entry.handling = reason.strip()[:500]
+        session.add(entry)
+
+
 async def import_statement(content: bytes, *, actor: Actor) -> StatementReport:
     """Reads, matches and records; lines read before are reported as such."""
     report = StatementReport()
@@ -164,6 +234,7 @@ async def import_statement(content: bytes, *, actor: Actor) -> StatementReport:
         except IntegrityError:  # this line was read from an earlier upload
             line.outcome, invoice_id = None, _unrecorded_match(credit)
             if invoice_id is None:
+                line.still_open = _still_open(credit)
                 continue
             line.outcome = EntryOutcome.MATCHED  # that upload died before recording it
             with read_session() as session:

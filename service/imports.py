@@ -25,9 +25,15 @@ from sqlmodel import Session, col, select
 
 from domain import messages as m
 from models.db import session_scope
-from models.practitioner import Practitioner, PractitionerChange
+from models.practitioner import (
+    IdentityConflict,
+    Practitioner,
+    PractitionerChange,
+    open_conflict,
+)
 from models.registration import Registration, RegistrationStatus
 from policies import available_codes, load_policy
+from service.actions import same_text
 from service.actors import Actor
 
 COLUMNS = ("kp_nummer", "naam", "email", "lid", "specialisatie", "periode_start")
@@ -60,6 +66,8 @@ class ImportReport:
     registrations_updated: int = 0
     unchanged: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)
+    # Known KP numbers with another name or e-mail address: not applied, on the worklist.
+    conflicts: list[tuple[int, str]] = field(default_factory=list)
     dry_run: bool = False
 
 
@@ -181,8 +189,9 @@ def _date(value: str, column: str) -> date:
 
 def _practitioners(session: Session, rows: list[Row], known: dict[str, Practitioner],
                    report: ImportReport, actor: Actor, source: str) -> dict[str, int]:
-    """New practitioners in bulk; a changed name, e-mail or membership is written down as an
-    identity change by the importing staff member."""
+    """New practitioners in bulk. For a known KP number, a changed membership or address is
+    applied and written down as a change by the importing staff member; another name or
+    e-mail address is not: it goes on the worklist of identity conflicts, for a person."""
     firsts = {row.kp_number: row for row in reversed(rows)}
     new = [r for kp, r in firsts.items() if kp not in known]
     if new:
@@ -192,18 +201,26 @@ def _practitioners(session: Session, rows: list[Row], known: dict[str, Practitio
         report.practitioners_created = len(new)
     for kp, row in firsts.items():
         practitioner = known.get(kp)
-        if practitioner is None or (practitioner.name, practitioner.email, practitioner.member,
-                                    practitioner.address) == _identity(row):
+        if practitioner is None:
             continue
-        before = {"name": practitioner.name, "email": practitioner.email,
-                  "member": practitioner.member, "address": practitioner.address}
-        practitioner.name, practitioner.email, practitioner.member, practitioner.address = \
-            _identity(row)
+        if not (same_text(practitioner.name, row.name)
+                and same_text(practitioner.email, row.email)):
+            report.conflicts.append((row.line, m.IMPORT_CONFLICT.format(
+                kp=kp, name=practitioner.name, email=practitioner.email, new_name=row.name,
+                new_email=row.email)))
+            if open_conflict(session=session, practitioner_id=practitioner.id or 0,
+                             name=row.name, email=row.email) is None:
+                session.add(IdentityConflict(
+                    practitioner_id=practitioner.id or 0, name=row.name, email=row.email,
+                    source=m.IMPORT_REASON.format(source=source, line=row.line)[:200]))
+        if (practitioner.member, practitioner.address) == (row.member, row.address):
+            continue
+        before = {"member": practitioner.member, "address": practitioner.address}
+        practitioner.member, practitioner.address = row.member, row.address
         session.add(practitioner)
         session.add(PractitionerChange(
             practitioner_id=practitioner.id or 0, actor_role=actor.role, actor_name=actor.name,
-            before=before, after={"name": row.name, "email": row.email, "member": row.member,
-                                  "address": row.address},
+            before=before, after={"member": row.member, "address": row.address},
             reason=m.IMPORT_REASON.format(source=source, line=row.line)))
         report.practitioners_updated += 1
     session.flush()

@@ -2,35 +2,43 @@
 picks one on the status page, and both get the call as a calendar invitation (.ics) with the
 video link, and for non-members the fee.
 
-Offering again replaces the times not picked; a pick is once per case (a history row with a
-unique key), so a double click or two tabs make one appointment and one pair of mails.
+Offering again replaces the times not picked, and moves a picked call that still lies ahead
+(its cancellation goes to both calendars: tasks/intake.py). A pick is once per offer (a history
+row with a unique key), so a double click or two tabs make one appointment and one pair of
+mails.
 """
 
 from __future__ import annotations
 
 from contextlib import suppress
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from pydantic import BaseModel, Field, HttpUrl, field_validator
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, delete, select
+from sqlmodel import col, delete
 
 from domain import messages as m
 from domain.errors import InvalidInput, InvalidTransition, NotAllowed
-from domain.states import CaseState, Role
+from domain.states import CaseState, Party, Role
+from domain.working_days import due_date
 from models.case import CaseEvent, EventKind, find_case, get_case, get_event
 from models.db import session_scope, utcnow
 from models.intake import IntakeSlot
-from models.invoice import InvoiceKind, get_invoice
 from service.actions import parse_input
 from service.actors import Actor
 from settings import AMSTERDAM, get_settings
 from tasks.cases import side_step
+from tasks.intake import (
+    OFFERED,
+    cancel_planned_call,
+    chosen_key,
+    chosen_slot,
+    invite,
+    offer_round,
+)
 from tasks.mail import DeliveryFailed, deliver_pending
-from tasks.papers import intake_invitation
-from tasks.rendering import format_euro, format_moment
+from tasks.rendering import format_moment
 
-CHOSEN = "intake-slot-chosen"
 MAX_SLOTS = 5
 
 
@@ -52,31 +60,43 @@ class SlotOffer(BaseModel):
 
 async def offer_slots(case_ref: str, data: dict[str, object], *,
                       actor: Actor) -> list[IntakeSlot]:
+    """Times for the practitioner to pick from. Offered again, they replace the times not
+    picked; a picked time that still lies ahead is moved: both calendars get its
+    cancellation, and the practitioner picks again. From now on the wait is the
+    practitioner's: pick by `deadlines.intake_pick` days, at the latest on the last time's day
+    (else the case expires, as any other wait on the practitioner does)."""
     if actor.role not in (Role.ASSOCIATION_STAFF, Role.OPERATOR):
         raise NotAllowed(m.ROLE_NOT_ALLOWED.format(role=actor.role.label, action=m.SLOTS_TITLE))
     offer: SlotOffer = parse_input(SlotOffer, data)
+    today = get_settings().current_date()
     with session_scope() as session:
         case = find_case(session=session, ref=case_ref, for_update=True)
-        if case.state is not CaseState.INTAKE_CALL:
+        if case.state is not CaseState.INTAKE_CALL or case.awaiting_key is None:
             raise InvalidTransition(m.SLOTS_NOT_NOW.format(label=case.state.label),
                                     state=case.state)
-        if get_event(session=session, case_id=case.id or 0, key=CHOSEN) is not None:
-            raise InvalidTransition(m.SLOT_ALREADY_CHOSEN, state=case.state)
+        picked = chosen_slot(session, case.id or 0)
+        if picked is not None and picked.starts_at <= get_settings().current_moment():
+            raise InvalidTransition(m.SLOT_ALREADY_HELD, state=case.state)
+        rounds = offer_round(session, case.id or 0)
+        key = f"{OFFERED}{rounds + 1}"
+        step = side_step(session, case, key.replace(":", "-"))
+        moved = picked is not None and cancel_planned_call(step, reason=m.INTAKE_MOVED)
         session.execute(delete(IntakeSlot).where(col(IntakeSlot.case_id) == case.id))
         slots = [IntakeSlot(case_id=case.id or 0, starts_at=start, minutes=offer.minutes,
                             video_link=str(offer.video_link)) for start in offer.starts]
         session.add_all(slots)
-        offers = session.exec(select(CaseEvent.id).where(
-            CaseEvent.case_id == case.id, col(CaseEvent.key).startswith("intake-slots:"))).all()
-        key = f"intake-slots:{len(offers) + 1}"
-        step = side_step(session, case, key.replace(":", "-"))
+        last_day = max(offer.starts).astimezone(AMSTERDAM).date()
+        case.due_on = min(due_date(today, get_settings().deadlines.intake_pick), last_day)
+        case.awaiting_party = Party.PRACTITIONER
+        session.add(case)
         step.mail("intake_slots_offered", "practitioner", slots=offer.starts,
-                  minutes=offer.minutes)
+                  minutes=offer.minutes, pick_by=case.due_on, moved=moved)
         session.add(CaseEvent(
             case_id=case.id or 0, key=key, kind=EventKind.NOTE, actor_role=actor.role,
             actor_name=actor.name, action="intake_slots_offered",
-            input={"times": [s.isoformat() for s in offer.starts]}, from_state=case.state,
-            to_state=case.state, mails=step.mails))
+            input={"times": [s.isoformat() for s in offer.starts],
+                   "pick_by": case.due_on.isoformat(), "moved": moved},
+            from_state=case.state, to_state=case.state, mails=step.mails))
         session.flush()
         case_id = case.id or 0
     await _deliver(case_id)
@@ -84,42 +104,34 @@ async def offer_slots(case_ref: str, data: dict[str, object], *,
 
 
 async def choose_slot(case_id: int, slot_id: int, *, actor: Actor) -> IntakeSlot:
-    """The practitioner's pick; both sides get the invitation."""
+    """The practitioner's pick; both sides get the invitation. The wait is VvOCM's again:
+    its outcome is due `deadlines.intake_report` days after the call (the due date moves with
+    the call; VvOCM's own delay never expires the case)."""
     try:
         with session_scope() as session:
             case = get_case(session=session, case_id=case_id, for_update=True)
             slot = session.get(IntakeSlot, slot_id)
             if slot is None or slot.case_id != case_id:
                 raise InvalidInput({"slot": m.SLOT_UNKNOWN})
-            if case.state is not CaseState.INTAKE_CALL:
+            if case.state is not CaseState.INTAKE_CALL or case.awaiting_key is None:
                 raise InvalidTransition(m.SLOTS_NOT_NOW.format(label=case.state.label),
                                         state=case.state)
-            if get_event(session=session, case_id=case_id, key=CHOSEN) is not None:
+            offer = max(offer_round(session, case_id), 1)
+            key = chosen_key(offer)
+            if get_event(session=session, case_id=case_id, key=key) is not None:
                 raise InvalidTransition(m.SLOT_ALREADY_CHOSEN, state=case.state)
+            if slot.starts_at <= get_settings().current_moment():
+                raise InvalidInput({"slot": m.SLOT_IN_PAST})
             slot.chosen_at = utcnow()
             session.add(slot)
-            step = side_step(session, case, CHOSEN)
-            invoice = get_invoice(session=session, case_id=case_id, kind=InvoiceKind.INTAKE)
-            fee_line = "" if invoice is None else m.INTAKE_FEE_LINE.format(
-                fee=format_euro(invoice.amount), number=invoice.number)
-            addresses = get_settings().addresses
-            invitation = intake_invitation(
-                uid=f"startgesprek-{case.number}@{get_settings().smtp.message_id_domain}",
-                starts_at=slot.starts_at, minutes=slot.minutes, video_link=slot.video_link,
-                summary=f"Startgesprek herregistratie {step.policy.name} ({case.number})",
-                description="\n".join(line for line in (
-                    f"Online startgesprek met de VvOCM over uw herregistratie "
-                    f"{step.policy.name}.", f"Deelnemen: {slot.video_link}", fee_line) if line),
-                organizer=addresses.association, attendee=step.practitioner.email,
-                stamp=utcnow())
-            context = {"starts_at": slot.starts_at.astimezone(AMSTERDAM),
-                       "ends_at": (slot.starts_at + timedelta(minutes=slot.minutes))
-                       .astimezone(AMSTERDAM), "video_link": slot.video_link,
-                       "fee_line": fee_line}
-            step.mail("intake_call_planned", "practitioner", attach=[invitation], **context)
-            step.mail("intake_slot_chosen", "association", attach=[invitation], **context)
+            case.due_on = due_date(slot.starts_at.astimezone(AMSTERDAM).date(),
+                                   get_settings().deadlines.intake_report)
+            case.awaiting_party = Party.ASSOCIATION
+            session.add(case)
+            step = side_step(session, case, key)
+            invite(step, slot, offer)
             session.add(CaseEvent(
-                case_id=case_id, key=CHOSEN, kind=EventKind.NOTE, actor_role=actor.role,
+                case_id=case_id, key=key, kind=EventKind.NOTE, actor_role=actor.role,
                 actor_name=actor.name, action="intake_slot_chosen",
                 input={"starts_at": format_moment(slot.starts_at)},
                 from_state=case.state, to_state=case.state, mails=step.mails))

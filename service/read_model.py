@@ -23,8 +23,8 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from domain import messages as m
-from domain.states import CLOSED_STATES, CaseState, Role
-from flows.inputs import DECISIONS, Withdrawal
+from domain.states import CLOSED_STATES, CaseState, Party, Role
+from flows.inputs import DECISIONS, IntakeOutcome, Withdrawal
 from models.case import Case, CaseEvent, EventKind, case_policy, case_verdict, history
 from models.certificate import CertificatePublic, get_certificate
 from models.db import utcnow
@@ -150,6 +150,8 @@ def refresh_seconds(progress: Progress) -> int | None:
 
 
 # --- the practitioner's view ----------------------------------------------------------------
+
+PICK_A_TIME = ("u", "Kies een van de tijden die de VvOCM aanbiedt voor het online startgesprek.")
 
 KIND_LABELS = {InvoiceKind.INTAKE: "Startgesprek", InvoiceKind.REREGISTRATION: "Herregistratie"}
 # Per awaited action: who acts and what happens next, as the practitioner reads it.
@@ -323,7 +325,11 @@ def status_view(session: Session, case: Case) -> StatusView:
     next_step = None
     if not case.state.is_closed and not busy and case.awaiting_action in NEXT_STEPS:
         who, what = NEXT_STEPS[case.awaiting_action or ""]
-        next_step = NextStep(who=who, what=what, due_on=case.due_on,
+        yours = case.awaiting_party == Party.PRACTITIONER
+        if yours and case.awaiting_action == IntakeOutcome.action:
+            who, what = PICK_A_TIME
+        # One date: the practitioner's own due date; the office's is not theirs to keep.
+        next_step = NextStep(who=who, what=what, due_on=case.due_on if yours else None,
                              asked=_asked(events, case.awaiting_action or ""))
     return StatusView(
         number=case.number, practitioner_name=practitioner.name,

@@ -172,6 +172,10 @@ class UploadSettings(BaseModel):
 class AddressSettings(BaseModel):
     association: str = "info@vvocm.nl"
     register_office: str = "info@kwaliteitsregisterparamedici.nl"
+    association_lead: str = Field("coordinator@vvocm.nl", description="told when a VvOCM step "
+                                  "is late (escalation)")
+    register_lead: str = Field("coordinator@kwaliteitsregisterparamedici.nl",
+                               description="told when a KP step is late (escalation)")
 
 
 EXAMPLE_IBANS = ("NL91ABNA0417164300", "NL20INGB0001234567")
@@ -237,7 +241,8 @@ class PaperSettings(BaseModel):
 
 
 class DeadlineSettings(BaseModel):
-    """Days each pause waits for a person before the case expires (weeks, as in real life)."""
+    """Days each pause waits for a person (weeks, as in real life). Past the due date a wait on
+    the practitioner expires the case; a wait on VvOCM, KP or the reviewer is escalated."""
 
     association_decision: int = 42
     intake_outcome: int = 42
@@ -250,11 +255,18 @@ class DeadlineSettings(BaseModel):
     findings: int = 42
     additions: int = 56
     grace: int = 2
+    intake_pick: int = Field(14, ge=1, description="days the practitioner has to pick one of "
+                             "the intake times offered (at the latest the day of the last one)")
+    intake_report: int = Field(5, ge=1, description="days after the intake call for VvOCM to "
+                               "record its outcome")
     reminders_before: list[int] = Field(
         default_factory=lambda: [7, 2], description="days before a due date that whoever "
         "must act is reminded (practitioner, reviewer, or the staff office)")
     escalate_review_after: int = Field(
         1, ge=1, description="days past the reviewer's due date that KP is alerted")
+    escalate_staff_after: int = Field(
+        2, ge=1, description="days past a VvOCM or KP step's due date that the office's lead "
+        "is alerted (the case never expires for it)")
 
 
 class Settings(BaseSettings):
@@ -351,6 +363,11 @@ class Settings(BaseSettings):
     def current_date(self) -> date:
         """Today in Europe/Amsterdam, unless fixed for a demo or test."""
         return self.today or datetime.now(AMSTERDAM).date()
+
+    def current_moment(self) -> datetime:
+        """Now in Europe/Amsterdam, on `current_date()` (a fixed day keeps the clock's time)."""
+        now = datetime.now(AMSTERDAM)
+        return now if self.today is None else datetime.combine(self.today, now.timetz())
 
 
 @cache

@@ -17,8 +17,13 @@ from prefect import task
 from sqlmodel import Session, col, select
 
 from domain.errors import CaseClosed, InvalidTransition
-from domain.messages import CASE_CLOSED, WRONG_STATE
-from domain.states import CLOSED_STATES, CaseState, Role
+from domain.messages import (
+    CASE_CLOSED,
+    INTAKE_CANCELLED_CLOSED,
+    INTAKE_CANCELLED_OUTCOME,
+    WRONG_STATE,
+)
+from domain.states import CLOSED_STATES, HELD_TO_DEADLINE, CaseState, Role
 from domain.working_days import due_date
 from models.case import (
     Case,
@@ -51,6 +56,7 @@ from models.review import Review, ReviewOutcome, get_review, get_reviewer, upser
 from policies import RegisterPolicy
 from settings import Issuer, get_settings
 from tasks.blobs import store_blob
+from tasks.intake import cancel_planned_call
 from tasks.links import dossier_url, payment_url, staff_case_url, status_url
 from tasks.papers import PDF, Attachment, register_entry_url, render_pdf
 from tasks.rendering import render_mail
@@ -253,6 +259,7 @@ def invite_to_intake_call(case_id: int, cause: str) -> bool:
 def decline(case_id: int, note: str, cause: str) -> bool:
     """Points or hours short: the mail says exactly what is short."""
     def body(step: Step) -> None:
+        cancel_planned_call(step, reason=INTAKE_CANCELLED_OUTCOME)  # decided before the call
         step.mail("declined", "practitioner", shortfalls=case_verdict(step.case).shortfalls,
                   note=note)
     return run_step(case_id, "decline", expect={S.ASSOCIATION_CHECK, S.INTAKE_CALL},
@@ -270,6 +277,7 @@ def advise_reopening(case_id: int, note: str, cause: str) -> bool:
                   association_staff=decision.actor_name if decision else "VvOCM",
                   verdict=verdict, note=note)
         step.mail("association_approved", "practitioner", verdict=verdict)
+        cancel_planned_call(step, reason=INTAKE_CANCELLED_OUTCOME)  # decided before the call
     return run_step(case_id, "advise-reopening", expect={S.ASSOCIATION_CHECK, S.INTAKE_CALL},
                     to=S.REOPEN_ADVISED, body=body, cause=cause)
 
@@ -480,32 +488,30 @@ def close_case(case_id: int, reason: Literal["withdrawn", "expired"], today: dat
 
     def body(step: Step) -> None:
         case = step.case
+        if case.state is S.INTAKE_CALL:
+            label = (S.WITHDRAWN if reason == "withdrawn" else S.EXPIRED).label
+            cancel_planned_call(step, reason=INTAKE_CANCELLED_CLOSED.format(label=label))
+        if reason == "expired" and (
+                case.due_on is None or case.due_on >= today or case.awaiting_key is None
+                or case.awaiting_party != HELD_TO_DEADLINE
+                or get_decision(session=step.session, case_id=step.case_id,
+                                pause_key=case.awaiting_key) is not None):
+            raise _NotOverdue
+        money = _payment_on_closing(step)
         if reason == "withdrawn":
             event = get_decision(session=step.session, case_id=step.case_id,
                                  pause_key="withdraw")
-            paid = get_invoice(session=step.session, case_id=step.case_id,
-                               kind=InvoiceKind.REREGISTRATION)
-            credit = _credit_paper(step, paid) if (
-                step.policy.fees.credit_on_withdrawal and case.state in BEFORE_REVIEW
-                and paid is not None and paid.status is InvoiceStatus.PAID) else None
             step.mail("withdrawn", "practitioner",
                       reason=str(event.input.get("reason", "")) if event else "",
-                      withdrawn_by=event.actor_role.label if event else "",
-                      credit_number=credit[0].number if credit else None,
-                      credit_amount=credit[0].amount if credit else None,
-                      attach=[credit[1]] if credit else [])
+                      withdrawn_by=event.actor_role.label if event else "", **money)
             if event is not None and event.consumed_at is None:
                 event.consumed_at = utcnow()
                 step.session.add(event)
         else:
-            if (case.due_on is None or case.due_on >= today or case.awaiting_key is None
-                    or get_decision(session=step.session, case_id=step.case_id,
-                                    pause_key=case.awaiting_key) is not None):
-                raise _NotOverdue
             step.mail("expired", "practitioner",
                       awaited=AWAITED_LABELS.get(case.awaiting_action or "", ""),
-                      due_date=case.due_on)
-        case.awaiting_key = case.awaiting_action = None
+                      due_date=case.due_on, **money)
+        case.awaiting_key = case.awaiting_action = case.awaiting_party = None
 
     try:
         return run_step(case_id, reason, expect=OPEN_STATES,
@@ -519,16 +525,35 @@ def close_case(case_id: int, reason: Literal["withdrawn", "expired"], today: dat
 BEFORE_REVIEW = frozenset({S.COMPLETENESS_CHECK, S.AWAITING_COMPLETION})
 
 
+def _payment_on_closing(step: Step) -> dict[str, Any]:
+    """What happens to a paid re-registration fee when the case closes early (withdrawn, or
+    expired waiting for the practitioner), as the register's policy says: a credit note if it
+    is closed before the review and the policy credits it, else the fee stays paid; the mail
+    says which. Empty if nothing was paid."""
+    paid = get_invoice(session=step.session, case_id=step.case_id,
+                       kind=InvoiceKind.REREGISTRATION)
+    if paid is None or paid.status is not InvoiceStatus.PAID:
+        return {"credit_number": None, "credit_amount": None, "kept_amount": None, "attach": []}
+    if step.policy.fees.credit_on_withdrawal and step.case.state in BEFORE_REVIEW:
+        note, paper = _credit_paper(step, paid)
+        return {"credit_number": note.number, "credit_amount": note.amount,
+                "kept_amount": None, "attach": [paper]}
+    return {"credit_number": None, "credit_amount": None, "kept_amount": paid.amount,
+            "register_address": get_settings().addresses.register_office, "attach": []}
+
+
 class _NotOverdue(Exception):
     """The pause was answered in time or is not due yet: the step is abandoned (rolled back)."""
 
 
 @task
 def overdue_cases(today: date) -> list[int]:
-    """Open cases whose current pause passed its due date without a decision."""
+    """Open cases whose wait on the practitioner passed its due date without a decision.
+    Waits on VvOCM, KP or the reviewer never expire a case: they remind and escalate."""
     with session_scope() as session:
         cases = session.exec(
-            select(Case).where(col(Case.due_on) < today, col(Case.state).in_(OPEN_STATES))
+            select(Case).where(col(Case.due_on) < today, col(Case.state).in_(OPEN_STATES),
+                               col(Case.awaiting_party) == HELD_TO_DEADLINE)
         )
         return [case.id for case in cases if case.id is not None]
 

@@ -1,7 +1,9 @@
-"""Deadlines that chase: before a pause's due date, whoever must act gets a reminder (and
-before its due date, the practitioner an unpaid intake-fee invoice, which no pause waits for);
-a reviewer who is late is escalated to KP (a mail and a mark in KP's inbox). Expiry itself stays
-where it was (tasks/cases.py, `close_case`).
+"""Deadlines that chase: before a pause's due date, whoever the wait is on gets a reminder (and
+before its due date, the practitioner an unpaid intake-fee invoice, which no pause waits for).
+Past the due date only a wait on the practitioner expires the case (tasks/cases.py,
+`close_case`); a late reviewer is escalated to KP, and a late VvOCM or KP step to the lead of
+that office (a mail and a mark in the inbox). The office's and the reviewer's own delays never
+close a case.
 
 Each reminder and escalation is a history row of the case with its mail, written in one
 transaction under the case's lock; the row's key (`reminder:<pause>:<days>`) is unique per
@@ -20,7 +22,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from sqlmodel import Session, col, select
 
-from domain.states import Role
+from domain.states import Party, Role
 from models.case import Case, CaseEvent, EventKind, get_case, get_event
 from models.db import read_session, session_scope
 from models.decision import get_decision
@@ -33,17 +35,6 @@ from tasks.links import dossier_url, staff_case_url
 from tasks.papers import PDF, Attachment
 
 log = logging.getLogger(__name__)
-
-# Who is reminded of each awaited action: the practitioner acts (or pays), the reviewer sends
-# findings, or staff have the item in their inbox (reminded at their office's address).
-AUDIENCE = {
-    "submit": "practitioner", "payment_received": "practitioner",
-    "completion_supplied": "practitioner", "additions_supplied": "practitioner",
-    "findings": "reviewer",
-    "association_decision": "association", "intake_outcome": "association",
-    "portfolio_reopened": "register", "completeness": "register", "assign_reviewer": "register",
-}
-
 
 ESCALATION = "escalation:"
 
@@ -60,23 +51,27 @@ def send_deadline_reminders(today: date) -> dict[str, int]:
     horizon = today + timedelta(days=max(chase.reminders_before, default=0))
     with read_session() as session:
         waiting = session.exec(
-            select(col(Case.id), col(Case.awaiting_key), col(Case.awaiting_action),
+            select(col(Case.id), col(Case.awaiting_key), col(Case.awaiting_party),
                    col(Case.due_on))
             .where(col(Case.state).in_(OPEN_STATES), col(Case.awaiting_key).is_not(None),
                    col(Case.due_on).is_not(None), col(Case.due_on) <= horizon)
             .order_by(col(Case.due_on), col(Case.id))).all()
     sent = {"reminder": 0, "escalation": 0, "invoice_reminder": 0, "errors": 0}
-    for case_id, pause_key, action, due in waiting:
-        if case_id is None or pause_key is None or action not in AUDIENCE or due is None:
+    for case_id, pause_key, party, due in waiting:
+        if case_id is None or pause_key is None or party is None or due is None:
             continue
         try:  # one case's failure holds up no other
+            late = (today - due).days
             if due >= today:
                 came_due = [days for days in chase.reminders_before
                             if due - timedelta(days) <= today]
                 if came_due:
                     sent["reminder"] += _remind(case_id, pause_key, min(came_due), today)
-            elif action == "findings" and (today - due).days >= chase.escalate_review_after:
+            elif party == Party.REVIEWER and late >= chase.escalate_review_after:
                 sent["escalation"] += _escalate(case_id, pause_key, today)
+            elif party in (Party.ASSOCIATION, Party.REGISTER) \
+                    and late >= chase.escalate_staff_after:
+                sent["escalation"] += _escalate_to_lead(case_id, pause_key, today)
         except Exception:
             log.exception("Herinnering voor aanvraag %s mislukt", case_id)
             sent["errors"] += 1
@@ -144,7 +139,7 @@ def _remind(case_id: int, pause_key: str, days: int, today: date) -> bool:
             return False
         action = case.awaiting_action or ""
         step = side_step(session, case, f"reminder-{pause_key}-{days}", today)
-        audience = AUDIENCE[action]
+        audience = case.awaiting_party or ""
         extra: dict[str, Any] = {"audience": audience, "awaited": AWAITED_LABELS[action],
                                  "due_date": case.due_on,
                                  "days_left": (case.due_on - today).days,
@@ -185,6 +180,32 @@ def _escalate(case_id: int, pause_key: str, today: date) -> bool:
             case_id=case_id, key=key, kind=EventKind.NOTE, actor_role=Role.SYSTEM,
             actor_name="workflow", action="escalation",
             input={"due_on": case.due_on.isoformat()}, from_state=case.state,
+            to_state=case.state, mails=step.mails))
+        return True
+
+
+def _escalate_to_lead(case_id: int, pause_key: str, today: date) -> bool:
+    """Once per late VvOCM or KP step: that office's lead is mailed, and the case is marked
+    in the inbox. The case stays open: the office's delay is not the practitioner's."""
+    key = escalation_key(pause_key)
+    with session_scope() as session:
+        case = get_case(session=session, case_id=case_id, for_update=True)
+        if not _waiting(session, case, pause_key) or case.due_on is None \
+                or get_event(session=session, case_id=case_id, key=key) is not None:
+            return False
+        office = case.awaiting_party or ""
+        addresses = get_settings().addresses
+        lead = addresses.association_lead if office == Party.ASSOCIATION \
+            else addresses.register_lead
+        step = side_step(session, case, f"escalation-{pause_key}", today)
+        step.mail("step_overdue", lead, office=office, due_date=case.due_on,
+                  days_late=(today - case.due_on).days,
+                  awaited=AWAITED_LABELS.get(case.awaiting_action or "", ""),
+                  case_url=staff_case_url(case.number))
+        session.add(CaseEvent(
+            case_id=case_id, key=key, kind=EventKind.NOTE, actor_role=Role.SYSTEM,
+            actor_name="workflow", action="escalation",
+            input={"due_on": case.due_on.isoformat(), "to": office}, from_state=case.state,
             to_state=case.state, mails=step.mails))
         return True
 

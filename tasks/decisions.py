@@ -182,7 +182,7 @@ def _consume(session: Session, case: Case, record: DecisionRecord, pause_key: st
         record.consumed_at = utcnow()
         session.add(record)
     if case.awaiting_key == pause_key:
-        case.awaiting_key = case.awaiting_action = None
+        case.awaiting_key = case.awaiting_action = case.awaiting_party = None
         case.due_on = None
         session.add(case)
 
@@ -207,8 +207,9 @@ def open_pause(case_id: int, pause_key: str, action: str, days: int) -> PauseInf
         else:
             due = date.fromisoformat(opened.input["due_on"])
         decided = get_decision(session=session, case_id=case_id, pause_key=pause_key)
-        if decided is None:
+        if decided is None and case.awaiting_key != pause_key:  # a replay keeps what moved
             case.awaiting_key, case.awaiting_action, case.due_on = pause_key, action, due
+            case.awaiting_party = DECISIONS[action].party
         session.add(case)
         if decided is not None:
             _consume(session, case, decided, pause_key)

@@ -55,9 +55,13 @@ def build_message(mail: OutboxMail) -> EmailMessage:
     message.set_content(mail.text)
     message.add_alternative(mail.html, subtype="html")
     for attachment in mail.attachments:
-        main, _, sub = attachment["media_type"].partition("/")
+        media_type, *options = (part.strip() for part in attachment["media_type"].split(";"))
+        main, _, sub = media_type.partition("/")
+        params = dict(option.partition("=")[::2] for option in options if "=" in option)
+        if main == "text":  # strict clients read text in ASCII unless told ("€ 50,00")
+            params.setdefault("charset", "utf-8")
         message.add_attachment(read_blob(attachment["sha256"]), maintype=main, subtype=sub,
-                               filename=attachment["filename"])
+                               filename=attachment["filename"], params=params)
     return message
 
 

@@ -46,9 +46,11 @@ ICS = "text/calendar"
 
 def intake_invitation(*, uid: str, starts_at: datetime, minutes: int, video_link: str,
                       summary: str, description: str, organizer: str, attendee: str,
-                      stamp: datetime) -> Attachment:
+                      stamp: datetime, sequence: int = 0, cancel: bool = False) -> Attachment:
     """The intake call as an iCalendar event (RFC 5545), in Europe/Amsterdam with its
-    VTIMEZONE, so every calendar shows the right local time on both sides of a DST change."""
+    VTIMEZONE, so every calendar shows the right local time on both sides of a DST change.
+    One UID per case; each change has a higher `sequence`, and `cancel` takes it out of the
+    calendars (METHOD:CANCEL, STATUS:CANCELLED)."""
     from icalendar import Calendar, Event, vCalAddress
 
     start = starts_at.astimezone(AMSTERDAM)
@@ -63,10 +65,14 @@ def intake_invitation(*, uid: str, starts_at: datetime, minutes: int, video_link
     event.add("url", video_link)
     event.add("organizer", vCalAddress(f"mailto:{organizer}"))
     event.add("attendee", vCalAddress(f"mailto:{attendee}"))
+    event.add("sequence", sequence)
+    event.add("status", "CANCELLED" if cancel else "CONFIRMED")
+    method = "CANCEL" if cancel else "REQUEST"
     calendar = Calendar()
     calendar.add("prodid", "-//Herregistratie KP en VvOCM//NL")
     calendar.add("version", "2.0")
-    calendar.add("method", "PUBLISH")
+    calendar.add("method", method)
     calendar.add_component(event)
     calendar.add_missing_timezones()
-    return Attachment("startgesprek.ics", ICS, calendar.to_ical())
+    return Attachment("startgesprek-geannuleerd.ics" if cancel else "startgesprek.ics",
+                      f"{ICS}; method={method}", calendar.to_ical())

@@ -64,6 +64,9 @@ TEMPLATE_NAMES: tuple[str, ...] = (
     "intake_slots_offered",
     "intake_call_planned",
     "intake_slot_chosen",
+    "intake_call_cancelled",
+    "intake_call_cancelled_association",
+    "step_overdue",
     "invoice_reminder",
 )
 

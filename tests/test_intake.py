@@ -6,7 +6,7 @@ SMTP server; the .ics is parsed back with icalendar."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,10 +16,16 @@ from icalendar import Calendar
 from markupsafe import escape
 
 from domain import messages as m
-from service.actions import open_case
+from domain.working_days import due_date
+from models.db import read_session
+from models.intake import case_slots
+from service.actions import act, open_case
+from service.intake import choose_slot, offer_slots
+from settings import get_settings
 from tasks.papers import intake_invitation
-from tests.conftest import ASSOCIATION, TODAY, Mailbox, csrf_from
+from tests.conftest import ASSOCIATION, PRACTITIONER, TODAY, Mailbox, case_row, csrf_from
 from tests.factories import request
+from tests.replay import run_case
 from tests.test_step_plan import walk
 from tests.test_way_in import staff_session
 from tests.test_web_links import link_from_mail
@@ -29,13 +35,16 @@ AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 VIDEO = "https://meet.example.org/vvocm-startgesprek"
 
 
-def invitation(message: EmailMessage) -> Calendar:
+def invitation(message: EmailMessage, name: str = "startgesprek.ics") -> Calendar:
     (part,) = list(message.iter_attachments())
     assert part.get_content_type() == "text/calendar"
-    assert part.get_filename() == "startgesprek.ics"
+    assert part.get_content_charset() == "utf-8"  # strict clients garble "€" otherwise
+    assert part.get_filename() == name
     payload = part.get_payload(decode=True)
     assert isinstance(payload, bytes)
-    return Calendar.from_ical(payload)
+    calendar = Calendar.from_ical(payload)
+    assert part.get_param("method") == str(calendar["method"])
+    return calendar
 
 
 def mails(mailbox: Mailbox, case_id: int, template: str) -> list[EmailMessage]:
@@ -115,14 +124,36 @@ async def test_vvocm_offers_times_the_practitioner_picks_one_and_both_get_the_in
     again = offline_client.post(f"{status}/startgesprek", data={
         "csrf_token": csrf_from(page.text), "slot": str(slot_ids[0])})
     assert again.status_code == 409 and str(escape(m.SLOT_ALREADY_CHOSEN)) in again.text
-    with staff_session("association_staff") as vvocm:
-        late = vvocm.post(f"/zaken/{opened.number}/startgesprek", data={
+    first = invitation(planned)
+    (first_event,) = first.walk("VEVENT")
+    assert (str(first["method"]), first_event["sequence"]) == ("REQUEST", 0)
+    # The call's due date moved with it: VvOCM's outcome is due after the call, and the
+    # practitioner sees no date of VvOCM's own.
+    assert case_row(opened.case_id).due_on == due_date(date(2026, 10, 27),
+                                                       get_settings().deadlines.intake_report)
+    assert "Uiterlijk op" not in offline_client.get(status).text
+
+    with staff_session("association_staff") as vvocm:  # VvOCM moves the call
+        moved = vvocm.post(f"/zaken/{opened.number}/startgesprek", data={
             "csrf_token": csrf_from(vvocm.get("/inbox").text), "slot-0": "2026-11-03T10:00",
-            "video_link": VIDEO})
-        assert late.status_code == 409 and str(escape(m.SLOT_ALREADY_CHOSEN)) in late.text
-        assert "Gepland op dinsdag 27 oktober 2026 om 10:00" in vvocm.get(
-            f"/zaken/{opened.number}").text
-    assert len(mails(mailbox, opened.case_id, "intake_call_planned")) == 1
+            "video_link": VIDEO}, follow_redirects=False)
+        assert moved.status_code == 303
+    for template in ("intake_call_cancelled", "intake_call_cancelled_association"):
+        (cancelled,) = mails(mailbox, opened.case_id, template)
+        calendar = invitation(cancelled, "startgesprek-geannuleerd.ics")
+        (event,) = calendar.walk("VEVENT")
+        assert str(calendar["method"]) == "CANCEL" and str(event["status"]) == "CANCELLED"
+        assert (event["uid"], event["sequence"]) == (first_event["uid"], 1)
+    page = offline_client.get(status)
+    assert "Uiterlijk op" in page.text  # picking a new time is the practitioner's wait
+    (new_slot,) = re.findall(r'name="slot" value="(\d+)"', page.text)
+    offline_client.post(f"{status}/startgesprek", data={"csrf_token": csrf_from(page.text),
+                                                        "slot": new_slot})
+    planned_again = [m_ for m_ in mails(mailbox, opened.case_id, "intake_call_planned")
+                     if m_ is not planned]
+    (event,) = invitation(planned_again[0]).walk("VEVENT")
+    assert (event["uid"], event["sequence"]) == (first_event["uid"], 2)
+    assert event.decoded("dtstart").astimezone(UTC) == datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
     mailbox.assert_each_once()
 
 
@@ -142,3 +173,28 @@ async def test_a_member_is_invited_without_a_fee(mailbox: Mailbox, offline_clien
     (event,) = invitation(planned).walk("VEVENT")
     assert "Kosten" not in str(event["description"])
     assert event.decoded("dtstart").astimezone(UTC).hour == 12  # 14:00 summer time
+
+
+async def test_an_outcome_recorded_before_the_call_cancels_it_in_both_calendars(
+        mailbox: Mailbox) -> None:
+    opened = await at_intake_call(member=True)
+    await offer_slots(opened.number, {"starts": ["2026-06-20T09:30"], "video_link": VIDEO},
+                      actor=ASSOCIATION)
+    with read_session() as session:
+        (slot,) = case_slots(session=session, case_id=opened.case_id)
+    assert case_row(opened.case_id).awaiting_party == "practitioner"
+    await choose_slot(opened.case_id, slot.id or 0, actor=PRACTITIONER)
+    assert case_row(opened.case_id).awaiting_party == "association"
+    await act(opened.number, "intake_outcome", {"held_on": str(TODAY), "outcome": "advise"},
+              actor=ASSOCIATION, pause_key="intake-outcome")
+    assert await run_case(opened.case_id) == "portfolio-reopened"
+    (planned,) = mails(mailbox, opened.case_id, "intake_call_planned")
+    (uid,) = {str(e["uid"]) for e in invitation(planned).walk("VEVENT")}
+    for template in ("intake_call_cancelled", "intake_call_cancelled_association"):
+        (cancelled,) = mails(mailbox, opened.case_id, template)
+        assert m.INTAKE_CANCELLED_OUTCOME in cancelled.get_body(("plain",)).get_content()
+        calendar = invitation(cancelled, "startgesprek-geannuleerd.ics")
+        (event,) = calendar.walk("VEVENT")
+        assert (str(calendar["method"]), str(event["uid"]), event["sequence"]) == (
+            "CANCEL", uid, 1)
+    mailbox.assert_each_once()

@@ -25,6 +25,8 @@ NBSP = "\u00a0"
 
 STAFF_OR_REVIEWER = {
     "intake_slot_chosen",
+    "intake_call_cancelled_association",
+    "step_overdue",
     "review_overdue",
     "association_check_requested",
     "reopen_advice",
@@ -162,8 +164,9 @@ EXTRAS: dict[str, dict[str, object]] = {
     },
     "rejected": {"explanation": "De uren werkervaring zijn niet gericht op de specialisatie."},
     "withdrawn": {"reason": "Op verzoek van de oefentherapeut.", "withdrawn_by": "de VvOCM",
-                  "credit_number": None, "credit_amount": None},
-    "expired": {"awaited": "uw betaling", "due_date": date(2026, 3, 15)},
+                  "credit_number": None, "credit_amount": None, "kept_amount": None},
+    "expired": {"awaited": "uw betaling", "due_date": date(2026, 3, 15), "credit_number": None,
+                "credit_amount": None, "kept_amount": None},
     "fresh_link": {},
     **{name: {"register": "Kwaliteitsregister Paramedici", "is_specialisation": True,
               "period_start": date(2021, 3, 15), "period_end": date(2026, 3, 14),
@@ -179,7 +182,13 @@ EXTRAS: dict[str, dict[str, object]] = {
                        "case_url": "https://herregistratie.example/zaken/HR-2026-00012"},
     "intake_slots_offered": {"slots": [datetime(2026, 10, 24, 8, 0, tzinfo=UTC),
                                        datetime(2026, 10, 27, 9, 0, tzinfo=UTC)],
-                             "minutes": 45},
+                             "minutes": 45, "pick_by": date(2026, 10, 23), "moved": True},
+    **{name: {"starts_at": datetime(2026, 10, 27, 9, 0, tzinfo=UTC),
+              "reason": "De VvOCM heeft het gesprek verplaatst; er zijn nieuwe tijden aangeboden."}
+       for name in ("intake_call_cancelled", "intake_call_cancelled_association")},
+    "step_overdue": {"office": "register", "awaited": "de controle op volledigheid",
+                     "due_date": date(2026, 4, 15), "days_late": 3,
+                     "case_url": "https://herregistratie.example/zaken/HR-2026-00012"},
     **{name: {"starts_at": datetime(2026, 10, 27, 9, 0, tzinfo=UTC),
               "ends_at": datetime(2026, 10, 27, 9, 45, tzinfo=UTC),
               "video_link": "https://meet.example.org/vvocm-startgesprek",
@@ -395,6 +404,12 @@ def test_html_escapes_user_text_and_plain_text_keeps_it(template: str, key: str)
 def test_empty_optional_note_and_reason_are_left_out() -> None:
     assert "Toelichting" not in render("declined").text
     assert "Reden:" not in render("withdrawn", reason="").text
+    kept = render("expired", kept_amount=Decimal("84.00"),
+                  register_address="info@kwaliteitsregisterparamedici.nl").text
+    assert "betalen wij dit bedrag niet terug" in kept and f"€{NBSP}84,00" in kept
+    credited = render("withdrawn", credit_number="CF-2026-00001",
+                      credit_amount=Decimal("84.00")).text
+    assert "creditnota CF-2026-00001" in credited and "niet terug" not in credited
     assert "Reden:" in render("withdrawn").text
 
 

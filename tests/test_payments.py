@@ -19,7 +19,7 @@ from domain import messages as m
 from models.db import read_session, session_scope
 from models.decision import get_decision
 from models.invoice import InvoiceStatus, case_invoices
-from models.payment import BankEntry, EntryOutcome, OnlinePayment, OnlineStatus
+from models.payment import BankEntry, EntryOutcome, OnlinePayment, OnlineStatus, open_entries
 from service.actions import open_case
 from tests.conftest import ASSOCIATION, TODAY, Mailbox, case_row, csrf_from, herreg_env
 from tests.factories import request
@@ -203,7 +203,8 @@ async def test_kp_reconciles_a_bank_statement_once(mailbox: Mailbox) -> None:
         report = upload(kp, statement)
         assert report.status_code == 200
         text = " ".join(report.text.split())
-        assert "3 bijschrijvingen: 1 betaling vastgelegd, 2 om na te kijken, 0 al eerder" in text
+        assert "3 bijschrijvingen: 1 betaling vastgelegd, 2 om na te kijken (op de werklijst " \
+            "hieronder), 0 al eerder" in text
         assert f"factuur {full.number}" in text and "Ander bedrag" in text
         assert "Geen factuur gevonden" in text
         with read_session() as session:
@@ -213,8 +214,35 @@ async def test_kp_reconciles_a_bank_statement_once(mailbox: Mailbox) -> None:
             assert get_decision(session=session, case_id=short.case_id,
                                 pause_key="payment") is None
         again = " ".join(upload(kp, statement).text.split())
-        assert "3 bijschrijvingen: 0 betalingen vastgelegd, 0 om na te kijken, 3 al eerder" \
-            in again
+        assert "3 bijschrijvingen: 0 betalingen vastgelegd, 0 om na te kijken (op de werklijst " \
+            "hieronder), 3 al eerder ingelezen, waarvan 2 nog open op de werklijst" in again
+        # The money stays in view until a person links it or says what was done with it.
+        with read_session() as session:
+            open_lines = {e.reference: e for e in open_entries(session=session)}
+        assert {"REF-2", "REF-3"} <= set(open_lines)
+        page = kp.get("/betalingen/bankafschrift").text
+        token = csrf_from(page)
+        unknown = kp.post(f"/betalingen/werklijst/{open_lines['REF-3'].id}", data={
+            "csrf_token": token, "besluit": "koppelen", "factuur": "F-2026-99999"})
+        assert unknown.status_code == 422
+        assert str(escape(m.BANK_INVOICE_UNKNOWN.format(number="F-2026-99999"))) in unknown.text
+        linked = kp.post(f"/betalingen/werklijst/{open_lines['REF-2'].id}", data={
+            "csrf_token": token, "besluit": "koppelen", "factuur": partial.number})
+        assert linked.status_code == 200
+        assert m.BANK_LINKED_DONE.format(case=short.number) in linked.text
+        handled = kp.post(f"/betalingen/werklijst/{open_lines['REF-3'].id}", data={
+            "csrf_token": token, "besluit": "afhandelen", "reden": "Contributie: naar VvOCM"})
+        assert handled.status_code == 200 and m.BANK_HANDLED_DONE in handled.text
+        twice = kp.post(f"/betalingen/werklijst/{open_lines['REF-3'].id}", data={
+            "csrf_token": token, "besluit": "afhandelen", "reden": "nog eens"})
+        assert twice.status_code == 409
+        with read_session() as session:
+            assert get_decision(session=session, case_id=short.case_id,
+                                pause_key="payment") is not None
+            left = {e.reference for e in open_entries(session=session)}
+        assert not {"REF-2", "REF-3"} & left
+        third = " ".join(upload(kp, statement).text.split())
+        assert "3 al eerder ingelezen." in third and "nog open" not in third
         assert upload(kp, b"geen xml").status_code == 422
         assert str(escape(m.CAMT_NOT_053)) in upload(kp, b"<Document><x/></Document>").text
         bomb = (b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaaaaaaaa">'
@@ -263,7 +291,8 @@ async def test_a_statement_line_matched_but_never_recorded_is_recorded_on_the_ne
         assert "1 bijschrijvingen: 1 betaling vastgelegd" in healed
         assert f"factuur {invoice.number}" in healed
         again = " ".join(upload(kp, statement).text.split())
-        assert "0 betalingen vastgelegd, 0 om na te kijken, 1 al eerder" in again
+        assert "0 betalingen vastgelegd, 0 om na te kijken (op de werklijst hieronder), " \
+            "1 al eerder ingelezen." in again
     with read_session() as session:
         assert get_decision(session=session, case_id=opened.case_id,
                             pause_key="payment") is not None

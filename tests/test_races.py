@@ -120,26 +120,34 @@ async def test_a_withdrawal_after_a_recorded_step_decision_waits_for_the_step(
 
 
 async def test_expiry_and_a_decision_at_once_leave_one_winner(database: str) -> None:
+    """At the practitioner's submission, the only kind of wait that can expire."""
     for _ in range(ROUNDS):
         opened = await open_case(request(TODAY - timedelta(days=30)), actor=ASSOCIATION)
-        assert await run_case(opened.case_id) == "association-decision"
+        for pause, action, data, actor in [
+            ("association-decision", "association_decision", {"outcome": "advise"},
+             ASSOCIATION),
+            ("portfolio-reopened", "portfolio_reopened", {"reopened_on": str(TODAY)}, REGISTER),
+        ]:
+            assert await run_case(opened.case_id) == pause
+            await act(opened.number, action, data, actor=actor)
+        assert await run_case(opened.case_id) == "submission"
         with read_session() as session:
             due: date = get_case(session=session, case_id=opened.case_id).due_on
         decided, expired = race(
-            partial(act, opened.number, "association_decision", {"outcome": "advise"},
-                    actor=ASSOCIATION),
+            partial(act, opened.number, "submit", {"submitted_on": str(TODAY)},
+                    actor=PRACTITIONER),
             partial(close, opened.case_id, "expired", due + timedelta(days=1)),
         )
         state = consistent(opened.case_id)
         with read_session() as session:
             recorded = get_decision(session=session, case_id=opened.case_id,
-                                    pause_key="association-decision")
+                                    pause_key="submission")
         if expired is True:
             assert state == "expired" and recorded is None
             assert isinstance(decided, CaseError)
         else:
             assert expired is False and recorded is not None
-            assert state == "association_check"
+            assert state == "awaiting_submission"
 
 
 async def test_two_staff_deciding_at_once_record_one_decision(database: str) -> None:

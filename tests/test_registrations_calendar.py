@@ -21,7 +21,12 @@ from sqlmodel import select
 from domain import messages as m
 from domain.states import Role
 from models.db import migrate, read_session
-from models.practitioner import Practitioner, PractitionerChange, get_by_kp_number
+from models.practitioner import (
+    Practitioner,
+    PractitionerChange,
+    get_by_kp_number,
+    open_conflicts,
+)
 from models.registration import Registration, RegistrationNotice, RegistrationStatus
 from service.actors import Actor
 from service.imports import ImportFileError, import_registrations
@@ -76,17 +81,68 @@ def test_a_good_file_imports_and_the_same_file_again_changes_nothing(calendar_db
     assert len(registrations()) == 3
 
 
-def test_a_changed_row_updates_what_it_names_and_records_who(calendar_db: str) -> None:
+def test_a_changed_row_updates_its_period_and_membership_and_records_who(
+        calendar_db: str) -> None:
     load("12345;Anna de Wit;anna@example.org;ja;KOT;2022-01-01;2026-12-31\n")
-    report = load("12345;Anna de Wit-Jansen;anna@example.org;nee;KOT;2022-01-01;2027-01-31\n")
+    report = load("12345;Anna de Wit;anna@example.org;nee;KOT;2022-01-01;2027-01-31\n")
     assert (report.registrations_updated, report.practitioners_updated) == (1, 1)
+    assert report.conflicts == []
     assert registrations()[0].period_end == date(2027, 1, 31)
     with read_session() as session:
         practitioner = get_by_kp_number(session=session, kp_number="12345")
-        assert practitioner and (practitioner.name, practitioner.member) == (
-            "Anna de Wit-Jansen", False)
+        assert practitioner and (practitioner.name, practitioner.member) == ("Anna de Wit", False)
         change = session.exec(select(PractitionerChange)).one()
     assert change.actor_name == "Beheerder Test" and change.reason == "Import test.csv, regel 2"
+    assert change.after == {"member": False, "address": ""}
+
+
+async def test_another_name_or_address_waits_for_a_person_and_nobody_is_mailed_there(
+        calendar_db: str, mailbox: Mailbox) -> None:
+    """Before, the import renamed the practitioner and the sweep mailed the new address
+    within a minute. Now the row goes on the worklist; only a person's decision applies it."""
+    load(f"12345;Anna de Wit;anna@example.org;ja;KOT;2022-01-01;{END}\n")
+    twice = [load(f"12345;Anna Vreemd;vreemd@example.org;ja;KOT;2022-01-01;{END}\n")
+             for _ in range(2)]
+    assert [len(report.conflicts) for report in twice] == [1, 1]
+    assert "Anna Vreemd <vreemd@example.org>" in twice[0].conflicts[0][1]
+    with read_session() as session:
+        practitioner = get_by_kp_number(session=session, kp_number="12345")
+        assert practitioner and (practitioner.name, practitioner.email) == (
+            "Anna de Wit", "anna@example.org")
+        assert len(open_conflicts(session=session)) == 1  # the same file twice: one entry
+    send_calendar_notices.fn(END - timedelta(days=42))  # the 6-week reminder is due
+    await deliver_pending()
+    assert [str(message["To"]) for message in mailbox.messages] == ["anna@example.org"]
+
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+
+    offline_client = TestClient(create_app())
+    admin = make_staff("admin")
+    login(offline_client, admin)
+    page = offline_client.get("/beheer")
+    assert "In de export: Anna Vreemd &lt;vreemd@example.org&gt;" in page.text
+    with read_session() as session:
+        conflict = open_conflicts(session=session)[0]
+    url = f"/beheer/conflicten/{conflict.id}"
+    no_reason = offline_client.post(url, data={"csrf_token": csrf_from(page.text),
+                                               "besluit": "toepassen", "reden": " "})
+    assert no_reason.status_code == 422 and m.CONFLICT_REASON_REQUIRED in no_reason.text
+    done = offline_client.post(url, data={"csrf_token": csrf_from(page.text),
+                                          "besluit": "toepassen",
+                                          "reden": "Getrouwd, bevestigd per telefoon"})
+    assert done.status_code == 200 and m.CONFLICT_APPLIED in done.text
+    with read_session() as session:
+        practitioner = get_by_kp_number(session=session, kp_number="12345")
+        assert practitioner and (practitioner.name, practitioner.email) == (
+            "Anna Vreemd", "vreemd@example.org")
+        change = session.exec(select(PractitionerChange)).all()[-1]
+        assert open_conflicts(session=session) == []
+    assert change.actor_role is Role.OPERATOR and "Getrouwd" in change.reason
+    again = offline_client.post(url, data={"csrf_token": csrf_from(page.text),
+                                           "besluit": "afwijzen", "reden": "dubbel"})
+    assert again.status_code == 409 and m.CONFLICT_GONE in again.text
 
 
 def test_a_newer_period_supersedes_the_older_one(calendar_db: str) -> None:

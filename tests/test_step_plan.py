@@ -455,19 +455,24 @@ async def test_withdrawal_closes_the_case_from_any_pause(mailbox: Mailbox) -> No
     mailbox.assert_each_once()
 
 
+async def at_submission() -> tuple[str, int]:
+    """A case waiting for the practitioner's submission: a wait that can expire the case."""
+    opened = await open_case(request(REQUEST_DATE), actor=ASSOCIATION)
+    assert await walk(opened.number, opened.case_id, TO_PAYMENT[:2]) == "submission"
+    return opened.number, opened.case_id
+
+
 async def test_expired_pause_closes_the_case_the_day_after_its_due_date(
         mailbox: Mailbox) -> None:
-    opened = await open_case(request(REQUEST_DATE), actor=ASSOCIATION)
-    ref, case_id = opened.number, opened.case_id
-    assert await run_case(case_id) == "association-decision"
+    ref, case_id = await at_submission()
     due_on: date = case_row(ref).due_on
-    assert due_on == due_date(TODAY, get_settings().deadlines.association_decision)
+    assert due_on == due_date(TODAY, get_settings().deadlines.submission)
     assert case_id not in overdue_cases.fn(due_on)
     assert case_id in overdue_cases.fn(due_on + timedelta(days=1))
     assert not await close(case_id, "expired", due_on)
     assert await close(case_id, "expired", due_on + timedelta(days=1))
     assert case_row(ref).state == "expired"
-    assert "het besluit van de VvOCM" in text_of(mail(mailbox, case_id, "expired"))
+    assert "het indienen van het dossier" in text_of(mail(mailbox, case_id, "expired"))
     closed = event(case_id, "step:expired")
     assert closed is not None and closed.actor_role == Role.SYSTEM
     with read_session() as session:
@@ -481,23 +486,20 @@ async def test_expired_pause_closes_the_case_the_day_after_its_due_date(
 async def test_a_due_date_on_a_holiday_moves_to_the_next_working_day() -> None:
     """Christmas 2026 is a Friday: due on Monday 28 December, expired on the 29th."""
     christmas = date(2026, 12, 25)
-    with herreg_env(deadlines__association_decision=str((christmas - TODAY).days)):
-        opened = await open_case(request(REQUEST_DATE), actor=ASSOCIATION)
-        assert await run_case(opened.case_id) == "association-decision"
-    assert case_row(opened.number).due_on == date(2026, 12, 28)
-    assert opened.case_id not in overdue_cases.fn(date(2026, 12, 28))
-    assert opened.case_id in overdue_cases.fn(date(2026, 12, 29))
+    with herreg_env(deadlines__submission=str((christmas - TODAY).days)):
+        _ref, case_id = await at_submission()
+    assert case_row(case_id).due_on == date(2026, 12, 28)
+    assert case_id not in overdue_cases.fn(date(2026, 12, 28))
+    assert case_id in overdue_cases.fn(date(2026, 12, 29))
 
 
 async def test_a_decision_recorded_in_time_wins_over_expiry() -> None:
-    opened = await open_case(request(REQUEST_DATE), actor=ASSOCIATION)
-    ref, case_id = opened.number, opened.case_id
-    await run_case(case_id)
+    ref, case_id = await at_submission()
     due_on: date = case_row(ref).due_on
-    await act(ref, "association_decision", {"outcome": "advise"}, actor=ASSOCIATION)
+    await act(ref, "submit", {"submitted_on": str(TODAY)}, actor=PRACTITIONER)
     assert case_id in overdue_cases.fn(due_on + timedelta(days=1))
     assert not await close(case_id, "expired", due_on + timedelta(days=1))
-    assert await run_case(case_id) == "portfolio-reopened"
+    assert await run_case(case_id) == "payment"
 
 
 # --- operator input through the Prefect UI goes through the same checks ---

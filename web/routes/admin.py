@@ -12,9 +12,11 @@ from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from domain.errors import InvalidTransition
+from domain import messages as m
+from domain.errors import DecisionConflict, InvalidInput, InvalidTransition
 from models.case import Case
 from models.outbox import dead_letters
+from models.practitioner import Practitioner, open_conflicts
 from models.review import Reviewer
 from models.staff import ApiToken, StaffRole, StaffUser, list_staff, staff_by_email
 from service.accounts import (
@@ -25,6 +27,7 @@ from service.accounts import (
     reactivate_staff,
     revoke_api_token,
 )
+from service.actions import resolve_conflict
 from service.imports import ImportFileError, decode_export, import_registrations
 from service.mail import resend_mail
 from service.read_model import sweep_health
@@ -60,9 +63,13 @@ def _page(request: Request, session: Session, user: StaffUser, status: int = 200
     dead = dead_letters(session=session)
     numbers = {c.id: c.number for c in session.exec(
         select(Case).where(col(Case.id).in_({m.case_id for m in dead if m.case_id})))}
+    conflicts = [(c, session.get(Practitioner, c.practitioner_id))
+                 for c in open_conflicts(session=session)]
     context = {"user": user, "staff": list_staff(session=session), "tokens": tokens,
+               "conflicts": conflicts,
                "reviewers": reviewers, "roles": ROLE_NAMES, "errors": {}, "values": {},
-               "new_secret": None, "dead": [(mail, numbers.get(mail.case_id)) for mail in dead],
+               "new_secret": None, "done": None, "notice": None,
+               "dead": [(mail, numbers.get(mail.case_id)) for mail in dead],
                "import_max_mb": get_settings().uploads.import_max_mb,
                "sweep": sweep_health(session), **extra}
     return templates().TemplateResponse(request, "admin.html", context, status_code=status)
@@ -193,6 +200,27 @@ async def import_registrations_page(request: Request, user: StaffUser = ADMIN,
         "user": user, "report": report, "shown": report.rejected[:REJECTIONS_SHOWN],
         "more": max(0, len(report.rejected) - REJECTIONS_SHOWN),
     }, status_code=422 if report.rejected else 200)
+
+
+@router.post("/conflicten/{conflict_id}", dependencies=[Depends(require_csrf)])
+async def decide_conflict(request: Request, conflict_id: int, user: StaffUser = ADMIN,
+                          session: Session = Depends(db)) -> Response:
+    """Apply an import's other name or e-mail address, or set it aside: a person's recorded
+    decision either way."""
+    form = await request.form()
+    choice, reason = str(form.get("besluit", "")), str(form.get("reden", ""))
+    if choice not in ("toepassen", "afwijzen"):
+        raise HTTPException(status_code=422, detail=m.CONFLICT_CHOICE)
+    try:
+        resolve_conflict(conflict_id, apply=choice == "toepassen", reason=reason,
+                         actor=actor_for(user))
+    except InvalidInput as err:
+        return _page(request, session, user, status=422,
+                     notice=err.errors.get("reason", ""))
+    except DecisionConflict as err:
+        raise HTTPException(status_code=409, detail=str(err)) from err
+    return _page(request, session, user, done=m.CONFLICT_APPLIED
+                 if choice == "toepassen" else m.CONFLICT_DISMISSED)
 
 
 @router.post("/mail/{mail_id}/opnieuw", dependencies=[Depends(require_csrf)])

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
 from domain import messages as m
-from domain.states import CaseState
+from domain.states import CaseState, Party
 from flows.inputs import DECISIONS
 from models.case import Case
 from models.practitioner import Practitioner
@@ -29,6 +29,7 @@ from web.security import ACTOR_ROLES
 from web.templating import templates
 
 ESCALATED_MARK = "Beoordelaar te laat: KP gewaarschuwd"
+LEAD_WARNED_MARK = "Te laat: leidinggevende gewaarschuwd"
 router = APIRouter(include_in_schema=False)
 
 INBOX_EMPTY_MINE = "Er wachten nu geen aanvragen op een besluit van u. Mooi werk!"
@@ -45,7 +46,7 @@ class InboxRow:
     urgency: str  # "overdue", "soon" or ""
     claimed_by: str
     stuck: bool
-    escalated: bool
+    escalated: str  # the mark of a late step whose escalation went out, or ""
     supplied: bool  # back from the practitioner with what was missing
 
 
@@ -114,7 +115,8 @@ def inbox(
             else awaited.title if awaited else m.RECEIVED_PENDING,
             due_text=due_text, urgency=urgency,
             claimed_by=holder.name if holder else "", stuck=case.id in stuck,
-            escalated=case.id in late_reviews,
+            escalated="" if case.id not in late_reviews else ESCALATED_MARK
+            if case.awaiting_party == Party.REVIEWER else LEAD_WARNED_MARK,
             supplied=(case.awaiting_key or "").startswith("completeness-")
             and case.awaiting_key != "completeness-1",
         ))
@@ -129,7 +131,7 @@ def inbox(
     return templates().TemplateResponse(request, "inbox.html", {
         "user": user, "rows": rows, "filters": filters, "show_all": show_all,
         "everything": everything, "role_label": ACTOR_ROLES[user.role].label,
-        "escalated_mark": ESCALATED_MARK, "sweep": sweep_health(session),
+        "sweep": sweep_health(session),
         "states": list(CaseState), "specialisations": specialisation_names(),
         "page": page, "pages": pages, "total": total,
         "previous_url": page_url(page - 1) if page > 1 else None,

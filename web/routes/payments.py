@@ -13,12 +13,19 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
 from domain import messages as m
-from domain.errors import LinkExpired, LinkInvalid
+from domain.errors import DecisionConflict, InvalidInput, LinkExpired, LinkInvalid
 from models.db import read_session
 from models.invoice import Invoice, InvoiceStatus
 from models.payment import EntryOutcome, OnlineStatus, latest_payment
 from models.staff import StaffRole, StaffUser
-from service.bank import StatementError, StatementReport, import_statement
+from service.bank import (
+    StatementError,
+    StatementReport,
+    handle_entry,
+    import_statement,
+    link_entry,
+    worklist,
+)
 from service.payments import AlreadyPaid, checkout, invoice_of, webhook
 from tasks.payment_provider import PaymentUnavailable
 from web.routes.signed_links import link_page
@@ -100,13 +107,38 @@ async def mollie_webhook(request: Request) -> Response:
 
 
 def _bank_page(request: Request, user: StaffUser, report: StatementReport | None = None,
-               error: str | None = None, status: int = 200) -> Response:
+               error: str | None = None, status: int = 200, done: str | None = None,
+               errors: dict[str, str] | None = None) -> Response:
     counts = {"matched": report.count(EntryOutcome.MATCHED) if report else 0,
-              "skipped": report.count(None) if report else 0}
+              "skipped": report.count(None) if report else 0,
+              "still_open": sum(line.still_open for line in report.lines) if report else 0}
     attention = len(report.lines) - counts["matched"] - counts["skipped"] if report else 0
     return templates().TemplateResponse(request, "bank_statement.html", {
         "user": user, "report": report, "error": error, "counts": counts,
-        "attention": attention}, status_code=status)
+        "attention": attention, "worklist": worklist(), "done": done,
+        "errors": errors or {}}, status_code=status)
+
+
+@router.post("/betalingen/werklijst/{entry_id}", dependencies=[Depends(require_csrf)])
+async def work_on_entry(request: Request, entry_id: int,
+                        user: StaffUser = BANK_STAFF) -> Response:
+    """Link an open line to an invoice (KP's payment decision), or mark it handled."""
+    form = await request.form()
+    choice = str(form.get("besluit", ""))
+    try:
+        if choice == "koppelen":
+            case = await link_entry(entry_id, str(form.get("factuur", "")),
+                                    actor=actor_for(user))
+            return _bank_page(request, user, done=m.BANK_LINKED_DONE.format(case=case))
+        if choice == "afhandelen":
+            handle_entry(entry_id, str(form.get("reden", "")), actor=actor_for(user))
+            return _bank_page(request, user, done=m.BANK_HANDLED_DONE)
+    except InvalidInput as err:
+        return _bank_page(request, user, error=next(iter(err.errors.values())), status=422,
+                          errors={str(entry_id): next(iter(err.errors.values()))})
+    except DecisionConflict as err:
+        return _bank_page(request, user, error=str(err), status=409)
+    raise HTTPException(status_code=422, detail=m.BANK_CHOICE)
 
 
 @router.get("/betalingen/bankafschrift")

@@ -1,0 +1,100 @@
+"""Who may be held to a deadline (issue 20): only a wait on the practitioner (submission,
+payment, completion, additions, picking an intake time) expires a case the day after its due
+date; a wait on VvOCM, KP or the reviewer never does: it is reminded before, escalated after
+(the office's lead; KP for a late reviewer), and marked in the inbox. Every pause on the day
+before, on and after its due date. Offline database, real SMTP server."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from domain.states import Party
+from flows.inputs import DECISIONS
+from models.db import read_session
+from models.invoice import InvoiceKind, InvoiceStatus, get_invoice
+from settings import get_settings
+from tasks.cases import overdue_cases
+from tasks.deadlines import escalation_key, send_deadline_reminders
+from tests.conftest import REGISTER, Mailbox, case_row
+from tests.replay import close, run_case
+from tests.test_competing_decisions import INCOMPLETE, PAUSES, Pause, at_pause
+from tests.test_step_plan import TO_REVIEW, event, text_of
+
+pytestmark = pytest.mark.usefixtures("offline")
+
+
+@pytest.mark.parametrize("pause", PAUSES, ids=[p.key for p in PAUSES])
+async def test_only_the_practitioner_is_held_to_a_due_date(pause: Pause,
+                                                          mailbox: Mailbox) -> None:
+    number, case_id = await at_pause(pause)
+    case = case_row(case_id)
+    party = DECISIONS[pause.action].party
+    assert case.awaiting_party == party and case.due_on is not None
+    due = case.due_on
+    for day in (due - timedelta(days=1), due):
+        assert case_id not in overdue_cases.fn(day)
+        assert not await close(case_id, "expired", day)
+    after = due + timedelta(days=1)
+    if party is Party.PRACTITIONER:
+        assert case_id in overdue_cases.fn(after)
+        assert await close(case_id, "expired", after)
+        assert case_row(case_id).state == "expired"
+        return
+    assert case_id not in overdue_cases.fn(after + timedelta(days=60))
+    assert not await close(case_id, "expired", after + timedelta(days=60))
+    chase = get_settings().deadlines
+    late = chase.escalate_review_after if party is Party.REVIEWER else chase.escalate_staff_after
+    before = send_deadline_reminders.fn(due + timedelta(days=late - 1))
+    assert before["escalation"] == 0 and event(case_id, escalation_key(pause.key)) is None
+    assert send_deadline_reminders.fn(due + timedelta(days=late))["escalation"] == 1
+    assert send_deadline_reminders.fn(due + timedelta(days=late + 3))["escalation"] == 0
+    assert event(case_id, escalation_key(pause.key)) is not None
+    await run_case(case_id)
+    (escalated,) = [message for message in mailbox.for_case(case_id)
+                    if str(message["X-Herregistratie-Key"]).startswith(
+                        f"{case_id}:escalation-{pause.key}:")]
+    addresses = get_settings().addresses
+    assert str(escalated["To"]) == {Party.REVIEWER: addresses.register_office,
+                                    Party.ASSOCIATION: addresses.association_lead,
+                                    Party.REGISTER: addresses.register_lead}[party]
+    assert case_row(case_id).state != "expired" and case_row(number).awaiting_key == pause.key
+    mailbox.assert_each_once()
+
+
+async def test_a_paid_case_that_expires_before_its_review_gets_its_money_back(
+        mailbox: Mailbox) -> None:
+    """Completion never supplied: the case expires (the practitioner's wait), and the paid
+    fee is credited as the register's policy says; the mail says so."""
+    _number, case_id = await at_pause(Pause("completion-1", [*TO_REVIEW[:4], INCOMPLETE],
+                                           "completion_supplied", {}, REGISTER))
+    due = case_row(case_id).due_on
+    assert await close(case_id, "expired", due + timedelta(days=1))
+    with read_session() as session:
+        invoice = get_invoice(session=session, case_id=case_id,
+                              kind=InvoiceKind.REREGISTRATION)
+    assert invoice is not None and invoice.status is InvoiceStatus.PAID
+    await run_case(case_id)
+    (expired,) = [message for message in mailbox.for_case(case_id)
+                  if str(message["X-Herregistratie-Key"]).endswith(":expired")]
+    text = text_of(expired)
+    assert "Wij betalen" in text and "creditnota CF-" in text
+    assert [part.get_filename() for part in expired.iter_attachments()] == [
+        f"creditnota-{text.split('creditnota ')[1].split()[0]}.pdf"]
+    assert invoice.amount == Decimal("84.00")
+
+
+async def test_a_paid_case_that_expires_after_its_review_began_says_the_fee_stays(
+        mailbox: Mailbox) -> None:
+    pause = next(p for p in PAUSES if p.key == "additions-1")
+    _number, case_id = await at_pause(pause)
+    due = case_row(case_id).due_on
+    assert await close(case_id, "expired", due + timedelta(days=1))
+    await run_case(case_id)
+    (expired,) = [message for message in mailbox.for_case(case_id)
+                  if str(message["X-Herregistratie-Key"]).endswith(":expired")]
+    text = text_of(expired)
+    assert "betalen wij dit bedrag niet terug" in text and "84,00" in text
+    assert list(expired.iter_attachments()) == []
