@@ -24,7 +24,26 @@ NO_REGISTRATION = "Er is geen eerdere registratie voor {specialisation} bekend v
 PRACTITIONER_UNKNOWN = "KP-nummer {kp} is niet bekend."
 OPEN_CASE_EXISTS = "Er loopt al een aanvraag ({number}) voor {specialisation}."
 RECEIVED_PENDING = "Besluit ontvangen; het wordt verwerkt."
-PROCESSED = "Verwerkt. De aanvraag staat nu op '{label}'."
+PROCESSED = "Vastgelegd: {done}."
+NEXT_UP = " Volgende stap: {title}."
+# What a decision led to, in words (after "Vastgelegd: "), by the state it led to.
+DONE_WORDS = {
+    "intake_call": "de oefentherapeut is uitgenodigd voor een startgesprek",
+    "declined": "de punten of uren zijn niet toereikend; de aanvraag is gesloten en de "
+                "oefentherapeut weet wat er ontbreekt",
+    "reopen_advised": "het advies tot heropenen is naar het KP gestuurd",
+    "portfolio_reopened": "het portfolio is heropend; de oefentherapeut kan indienen",
+    "awaiting_submission": "het portfolio is heropend; de oefentherapeut kan indienen",
+    "awaiting_payment": "het dossier is ingediend en de factuur verstuurd",
+    "completeness_check": "de aanvraag staat klaar voor de controle op volledigheid",
+    "awaiting_completion": "de aanvraag is niet compleet; de oefentherapeut is gevraagd haar "
+                           "aan te vullen",
+    "under_review": "de aanvraag ligt bij de beoordelaar",
+    "additions_requested": "de oefentherapeut is om een aanvulling gevraagd",
+    "certified": "de oefentherapeut is geherregistreerd; het bewijs is verstuurd",
+    "rejected": "de aanvraag is afgewezen; de oefentherapeut weet waarom",
+    "withdrawn": "de aanvraag is ingetrokken",
+}
 RECEIVED_QUEUED = (
     "Besluit ontvangen en vastgelegd. De workflow pakt het binnen enkele minuten op; u hoeft "
     "niets meer te doen."
@@ -90,6 +109,10 @@ WRONG_REVIEWER = "Dit dossier is niet aan u toegewezen."
 PASSWORD_TOO_SHORT = "Kies een wachtwoord van ten minste {min} tekens."
 PASSWORD_MISMATCH = "De twee nieuwe wachtwoorden zijn niet gelijk."
 PASSWORD_WRONG = "Uw huidige wachtwoord klopt niet."
+CHOOSE_OWN_PASSWORD = (
+    "U bent ingelogd met een eenmalig wachtwoord. Kies eerst een eigen wachtwoord; het "
+    "eenmalige werkt daarna niet meer."
+)
 PASSWORD_CHANGED = "Uw wachtwoord is gewijzigd. Op andere apparaten bent u uitgelogd."
 LOGIN_FAILED = "E-mailadres of wachtwoord onjuist."
 LOGIN_LOCKED = "Te veel mislukte pogingen. Probeer het na {until} opnieuw."

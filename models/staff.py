@@ -27,6 +27,10 @@ class StaffUser(SQLModel, table=True):
     failed_logins: int = 0
     locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # A one-time password from the admin logs in once, and that login may only set a
+    # password of the person's own.
+    one_time_password: bool = False
+    one_time_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class StaffSession(SQLModel, table=True):

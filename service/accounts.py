@@ -53,6 +53,8 @@ def authenticate(*, email: str, password: str) -> StaffUser:
             raise LoginError(m.LOGIN_LOCKED.format(until=f"{user.locked_until.astimezone():%H:%M}"))
         try:
             _hasher.verify(user.password_hash, password)
+            if user.one_time_password and user.one_time_used_at is not None:
+                raise VerifyMismatchError  # a one-time password logs in once
         except (VerifyMismatchError, InvalidHashError):
             user.failed_logins += 1
             if user.failed_logins >= web.max_failed_logins:
@@ -62,6 +64,8 @@ def authenticate(*, email: str, password: str) -> StaffUser:
             failed = True
         else:
             user.failed_logins, user.locked_until = 0, None
+            if user.one_time_password:
+                user.one_time_used_at = now
             session.add(user)
             failed = False
     if failed:
@@ -129,7 +133,7 @@ def create_staff(*, email: str, name: str, role: StaffRole) -> str:
     password = secrets.token_urlsafe(12)
     with session_scope() as session:
         session.add(StaffUser(email=email.strip().lower(), name=name.strip(), role=role,
-                              password_hash=hash_password(password)))
+                              password_hash=hash_password(password), one_time_password=True))
     return password
 
 
@@ -139,6 +143,7 @@ def set_admin(*, email: str, name: str, password: str) -> None:
         user = staff_by_email(session=session, email=email) or StaffUser(
             email=email.strip().lower(), name=name, role=StaffRole.ADMIN, password_hash="")
         user.password_hash, user.role, user.active = hash_password(password), StaffRole.ADMIN, True
+        user.one_time_password, user.one_time_used_at = False, None
         session.add(user)
 
 
@@ -165,6 +170,7 @@ def change_password(*, staff_id: int, current: str, new: str, repeat: str,
         if errors:
             raise InvalidInput(errors)
         user.password_hash = hash_password(new)
+        user.one_time_password, user.one_time_used_at = False, None
         session.add(user)
         session.exec(delete(StaffSession).where(
             col(StaffSession.staff_id) == staff_id,
@@ -180,6 +186,7 @@ def reactivate_staff(staff_id: int) -> str:
             raise LookupError(staff_id)
         target.active, target.failed_logins, target.locked_until = True, 0, None
         target.password_hash = hash_password(password)
+        target.one_time_password, target.one_time_used_at = True, None
         session.add(target)
     return password
 

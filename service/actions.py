@@ -328,8 +328,7 @@ async def _outcome(case_id: int, number: str, state: CaseState, delivered: bool,
                     case = get_case(session=session, case_id=case_id)
                     if case.state.is_closed or case.awaiting_key not in (None, answered):
                         return Outcome(case_id=case_id, number=number, state=case.state,
-                                       delivered=True,
-                                       message=m.PROCESSED.format(label=case.state.label))
+                                       delivered=True, message=done_message(case))
             except DATABASE_DOWN:
                 break  # recorded and handed over: say so, not that the database is down
             if time.monotonic() >= deadline:
@@ -337,6 +336,16 @@ async def _outcome(case_id: int, number: str, state: CaseState, delivered: bool,
             await asyncio.sleep(0.1)
     return Outcome(case_id=case_id, number=number, state=state, delivered=delivered,
                    message=m.RECEIVED_PENDING if delivered else m.RECEIVED_QUEUED)
+
+
+def done_message(case: Case) -> str:
+    """What the click led to, in words: the new state, and the step that comes next."""
+    done = m.DONE_WORDS.get(case.state.value, f"de aanvraag staat nu op '{case.state.label}'")
+    upcoming = DECISIONS.get(case.awaiting_action or "")
+    if case.awaiting_action == "assign_reviewer":
+        done = "de aanvraag is compleet"
+    return m.PROCESSED.format(done=done) + (
+        m.NEXT_UP.format(title=upcoming.title) if upcoming and not case.state.is_closed else "")
 
 
 async def _bounded(handing_over: Coroutine[Any, Any, bool]) -> bool:

@@ -60,7 +60,7 @@ PUBLIC_DELAYED = (
     "De verwerking van uw aanvraag duurt langer dan normaal. Wij lossen dit op; u hoeft niets "
     "te doen."
 )
-PUBLIC_RECEIVED = "Wij hebben het ontvangen; het wordt nu verwerkt."
+PUBLIC_RECEIVED = "Ontvangen; het wordt nu verwerkt."
 
 
 @dataclass(frozen=True)

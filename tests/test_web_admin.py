@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from markupsafe import escape
 from sqlmodel import select
 
 from domain import messages as m
@@ -99,7 +100,43 @@ def test_a_deactivated_account_is_reactivated_with_a_new_one_time_password(
                                               "csrf_token": csrf_from(page.text)})
         assert old.status_code == 400, "the old password no longer works"
         login(browser, colleague, password=password.strip())
-        assert browser.get("/inbox").status_code == 200
+        inbox = browser.get("/inbox")  # a one-time password: first a password of one's own
+        assert inbox.url.path == "/wachtwoord" and str(escape(m.CHOOSE_OWN_PASSWORD)) in \
+            inbox.text
+
+
+def test_a_one_time_password_logs_in_once_and_only_to_choose_a_password(
+        offline_client: Any) -> None:
+    """Seen before: a new account's one-time password logged in three times and was never
+    replaced."""
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+
+    login(offline_client, make_staff("admin"))
+    added = offline_client.post("/beheer/medewerkers", data={
+        "csrf_token": csrf_from(offline_client.get("/beheer").text),
+        "email": "eenmalig@example.org", "name": "Eva Eenmalig", "role": "register_staff"})
+    one_time = added.text.split("Eenmalig wachtwoord voor eenmalig@example.org: ")[1] \
+        .split("<")[0].strip()
+    with session_scope() as session:
+        person = staff_by_email(session=session, email="eenmalig@example.org")
+    assert person is not None
+    with TestClient(create_app()) as first, TestClient(create_app()) as second:
+        login(first, person, password=one_time)
+        for path in ("/inbox", "/rapportage", "/betalingen/bankafschrift"):
+            page = first.get(path)
+            assert page.url.path == "/wachtwoord", path
+        form = second.get("/inloggen")
+        again = second.post("/inloggen", data={"email": person.email, "password": one_time,
+                                               "csrf_token": csrf_from(form.text)})
+        assert again.status_code == 400 and m.LOGIN_FAILED in again.text
+        changed = first.post("/wachtwoord", data={
+            "csrf_token": csrf_from(first.get("/wachtwoord").text), "huidig": one_time,
+            "nieuw": "een-eigen-wachtwoord", "herhaal": "een-eigen-wachtwoord"})
+        assert changed.status_code == 200 and m.PASSWORD_CHANGED in changed.text
+        assert first.get("/inbox").url.path == "/inbox"
+        login(second, person, password="een-eigen-wachtwoord")
 
 
 def test_staff_change_their_own_password_and_other_logins_end(offline_client: Any) -> None:

@@ -17,11 +17,12 @@ import pytest
 from markupsafe import escape
 
 from domain import messages as m
-from flows.inputs import AssociationDecision, PortfolioReopened
+from domain.states import CaseState
+from flows.inputs import DECISIONS, AssociationDecision, PortfolioReopened
 from models.case import case_verdict, find_case, get_event, history
 from models.db import session_scope, utcnow
 from models.outbox import MailStatus, case_mails
-from service.actions import Outcome, open_case
+from service.actions import Outcome, done_message, open_case
 from service.read_model import status_view
 from settings import get_settings
 from tasks.rendering import format_date
@@ -442,3 +443,25 @@ async def test_vvocm_registers_an_emailed_request_as_a_form(offline_client: Any)
     assert m.CASE_OPENED.format(number=number) in client.get(done.headers["location"]).text
     again = client.post("/zaken/nieuw", data=form)
     assert again.status_code == 409 and number in again.text, "a double submit opens nothing"
+
+
+async def test_what_a_click_did_is_said_once_and_in_words(offline_client: Any) -> None:
+    """The notice belongs to the response of the click (a flash), not to the URL: reloading
+    the page, days later, says nothing about a click. A processed step is named in words."""
+    opened, _kp = await new_case(f"Flash {uuid4().hex[:6]}", "KOT")
+    login(offline_client, make_staff("association_staff"))
+    answer = post_form(offline_client, f"/zaken/{opened.number}/acties/{DECIDE}",
+                       {"outcome": "advise"})
+    assert answer.status_code == 303 and answer.headers["location"] == f"/zaken/{opened.number}"
+    first = offline_client.get(answer.headers["location"]).text
+    assert shown(m.RECEIVED_QUEUED) in first  # Prefect is down here: the sweep delivers it
+    assert shown(m.RECEIVED_QUEUED) not in offline_client.get(f"/zaken/{opened.number}").text
+    await run_case(opened.case_id)  # done: no page says "being processed" any more
+    assert shown(m.RECEIVED_PENDING) not in offline_client.get(
+        f"/zaken/{opened.number}?gelukt=1").text
+    case = case_row(opened.number)
+    assert done_message(case) == (
+        "Vastgelegd: het advies tot heropenen is naar het KP gestuurd. Volgende stap: "
+        f"{DECISIONS['portfolio_reopened'].title}.")
+    case.state, case.awaiting_action = CaseState.DECLINED, None
+    assert done_message(case) == "Vastgelegd: " + m.DONE_WORDS["declined"] + "."

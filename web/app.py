@@ -24,7 +24,7 @@ from models.db import DATABASE_DOWN
 from settings import get_settings
 from web.api import errors as api_errors
 from web.api import routes as api
-from web.deps import LoginRequired
+from web.deps import LoginRequired, PasswordChangeRequired
 from web.routes import (
     admin,
     auth,
@@ -81,6 +81,11 @@ def create_app() -> FastAPI:
                    public, way_in, payments, reports, admin, api):
         app.include_router(module.router)
     api_errors.install(app)
+
+    @app.exception_handler(PasswordChangeRequired)
+    async def _to_password(request: Request, _exc: PasswordChangeRequired) -> Response:
+        request.session["flash"] = m.CHOOSE_OWN_PASSWORD
+        return RedirectResponse("/wachtwoord", status_code=303)
 
     @app.exception_handler(LoginRequired)
     async def _to_login(_request: Request, exc: LoginRequired) -> Response:

@@ -16,6 +16,14 @@ from models.staff import StaffUser
 from service.accounts import session_user
 
 
+class PasswordChangeRequired(Exception):
+    """Handled by the app: a login with a one-time password may only set a new password."""
+
+
+# What a login with a one-time password may reach: choosing a password, and logging out.
+BEFORE_OWN_PASSWORD = frozenset({"/wachtwoord", "/uitloggen"})
+
+
 class LoginRequired(Exception):
     """Handled by the app: a redirect to the login page that comes back afterwards."""
 
@@ -43,4 +51,6 @@ def current_staff(request: Request, session: Session = Depends(db)) -> StaffUser
     release(session)
     if user is None:
         raise LoginRequired(quote(str(request.url.path)))
+    if user.one_time_password and request.url.path not in BEFORE_OWN_PASSWORD:
+        raise PasswordChangeRequired
     return user

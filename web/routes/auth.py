@@ -58,10 +58,11 @@ async def login(
 
 
 @router.get("/wachtwoord", response_class=HTMLResponse)
-async def password_form(request: Request, gelukt: str = "",
+async def password_form(request: Request,
                         user: StaffUser = Depends(current_staff)) -> Response:
+    flash = request.session.pop("flash", None)
     return templates().TemplateResponse(request, "password.html", {
-        "user": user, "errors": {}, "good": m.PASSWORD_CHANGED if gelukt else None,
+        "user": user, "errors": {}, "good": flash if isinstance(flash, str) else None,
         "min_length": MIN_PASSWORD_LENGTH})
 
 
@@ -81,7 +82,8 @@ async def change_own_password(
         return templates().TemplateResponse(request, "password.html", {
             "user": user, "errors": err.errors, "good": None,
             "min_length": MIN_PASSWORD_LENGTH}, status_code=422)
-    return RedirectResponse("/wachtwoord?gelukt=1", status_code=303)
+    request.session["flash"] = m.PASSWORD_CHANGED
+    return RedirectResponse("/wachtwoord", status_code=303)
 
 
 @router.post("/uitloggen", dependencies=[Depends(require_csrf)])

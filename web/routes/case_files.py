@@ -162,4 +162,4 @@ async def save_evidence(request: Request, number: str, user: StaffUser = COUNTER
     except NotAllowed as err:
         raise HTTPException(status_code=403, detail=str(err)) from err
     request.session["flash"] = m.EVIDENCE_SAVED
-    return RedirectResponse(f"/zaken/{quote(case.number)}?gelukt=1#punten", status_code=303)
+    return RedirectResponse(f"/zaken/{quote(case.number)}#punten", status_code=303)

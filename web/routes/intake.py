@@ -21,7 +21,7 @@ from service.intake import choose_slot as choose
 from service.intake import offer_slots
 from web.deps import db
 from web.forms import form_values
-from web.routes.practitioner import status_case, status_page
+from web.routes.practitioner import received_redirect, status_case, status_page
 from web.routes.signed_links import link_page
 from web.routes.staff import render_case
 from web.security import actor_for, require_csrf, roles_allowed
@@ -58,7 +58,7 @@ async def offer(request: Request, number: str, user: StaffUser = PLANNERS,
     except NotAllowed as err:
         raise HTTPException(status_code=403, detail=str(err)) from err
     request.session["flash"] = m.SLOTS_OFFERED
-    return RedirectResponse(f"/zaken/{quote(number)}?gelukt=1#startgesprek", status_code=303)
+    return RedirectResponse(f"/zaken/{quote(number)}#startgesprek", status_code=303)
 
 
 @router.post("/status/{token}/startgesprek", dependencies=[Depends(require_csrf)])
@@ -80,4 +80,4 @@ async def pick(request: Request, token: str, session: Session = Depends(db)) -> 
     except InvalidTransition as err:
         session.expire_all()
         return status_page(request, session, token, case, problem=str(err), status=409)
-    return RedirectResponse(f"/status/{token}?ontvangen=startgesprek", status_code=303)
+    return received_redirect(request, f"/status/{token}", "startgesprek")

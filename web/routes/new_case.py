@@ -76,4 +76,4 @@ async def register_case(request: Request, user: StaffUser = OPENERS) -> Response
     except (InvalidTransition, RegistrationNotLapsed) as err:
         return _page(request, user, form, rows, notice=str(err), status=409)
     request.session["flash"] = m.CASE_OPENED.format(number=outcome.number)
-    return RedirectResponse(f"/zaken/{quote(outcome.number)}?gelukt=1", status_code=303)
+    return RedirectResponse(f"/zaken/{quote(outcome.number)}", status_code=303)

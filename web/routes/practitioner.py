@@ -81,6 +81,15 @@ RECEIVED_THANKS = {
     "startgesprek": m.SLOT_CHOSEN,
 }
 
+RECEIVED_FLASH = "received"
+
+
+def received_redirect(request: Request, target: str, what: str) -> Response:
+    """To the status page, which says once that `what` was received (a flash)."""
+    request.session[RECEIVED_FLASH] = what
+    return RedirectResponse(target, status_code=303)
+
+
 def status_case(session: Session, token: str) -> Case:
     """The case of a genuine, unexpired status link. LinkExpired passes through."""
     return _claimed_case(session, genuine_claims("status", token))
@@ -201,14 +210,17 @@ async def fresh_link(request: Request, session: Session = Depends(db)) -> Respon
 
 
 @router.get("/status/{token}", response_class=HTMLResponse)
-async def status(request: Request, token: str, ontvangen: str | None = None,
-                 session: Session = Depends(db)) -> Response:
-    """Where the case is, what comes next and who acts, and the practitioner's own forms."""
+async def status(request: Request, token: str, session: Session = Depends(db)) -> Response:
+    """Where the case is, what comes next and who acts, and the practitioner's own forms.
+    What the last click did is said once, in the response to it (a flash), never again on
+    a reload or a bookmark."""
     try:
         case = status_case(session, token)
     except LinkExpired:
         return _status_expired(request, session, token)
-    return status_page(request, session, token, case, received=ontvangen)
+    received = request.session.pop(RECEIVED_FLASH, None)
+    return status_page(request, session, token, case,
+                       received=received if isinstance(received, str) else None)
 
 
 @router.post("/status/{token}/acties/{action}", dependencies=[Depends(require_csrf)])
@@ -242,4 +254,4 @@ async def practitioner_action(request: Request, token: str, action: str,
         raise HTTPException(status_code=409, detail=str(err)) from err
     except NotAllowed as err:
         raise HTTPException(status_code=403, detail=str(err)) from err
-    return RedirectResponse(f"/status/{token}?ontvangen={action}", status_code=303)
+    return received_redirect(request, f"/status/{token}", action)

@@ -223,12 +223,11 @@ def render_case(
 def case_page(
     request: Request,
     number: str,
-    gelukt: str = "",
     user: StaffUser = STAFF,
     session: Session = Depends(db),
 ) -> Response:
-    flash = request.session.pop("flash", None)
-    good = (flash if isinstance(flash, str) else m.RECEIVED_PENDING) if gelukt else None
+    flash = request.session.pop("flash", None)  # what the last click did: said once
+    good = flash if isinstance(flash, str) else None
     return render_case(request, session, user, number, good=good)
 
 
@@ -267,12 +266,12 @@ async def take_action(
     except (InvalidTransition, DecisionConflict) as err:
         return render_case(request, session, user, number, notice=str(err), status=409)
     request.session["flash"] = outcome.message
-    return RedirectResponse(f"/zaken/{quote(outcome.number)}?gelukt=1", status_code=303)
+    return RedirectResponse(f"/zaken/{quote(outcome.number)}", status_code=303)
 
 
 def _done(request: Request, number: str, message: str) -> Response:
     request.session["flash"] = message
-    return RedirectResponse(f"/zaken/{quote(number)}?gelukt=1", status_code=303)
+    return RedirectResponse(f"/zaken/{quote(number)}", status_code=303)
 
 
 def _claiming(request: Request, session: Session, user: StaffUser, number: str,

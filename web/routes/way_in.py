@@ -5,7 +5,7 @@ created only by the upload form, with both files, after the address was confirme
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import UploadFile
 
 from domain import messages as m
@@ -22,6 +22,7 @@ from service.way_in import ask_confirmation, confirmed_request, open_confirmed_r
 from settings import get_settings
 from tasks.links import status_url
 from web.forms import form_values
+from web.routes.practitioner import received_redirect
 from web.routes.public import specialisations
 from web.routes.signed_links import link_page, mask_email
 from web.security import require_csrf
@@ -117,4 +118,4 @@ async def send_files(request: Request, token: str) -> Response:
     except InvalidInput as err:
         return _refused(request, " ".join(err.errors.values()), 409)
     target = status_url(outcome.case_id).removeprefix(get_settings().links.base_url)
-    return RedirectResponse(f"{target}?ontvangen=request", status_code=303)
+    return received_redirect(request, target, "request")
