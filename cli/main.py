@@ -5,16 +5,18 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 from collections.abc import Coroutine
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 
 from domain import messages as m
-from domain.errors import CaseError, InvalidInput
+from domain.errors import CaseError, CaseNotFound, InvalidInput
 from domain.states import CaseState, Role
+from flows.inputs import DECISIONS
 from models.case import find_case, history, list_cases
 from models.db import DATABASE_DOWN, migrate, read_session
 from models.practitioner import Practitioner
@@ -40,6 +42,7 @@ NameOption = Annotated[str, typer.Option("--door", help="naam van wie handelt")]
 ON_A_STACK = {"list", "show", "act", "open", "sweep", "import", "report"}
 # Commands that find a stack's data folder the same way but work on a stopped stack too.
 ON_ITS_DATA = {"backup", "restore"}
+HELP = {"--help", "-h"}
 NO_DATABASE = (
     "Geen database gevonden in {folder}. Draait de stack? Start `make demo` of `herregistratie "
     "runner`, of wijs de map aan met --data-dir (of HERREG_DATA_DIR)."
@@ -58,8 +61,8 @@ def find_stack(
     if data_dir is not None:
         os.environ["HERREG_DATA_DIR"] = str(data_dir)
         get_settings.cache_clear()
-    if ctx.invoked_subcommand not in ON_A_STACK | ON_ITS_DATA:
-        return
+    if ctx.invoked_subcommand not in ON_A_STACK | ON_ITS_DATA or HELP & set(sys.argv):
+        return  # help needs no stack
     # Read before the settings: the stack's file may hold some of them (its environment).
     folder = Path(os.environ.get("HERREG_DATA_DIR", Settings.model_fields["data_dir"].default))
     if "HERREG_DATA_DIR" not in os.environ and not stack_file(folder).is_file() \
@@ -76,9 +79,16 @@ def find_stack(
         raise typer.Exit(code=2)
 
 
+def _refuse(message: str) -> NoReturn:
+    """An option the command cannot use: one Dutch line (exit code 2), not typer's English
+    "Invalid value" frame around it."""
+    typer.secho(f"Fout: {message}", fg="red", err=True)
+    raise typer.Exit(code=2)
+
+
 def _actor(role: str, name: str) -> Actor:
     if role not in ROLES:
-        raise typer.BadParameter(f"onbekende rol '{role}'; kies uit {', '.join(ROLES)}")
+        _refuse(f"onbekende rol '{role}'; kies uit {', '.join(ROLES)}")
     return Actor(ROLES[role], name)
 
 
@@ -88,7 +98,8 @@ def _run(work: Coroutine[Any, Any, T]) -> T:
 
 
 def _fail(err: CaseError) -> None:
-    typer.secho(f"Fout: {err}" if not isinstance(err, InvalidInput) else "Ongeldige invoer:",
+    text = m.CASE_NOT_FOUND.format(case=err) if isinstance(err, CaseNotFound) else str(err)
+    typer.secho(f"Fout: {text}" if not isinstance(err, InvalidInput) else "Ongeldige invoer:",
                 fg="red", err=True)
     if isinstance(err, InvalidInput):
         for field, message in err.errors.items():
@@ -145,7 +156,7 @@ def act_command(
     try:
         data: dict[str, Any] = json.loads(input_json)
     except json.JSONDecodeError as err:
-        raise typer.BadParameter(f"--input is geen geldige JSON: {err}") from err
+        _refuse(f"--input is geen geldige JSON: {err}")
     for item in values or []:
         field, _, value = item.partition("=")
         data[field] = {"ja": True, "nee": False}.get(value, value)
@@ -158,8 +169,16 @@ def act_command(
 
 
 @app.command("show")
-def show_command(case: Annotated[str, typer.Argument(help="nummer of id")]) -> None:
-    """Een aanvraag met haar volledige geschiedenis tonen."""
+def show_command(
+    case: Annotated[str, typer.Argument(help="nummer of id")],
+    everything: Annotated[bool, typer.Option("--alles", help="ook de gebeurtenissen van het "
+                                             "systeem zelf (wachten, runs, herstel)")] = False,
+) -> None:
+    """Een aanvraag met haar geschiedenis tonen, zoals op de pagina van de aanvraag (tijden in
+    Nederlandse tijd)."""
+    from models.outbox import case_mails
+    from service.history import staff_history
+
     with read_session() as session:
         try:
             row = find_case(session=session, ref=case)
@@ -171,15 +190,20 @@ def show_command(case: Annotated[str, typer.Argument(help="nummer of id")]) -> N
         typer.echo(f"{row.number}  {row.specialisation}  {practitioner.name} "
                    f"(KP {practitioner.kp_number})")
         typer.echo(f"Status: {row.state.label}")
-        if row.awaiting_action:
-            due = format_date(row.due_on) if row.due_on else "-"
-            typer.echo(f"Wacht op: {row.awaiting_action} (uiterlijk {due})")
+        awaited = DECISIONS.get(row.awaiting_action or "")
+        if awaited is not None:
+            due = f" (uiterlijk {format_date(row.due_on)})" if row.due_on else ""
+            typer.echo(f"Wacht op: {awaited.title}{due}")
+        people, system = staff_history(session, row.id, history(session=session,
+                                                                  case_id=row.id),
+                                       case_mails(session=session, case_id=row.id))
         typer.echo("Geschiedenis:")
-        for event in history(session=session, case_id=row.id):
-            state = f" -> {event.to_state.label}" if event.to_state else ""
-            mails = f"  [{len(event.mails)} mail(s)]" if event.mails else ""
-            typer.echo(f"  {event.at:%d-%m-%Y %H:%M}  {event.actor_role.label} "
-                       f"{event.actor_name}: {event.action}{state}{mails}")
+        for line in (people + system) if everything else people:
+            states = f" ({line.from_state} -> {line.to_state})" if line.from_state and \
+                line.to_state and line.from_state != line.to_state else ""
+            mails = "".join(f"\n      e-mail: {subject}" for subject, _id in line.mails)
+            summary = f"\n      {line.summary}" if line.summary else ""
+            typer.echo(f"  {line.at}  {line.who}: {line.action}{states}{summary}{mails}")
 
 
 @app.command("list")
@@ -189,8 +213,8 @@ def list_command(
     """Aanvragen tonen, eventueel per status."""
     try:
         wanted = CaseState(state) if state else None
-    except ValueError as err:
-        raise typer.BadParameter(f"onbekende status; kies uit {', '.join(CaseState)}") from err
+    except ValueError:
+        _refuse(f"onbekende status; kies uit {', '.join(CaseState)}")
     with read_session() as session:
         rows = list_cases(session=session, state=wanted)
     for row in rows:
@@ -224,25 +248,20 @@ def report_command(
 ) -> None:
     """Cijfers voor het bureau: open aanvragen, doorlooptijd per stap, te laat, openstaande
     facturen en de verwachte herregistraties per maand."""
-    import csv
-    import sys
-
-    from service.reports import REPORTS, table
+    from service.reports import REPORTS, table, write_csv
 
     chosen = REPORTS if which == "alles" else (which,)
     if any(name not in REPORTS for name in chosen):
-        raise typer.BadParameter(f"kies uit {', '.join(REPORTS)} of alles")
+        _refuse(f"kies uit {', '.join(REPORTS)} of alles")
     if csv_out and len(chosen) != 1:
-        raise typer.BadParameter("--csv maakt één rapport; noem het")
+        _refuse("--csv maakt één rapport; noem het")
     today = get_settings().current_date()
     start = date.fromisoformat(f"{first}-01") if first else today.replace(day=1)
     with read_session() as session:
         tables = [(name, *table(session, name, today, start, months)) for name in chosen]
     if csv_out:
-        writer = csv.writer(sys.stdout, delimiter=";", lineterminator="\n")
         _name, header, rows = tables[0]
-        writer.writerow(header)
-        writer.writerows(rows)
+        write_csv(sys.stdout, header, rows)
         return
     for name, header, rows in tables:
         typer.secho(f"\n{name}", bold=True)
@@ -428,7 +447,7 @@ def admin_command(
     from service.accounts import set_admin
 
     if len(password) < 10:
-        raise typer.BadParameter("het wachtwoord moet minstens 10 tekens hebben")
+        _refuse("het wachtwoord moet minstens 10 tekens hebben")
     set_admin(email=email, name=name, password=password)
     typer.echo(f"Beheerder {email} kan inloggen.")
 

@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import func
@@ -156,7 +157,10 @@ def forecast_chart(months: list[ForecastMonth]) -> str:
         bars.append(f'<rect x="{x + 1:.1f}" y="{height - bottom - bar:.1f}" '
                     f'width="{max(step - 2, 1):.1f}" height="{bar:.1f}" fill="#005a7c">'
                     f"<title>{month.label}: {month.total}</title></rect>")
-        if month.month.month == 1 or i == 0:
+        # Years marked at January, and at the start unless a January follows soon (the two
+        # labels would overlap).
+        soon_january = any(m.month.month == 1 for m in months[1:4])
+        if month.month.month == 1 or (i == 0 and not soon_january):
             labels.append(f'<text x="{x:.1f}" y="{height - bottom + 16}" font-size="12">'
                           f"{month.month.year}</text>")
     axis = (f'<line x1="{left}" y1="{height - bottom}" x2="{width - 10}" '
@@ -171,6 +175,32 @@ def forecast_chart(months: list[ForecastMonth]) -> str:
 
 
 REPORTS = ("open", "doorlooptijd", "te-laat", "openstaand", "prognose")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: str) -> str:
+    """A cell a spreadsheet will not run: text that starts like a formula (a name such as
+    `=HYPERLINK(...)`) is prefixed with a quote; numbers stay numbers."""
+    if value.startswith(FORMULA_START) and not _number(value):
+        return f"'{value}"
+    return value
+
+
+def _number(value: str) -> bool:
+    try:
+        float(value.replace(",", ".").replace("\u00a0", ""))
+    except ValueError:
+        return False
+    return True
+
+
+def write_csv(out: Any, header: list[str], rows: list[list[str]]) -> None:
+    """`;`-separated, as Dutch spreadsheet programs read it, every cell neutralised."""
+    import csv
+
+    writer = csv.writer(out, delimiter=";", lineterminator="\n")
+    writer.writerow([csv_cell(cell) for cell in header])
+    writer.writerows([[csv_cell(cell) for cell in row] for row in rows])
 KIND_NAMES = {InvoiceKind.INTAKE: "Startgesprek (VvOCM)",
               InvoiceKind.REREGISTRATION: "Herregistratie (KP)"}
 

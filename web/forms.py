@@ -12,6 +12,7 @@ from annotated_types import MaxLen
 from starlette.datastructures import FormData
 
 from flows.inputs import CHOICE_LABELS, FIELD_TITLES, Decision
+from settings import get_settings
 
 Kind = Literal["date", "bool", "choice", "text", "textarea", "email"]
 
@@ -49,12 +50,16 @@ def form_fields(
     values: Mapping[str, Any] | None = None,
     errors: Mapping[str, str] | None = None,
 ) -> list[FormField]:
-    """One field per input field, with what was typed and its Dutch error kept."""
+    """One field per input field, with what was typed and its Dutch error kept; a date not
+    typed yet is today's. Forms send as they are (`novalidate`): an empty required field gets
+    the Dutch message, not the browser's own bubble."""
     values, errors = values or {}, errors or {}
     fields = []
     for name, info in kind.model_fields.items():
         field_kind, choices = _kind(name, info.annotation)
         raw = values.get(name, "")
+        if field_kind == "date" and not values:  # most things are recorded the day they happen
+            raw = get_settings().current_date().isoformat()
         fields.append(FormField(
             name=name, label=FIELD_TITLES.get(name, name),
             hint="" if (info.description or "").startswith(FIELD_TITLES.get(name, name))

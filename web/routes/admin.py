@@ -49,10 +49,16 @@ REJECTIONS_SHOWN = 500
 
 
 def _valid_email(value: str) -> str | None:
+    """A staff member's address. Outside production a `.local` address is accepted too (the
+    demo's own logins are `@demo.local`, which the strict check calls a reserved name)."""
+    value = value.strip()
+    local = value.lower().endswith(".local") and get_settings().environment != "production"
     try:
-        return str(TypeAdapter(EmailStr).validate_python(value.strip())).lower()
+        checked = TypeAdapter(EmailStr).validate_python(
+            value[:-len(".local")] + ".example" if local else value)
     except ValidationError:
         return None
+    return (value if local else str(checked)).lower()
 
 
 def _page(request: Request, session: Session, user: StaffUser, status: int = 200,

@@ -133,6 +133,7 @@ def _evidence_page(request: Request, session: Session, user: StaffUser, number: 
         "points_total": format_number(verdict.points_total),
         "hours_total": format_number(verdict.hours_total),
         "case_url": f"/zaken/{quote(case.number)}",
+        "bot_days": case_policy(case).bot_days is not None,  # only where the register asks
     }
     return templates().TemplateResponse(request, "evidence.html", context, status_code=status)
 
