@@ -86,7 +86,7 @@ async def decide(page: Any, action: str) -> None:
     """Click the step's button; the case page that answers says what the click did."""
     async with page.expect_navigation():
         await page.locator(f'form[action$="/acties/{action}"] button[type="submit"]').click()
-    await expect(page.locator(".notice.good")).to_be_visible()
+    await expect(page.locator('.notice.good[role="status"]')).to_be_visible()
 
 
 async def test_a_working_day_around_one_case_in_the_browser(

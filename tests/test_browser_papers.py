@@ -1,7 +1,8 @@
-"""Issue 10's pages in real Chromium against the test stack: VvOCM offers times for the intake
-call on the case page, the non-member picks one on the status page (and sees the invitation
-planned), and KP reads a bank statement that pays that intake fee. Screenshots at 1280 and
-390 px and axe-core as in test_browser.py."""
+"""Issue 10's and 20's pages in real Chromium against the test stack: VvOCM offers times for the
+intake call on the case page, the non-member picks one on the status page (and sees the
+invitation planned), VvOCM moves it and the practitioner picks again; KP reads a bank statement
+that pays that intake fee and clears the worklist of the money nobody matched. Screenshots at
+1280 and 390 px and axe-core as in test_browser.py."""
 
 from __future__ import annotations
 
@@ -53,6 +54,22 @@ async def test_the_intake_is_planned_and_its_fee_reconciled_in_the_browser(
         .to_be_visible()
     await wait_until(lambda: "intake_call_planned" in mailbox.templates(opened.case_id), 60)
 
+    # VvOCM moves the call: both calendars lose it, and the practitioner picks again.
+    await vvocm.goto(f"{web_url}/zaken/{opened.number}")
+    await vvocm.get_by_label("Tijd 1").fill("2026-06-18T09:00")
+    await vvocm.get_by_label("Link naar het videogesprek").fill("https://meet.example.org/x")
+    await vvocm.get_by_role("button", name="Tijden aanbieden").click()
+    await expect(vvocm.get_by_text(m.SLOTS_OFFERED)).to_be_visible(timeout=SHOWN)
+    await wait_until(lambda: "intake_call_cancelled" in mailbox.templates(opened.case_id), 60)
+    await practitioner.goto(practitioner.url)
+    await practitioner.get_by_label("donderdag 18 juni 2026 om 09:00").check()
+    await practitioner.get_by_role("button", name="Deze tijd kiezen").click()
+    await expect(practitioner.get_by_text("Gepland op donderdag 18 juni 2026 om 09:00")) \
+        .to_be_visible()
+    await pages.check(practitioner, "31b-startgesprek-verplaatst")
+    await wait_until(lambda: mailbox.templates(opened.case_id).count("intake_call_planned")
+                     == 2, 60)
+
     invoice = next(msg for msg in mailbox.for_case(opened.case_id)
                    if str(msg["X-Herregistratie-Key"]).endswith(":intake_call_invited"))
     number = re.search(r"factuur (VF-\d{4}-\d{5})", str(invoice.get_body(("plain",))
@@ -67,7 +84,15 @@ async def test_the_intake_is_planned_and_its_fee_reconciled_in_the_browser(
     await kp.get_by_label("Rekeningafschrift (CAMT.053)").set_input_files(str(statement))
     await kp.get_by_role("button", name="Inlezen").click()
     await expect(kp.get_by_role("status")).to_contain_text("1 betaling vastgelegd")
-    await expect(kp.get_by_text("Geen factuur gevonden")).to_be_visible()
+    await expect(kp.get_by_text("Geen factuur gevonden").first).to_be_visible()
     await pages.check(kp, "32-bankafschrift")
+    # The unknown transfer stays on the worklist until KP says what was done with it.
+    line = kp.locator("form.card", has_text="Onbekende overboeking")
+    await expect(line).to_be_visible()
+    await line.get_by_label("Of: afgehandeld, met reden").fill("Teruggestort aan de afzender")
+    await line.get_by_role("button", name="Afgehandeld").click()
+    await expect(kp.get_by_text(m.BANK_HANDLED_DONE)).to_be_visible()
+    await expect(kp.locator("form.card", has_text="Onbekende overboeking")).to_have_count(0)
+    await pages.check(kp, "33-werklijst-geld")
     assert pages.serious == []
     mailbox.assert_each_once()

@@ -23,12 +23,11 @@ from tests.replay import close, run_case
 from tests.test_competing_decisions import INCOMPLETE, PAUSES, Pause, at_pause
 from tests.test_step_plan import TO_REVIEW, event, text_of
 
-pytestmark = pytest.mark.usefixtures("offline")
-
 
 @pytest.mark.parametrize("pause", PAUSES, ids=[p.key for p in PAUSES])
 async def test_only_the_practitioner_is_held_to_a_due_date(pause: Pause,
-                                                          mailbox: Mailbox) -> None:
+                                                          own_database: Mailbox) -> None:
+    mailbox = own_database  # a database of its own: the sweep's part reads every case
     number, case_id = await at_pause(pause)
     case = case_row(case_id)
     party = DECISIONS[pause.action].party
@@ -65,7 +64,8 @@ async def test_only_the_practitioner_is_held_to_a_due_date(pause: Pause,
 
 
 async def test_a_paid_case_that_expires_before_its_review_gets_its_money_back(
-        mailbox: Mailbox) -> None:
+        own_database: Mailbox) -> None:
+    mailbox = own_database  # a database of its own: the sweep's part reads every case
     """Completion never supplied: the case expires (the practitioner's wait), and the paid
     fee is credited as the register's policy says; the mail says so."""
     _number, case_id = await at_pause(Pause("completion-1", [*TO_REVIEW[:4], INCOMPLETE],
@@ -87,7 +87,8 @@ async def test_a_paid_case_that_expires_before_its_review_gets_its_money_back(
 
 
 async def test_a_paid_case_that_expires_after_its_review_began_says_the_fee_stays(
-        mailbox: Mailbox) -> None:
+        own_database: Mailbox) -> None:
+    mailbox = own_database  # a database of its own: the sweep's part reads every case
     pause = next(p for p in PAUSES if p.key == "additions-1")
     _number, case_id = await at_pause(pause)
     due = case_row(case_id).due_on

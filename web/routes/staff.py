@@ -209,6 +209,7 @@ def render_case(
         "case_url": f"/zaken/{quote(case.number)}",
         "documents": case_documents(session=session, case_id=case_id), "size": file_size,
         "slots": case_slots(session=session, case_id=case_id),
+        "now": get_settings().current_moment(),
         "may_plan": case.state is CaseState.INTAKE_CALL
         and user.role in (StaffRole.ASSOCIATION_STAFF, StaffRole.ADMIN),
         "may_count": case.state in EVIDENCE_STATES
