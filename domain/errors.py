@@ -39,6 +39,10 @@ class RegistrationNotLapsed(CaseError):
     """R2/R4: the specialisation can still be re-registered the regular way."""
 
 
+class Throttled(CaseError):
+    """Too many attempts at a door a stranger can knock on; try again later."""
+
+
 class LinkInvalid(CaseError):
     """A signed link was forged, tampered with or meant for another case."""
 

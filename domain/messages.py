@@ -115,7 +115,9 @@ CHOOSE_OWN_PASSWORD = (
 )
 PASSWORD_CHANGED = "Uw wachtwoord is gewijzigd. Op andere apparaten bent u uitgelogd."
 LOGIN_FAILED = "E-mailadres of wachtwoord onjuist."
-LOGIN_LOCKED = "Te veel mislukte pogingen. Probeer het na {until} opnieuw."
+LOGIN_THROTTLED = (
+    "Te veel mislukte pogingen vanaf deze computer. Probeer het over {minutes} minuten opnieuw."
+)
 LOGIN_REQUIRED = "Log in om verder te gaan."
 CSRF_FAILED = (
     "Het formulier is verlopen of ongeldig. Laad de pagina opnieuw en probeer het nog eens."
@@ -219,13 +221,14 @@ REQUEST_EMAIL_DIFFERS = (
     "Dit e-mailadres hoort niet bij KP-nummer {kp}. Gebruik het adres dat bij het KP bekend "
     "is, of vraag de VvOCM (info@vvocm.nl) uw adres te wijzigen."
 )
-REQUEST_LINK_SENT = (
-    "We hebben een bevestigingslink gestuurd naar {email}. Open die link om uw bestanden te "
-    "sturen; pas dan registreren wij uw aanvraag. De link werkt {hours} uur."
+REQUEST_ANSWER = (
+    "Als deze gegevens bij ons bekend zijn, ontvangt u binnen enkele minuten een e-mail op het "
+    "adres dat u opgaf: met een link om uw bestanden te sturen, of met de reden waarom u nu "
+    "geen aanvraag kunt doen. Pas als u uw bestanden stuurt, registreren wij uw aanvraag."
 )
-REQUEST_LINK_RECENT = (
-    "Er is in het afgelopen uur al een bevestigingslink gestuurd naar {email}. Kijk in uw "
-    "mailbox, ook bij ongewenste e-mail."
+REQUEST_THROTTLED = (
+    "U heeft dit de afgelopen tijd te vaak geprobeerd. Probeer het over een uur opnieuw, of mail "
+    "de VvOCM (info@vvocm.nl)."
 )
 REQUEST_NOT_CONFIRMED = (
     "Uw e-mailadres is niet bevestigd: deze link is niet geldig. Vraag op de pagina "

@@ -14,10 +14,11 @@ from models.registration import Registration, RegistrationNotice
 from models.review import Review, Reviewer
 from models.staff import ApiToken, StaffSession, StaffUser
 from models.sweep import SweepRun
+from models.throttle import ThrottleHit
 
 __all__ = [
     "ApiToken", "BankEntry", "Case", "CaseEvent", "Certificate", "Counter", "CreditNote",
     "DecisionRecord", "Document", "IdentityConflict", "IntakeSlot", "Invoice", "OnlinePayment",
     "OutboxMail", "Practitioner", "PractitionerChange", "Registration", "RegistrationNotice",
-    "Review", "Reviewer", "StaffSession", "StaffUser", "SweepRun",
+    "Review", "Reviewer", "StaffSession", "StaffUser", "SweepRun", "ThrottleHit",
 ]

@@ -24,8 +24,6 @@ class StaffUser(SQLModel, table=True):
     role: StaffRole
     password_hash: str = Field(max_length=300)
     active: bool = True
-    failed_logins: int = 0
-    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     # A one-time password from the admin logs in once, and that login may only set a
     # password of the person's own.

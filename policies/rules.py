@@ -20,6 +20,7 @@ from typing import Annotated, Literal
 from dateutil.relativedelta import relativedelta
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     TypeAdapter,
@@ -115,8 +116,17 @@ class _Frozen(BaseModel):
 
 PositiveDecimal = Annotated[Decimal, Field(gt=0)]
 # Evidence comes from people: bounded, so no number can overflow a page or a sum.
-Points = Annotated[Decimal, Field(gt=0, le=1000, decimal_places=2, allow_inf_nan=False)]
-Hours = Annotated[Decimal, Field(gt=0, le=100_000, decimal_places=2, allow_inf_nan=False)]
+def _ascii_number(value: object) -> object:
+    """Digits as written in Dutch forms: Python reads "١٠" (Arabic-Indic) as 10; we do not."""
+    if isinstance(value, str) and not value.strip().isascii():
+        raise _error("ascii_number", "gebruik de cijfers 0-9")
+    return value
+
+
+Points = Annotated[Decimal, BeforeValidator(_ascii_number),
+                   Field(gt=0, le=1000, decimal_places=2, allow_inf_nan=False)]
+Hours = Annotated[Decimal, BeforeValidator(_ascii_number),
+                  Field(gt=0, le=100_000, decimal_places=2, allow_inf_nan=False)]
 
 # --- Evidence: what the practitioner shows (totals only; no patient data). ---
 

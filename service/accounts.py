@@ -17,11 +17,13 @@ from domain.errors import InvalidInput
 from models.db import session_scope, utcnow
 from models.review import Reviewer, upsert_reviewer
 from models.staff import ApiToken, StaffRole, StaffSession, StaffUser, staff_by_email
+from models.throttle import hits, record_hit
 from service.actors import Actor
 from service.claims import STAFF_ROLES, end_claims_of
 from settings import get_settings
 
 _hasher = PasswordHasher()
+LOGIN = "login"  # the throttle on failed logins, per client
 
 
 class LoginError(Exception):
@@ -40,35 +42,33 @@ def actor_for(user: StaffUser) -> Actor:
     return Actor(STAFF_ROLES[user.role], user.name, staff_id=user.id)
 
 
-def authenticate(*, email: str, password: str) -> StaffUser:
-    """The staff member, or LoginError. Failures count; too many lock the account a while."""
+def authenticate(*, email: str, password: str, client: str) -> StaffUser:
+    """The staff member, or LoginError. Failures count per client: too many and that client
+    waits a while, whatever address it tries. No account is ever locked (anyone could lock
+    someone else's), and known and unknown addresses get the same answers."""
     web = get_settings().web
+    window = timedelta(minutes=web.lockout_minutes)
     with session_scope() as session:
+        if hits(session=session, kind=LOGIN, key=client, within=window) \
+                >= web.max_failed_logins:
+            raise LoginError(m.LOGIN_THROTTLED.format(minutes=web.lockout_minutes))
         user = staff_by_email(session=session, email=email)
-        if user is None or not user.active:
-            _hasher.hash(password)  # same work as a real check, so timing does not tell
-            raise LoginError(m.LOGIN_FAILED)
-        now = utcnow()
-        if user.locked_until is not None and user.locked_until > now:
-            raise LoginError(m.LOGIN_LOCKED.format(until=f"{user.locked_until.astimezone():%H:%M}"))
         try:
+            if user is None or not user.active:
+                _hasher.hash(password)  # same work as a real check, so timing does not tell
+                raise VerifyMismatchError
             _hasher.verify(user.password_hash, password)
             if user.one_time_password and user.one_time_used_at is not None:
                 raise VerifyMismatchError  # a one-time password logs in once
         except (VerifyMismatchError, InvalidHashError):
-            user.failed_logins += 1
-            if user.failed_logins >= web.max_failed_logins:
-                user.failed_logins = 0
-                user.locked_until = now + timedelta(minutes=web.lockout_minutes)
-            session.add(user)
+            record_hit(session=session, kind=LOGIN, key=client)
             failed = True
         else:
-            user.failed_logins, user.locked_until = 0, None
             if user.one_time_password:
-                user.one_time_used_at = now
-            session.add(user)
+                user.one_time_used_at = utcnow()
+                session.add(user)
             failed = False
-    if failed:
+    if failed or user is None:
         raise LoginError(m.LOGIN_FAILED)
     return user
 
@@ -184,7 +184,7 @@ def reactivate_staff(staff_id: int) -> str:
         target = session.get(StaffUser, staff_id)
         if target is None:
             raise LookupError(staff_id)
-        target.active, target.failed_logins, target.locked_until = True, 0, None
+        target.active = True
         target.password_hash = hash_password(password)
         target.one_time_password, target.one_time_used_at = True, None
         session.add(target)

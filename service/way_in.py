@@ -7,8 +7,11 @@ That link opens the upload form, and the case is registered with both files at o
 
 Only addresses the register knows are used: the KP number must be in the imported register,
 and the address must be the one on file (changing it is a staff action), so nobody can start
-a case in someone else's name. A specialisation that has not lapsed gets the refusal with the
-last day of regular re-registration (R2, R4).
+a case in someone else's name. The page gives one answer whatever was entered, so it tells a
+stranger nothing about who is registered; what the register knows (the link, or why it cannot
+start: not lapsed yet, with the last day of regular re-registration (R2, R4), a case already
+open, no registration in that specialisation) goes only into a mail to the address on file.
+Attempts are throttled per client and per KP number.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel, EmailStr, Field
@@ -23,13 +27,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from domain import messages as m
-from domain.errors import InvalidInput, InvalidTransition, RegistrationNotLapsed
+from domain.errors import InvalidInput, InvalidTransition, RegistrationNotLapsed, Throttled
 from domain.states import Role
 from models.case import Case
 from models.db import read_session, session_scope, utcnow
 from models.outbox import OutboxMail, get_mail
 from models.practitioner import Practitioner, get_by_kp_number
 from models.registration import latest_registration
+from models.throttle import hits, record_hit
 from policies import RegisterPolicy, load_policy
 from service.actions import (
     KP_NUMBER,
@@ -46,6 +51,8 @@ from tasks.links import read_token, request_url
 from tasks.mail import DeliveryFailed, deliver_pending
 from tasks.rendering import format_date, render_mail
 
+WAY_IN_CLIENT, WAY_IN_KP = "way-in-client", "way-in-kp"
+
 
 class RequestStart(BaseModel):
     kp_number: str = Field(pattern=KP_NUMBER, description="KP-nummer: 5 tot 9 cijfers")
@@ -59,10 +66,6 @@ class Eligible:
     policy: RegisterPolicy
 
 
-@dataclass(frozen=True)
-class ConfirmationSent:
-    email: str
-    first: bool  # False: a link went out within this hour already, none was sent now
 
 
 def _eligible(session: Session, start: RequestStart) -> Eligible:
@@ -95,35 +98,66 @@ def _eligible(session: Session, start: RequestStart) -> Eligible:
     return Eligible(practitioner, policy)
 
 
-async def ask_confirmation(data: dict[str, Any]) -> ConfirmationSent:
-    """Checks the request and mails the confirmation link to the address on file, at most once
-    per request per clock hour (the hour is in the outbox key, so a double click sends one)."""
+async def ask_confirmation(data: dict[str, Any], *, client: str) -> None:
+    """Checks the request and mails the address on file what the register has to say: the
+    confirmation link, or why the request cannot start. Nothing for a KP number it does not
+    know, or an address that is not the one on file; the caller's answer is the same either
+    way. At most one mail per request per clock hour (the hour is in the outbox key, so a
+    double click sends one). InvalidInput only for what is wrong in itself (no KP number's
+    shape, no e-mail address, no specialisation); Throttled for too many attempts."""
     start: RequestStart = parse_input(RequestStart, data)
-    key = f"request:{start.kp_number}:{start.specialisation.upper()}:{utcnow():%Y%m%d%H}"
+    code = start.specialisation.strip().upper()
+    if code not in SPECIALISATIONS:
+        raise InvalidInput({"specialisation": m.FIELD_CHOICE.format(
+            choices=", ".join(SPECIALISATIONS))})
+    web = get_settings().web
+    key = f"request:{start.kp_number}:{code}:{utcnow():%Y%m%d%H}"
     try:
         with session_scope() as session:
-            found = _eligible(session, start)
-            first = get_mail(session=session, key=key) is None
-            if first:
-                rendered = render_mail("request_confirmation", {
-                    "case_number": f"KP-nummer {start.kp_number}",
-                    "practitioner_name": found.practitioner.name,
-                    "kp_number": start.kp_number, "specialisation": found.policy.name,
-                    "request_url": request_url(start.kp_number, found.policy.code,
-                                               found.practitioner.email),
-                    "hours": get_settings().links.request_hours,
-                })
-                session.add(OutboxMail(key=key, template="request_confirmation",
-                                       recipient=found.practitioner.email,
-                                       subject=rendered.subject, text=rendered.text,
-                                       html=rendered.html))
-            email = found.practitioner.email
+            hour = timedelta(hours=1)
+            if hits(session=session, kind=WAY_IN_CLIENT, key=client, within=hour) \
+                    >= web.way_in_per_client or hits(
+                    session=session, kind=WAY_IN_KP, key=start.kp_number, within=hour) \
+                    >= web.way_in_per_kp_number:
+                raise Throttled(m.REQUEST_THROTTLED)
+            record_hit(session=session, kind=WAY_IN_CLIENT, key=client)
+            record_hit(session=session, kind=WAY_IN_KP, key=start.kp_number)
+        with session_scope() as session:
+            mail = _answer(session, start, code)
+            if mail is None or get_mail(session=session, key=key) is not None:
+                return
+            template, recipient, context = mail
+            rendered = render_mail(template, context)
+            session.add(OutboxMail(key=key, template=template, recipient=recipient,
+                                   subject=rendered.subject, text=rendered.text,
+                                   html=rendered.html))
     except IntegrityError:  # the other click of a double click wrote it
-        first, email = False, str(start.email)
-    if first:
-        with suppress(DeliveryFailed):  # it stays in the outbox; the sweep sends it
-            await deliver_pending(key=key)
-    return ConfirmationSent(email, first)
+        return
+    with suppress(DeliveryFailed):  # it stays in the outbox; the sweep sends it
+        await deliver_pending(key=key)
+
+
+def _answer(session: Session, start: RequestStart,
+            code: str) -> tuple[str, str, dict[str, Any]] | None:
+    """The mail for this request (template, the address on file, context), or None when the
+    register knows no such practitioner at this address."""
+    practitioner = get_by_kp_number(session=session, kp_number=start.kp_number)
+    if practitioner is None or not same_text(practitioner.email, str(start.email)):
+        return None
+    policy = load_policy(code)
+    context: dict[str, Any] = {
+        "case_number": f"KP-nummer {start.kp_number}", "practitioner_name": practitioner.name,
+        "kp_number": start.kp_number, "specialisation": policy.name}
+    try:
+        found = _eligible(session, start)
+    except (InvalidInput, RegistrationNotLapsed, InvalidTransition) as refused:
+        reason = " ".join(refused.errors.values()) if isinstance(refused, InvalidInput) \
+            else str(refused)
+        return "request_not_possible", practitioner.email, {**context, "reason": reason}
+    return "request_confirmation", found.practitioner.email, {
+        **context, "request_url": request_url(start.kp_number, found.policy.code,
+                                              found.practitioner.email),
+        "hours": get_settings().links.request_hours}
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ DEVELOPMENT_SECRETS = {
     "link": "ontwikkeling-links-niet-voor-productie-00000000000000",
 }
 MIN_SECRET_LENGTH = 32
+MIN_PRODUCTION_PASSWORD = 12
 # The databases of the stack's private PostgreSQL cluster: ours and Prefect's server's.
 CLUSTER_DATABASES = {"cases": "herregistratie", "prefect": "prefect"}
 MAX_SOCKET_PATH = 100
@@ -151,8 +152,14 @@ class WebSettings(BaseModel):
     port: int = 8000
     session_secret: str = Field("", description="signs session cookies; required in production")
     session_hours: int = 8
-    max_failed_logins: int = 5
+    max_failed_logins: int = Field(10, ge=1, description="failed logins from one client in "
+                                   "`lockout_minutes` before that client waits (no account "
+                                   "is ever locked: anyone could lock someone else's)")
     lockout_minutes: int = 15
+    way_in_per_client: int = Field(10, ge=1, description="requests on the way in from one "
+                                   "client per hour")
+    way_in_per_kp_number: int = Field(3, ge=1, description="requests on the way in for one KP "
+                                      "number per hour")
     page_size: int = 20
     claim_hours: int = Field(8, ge=1, description="a claim on a case lapses after this long")
     max_body_bytes: int = Field(1_000_000, description="larger request bodies get 413 unread")
@@ -303,9 +310,18 @@ class Settings(BaseSettings):
                 f"{' en '.join(missing)} ontbreekt of is korter dan {MIN_SECRET_LENGTH} tekens")
         if self.web.session_secret == self.links.secret_key:
             raise ValueError("sessies en links moeten elk een eigen sleutel hebben")
-        if ":" not in self.prefect.auth_string:
+        known = [name for name, value in (
+            ("HERREG_WEB__SESSION_SECRET", self.web.session_secret),
+            ("HERREG_LINKS__SECRET_KEY", self.links.secret_key),
+        ) if value in DEVELOPMENT_SECRETS.values()]
+        if known:
+            raise ValueError(f"{' en '.join(known)} is een ontwikkelsleutel uit de broncode; "
+                             "kies een eigen geheime waarde")
+        user, _, password = self.prefect.auth_string.partition(":")
+        if not user.strip() or len(password) < MIN_PRODUCTION_PASSWORD:
             raise ValueError("HERREG_PREFECT__AUTH_STRING (gebruiker:wachtwoord voor de "
-                             "Prefect-API) ontbreekt")
+                             f"Prefect-API, een wachtwoord van minstens "
+                             f"{MIN_PRODUCTION_PASSWORD} tekens) ontbreekt")
         examples = [name for name, value in (
             ("HERREG_PAYMENT__REGISTER_IBAN", self.payment.register_iban),
             ("HERREG_PAYMENT__ASSOCIATION_IBAN", self.payment.association_iban),

@@ -67,6 +67,7 @@ TEMPLATE_NAMES: tuple[str, ...] = (
     "intake_call_cancelled",
     "intake_call_cancelled_association",
     "step_overdue",
+    "request_not_possible",
     "invoice_reminder",
 )
 

@@ -208,9 +208,12 @@ def offline_settings(database: str, data_dir: Path, prefect_api: str,
                      mailbox: Mailbox) -> Iterator[str]:
     """The offline database and its SMTP server, today fixed, and a Prefect API that is down
     (the hand-over to Prefect fails at once; decisions stay recorded, as when it is down)."""
+    # Every test client comes from "testclient": its failed logins would add up over the
+    # suite; the login throttle has its own test with its own client address.
     with herreg_env(environment="test", data_dir=str(data_dir), today=TODAY.isoformat(),
                     database__url=database, prefect__api_url=prefect_api,
-                    smtp__url=f"smtp://127.0.0.1:{mailbox.port}"), \
+                    smtp__url=f"smtp://127.0.0.1:{mailbox.port}",
+                    web__max_failed_logins="100000", web__way_in_per_client="100000"), \
             temporary_settings(updates={PREFECT_API_URL: prefect_api,
                                         PREFECT_CLIENT_MAX_RETRIES: 0}):
         yield database

@@ -36,7 +36,7 @@ STAFF_OR_REVIEWER = {
 }
 # To a practitioner about a registration, before or without a case: no case, so no status link.
 REGISTRANT = ("registration_reminder", "submission_window", "registration_lapsed")
-NO_CASE_YET = ("request_confirmation",)
+NO_CASE_YET = ("request_confirmation", "request_not_possible")
 PRACTITIONER = tuple(name for name in TEMPLATE_NAMES
                      if name not in STAFF_OR_REVIEWER and name not in REGISTRANT + NO_CASE_YET)
 
@@ -199,6 +199,8 @@ EXTRAS: dict[str, dict[str, object]] = {
                          "iban": "NL20INGB0001234567"},
     "request_confirmation": {"request_url": "https://herregistratie.example/aanvragen/t0k3n",
                              "hours": 48},
+    "request_not_possible": {"reason": "Uw specialisatie is nog niet vervallen: u kunt de "
+                             "gewone herregistratie aanvragen tot en met 1 maart 2027."},
 }
 
 

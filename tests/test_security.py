@@ -28,7 +28,7 @@ from models.practitioner import Practitioner, PractitionerChange, get_by_kp_numb
 from service.accounts import new_api_token
 from service.actions import Outcome, act, open_case
 from service.read_model import StatusView, status_view
-from settings import Settings, SettingsError, get_settings
+from settings import DEVELOPMENT_SECRETS, Settings, SettingsError, get_settings
 from tasks.links import make_token, read_token
 from tests.conftest import (
     ASSOCIATION,
@@ -165,6 +165,21 @@ def test_production_refuses_one_key_for_sessions_and_links(
     with pytest.raises(ValueError, match="eigen sleutel"):
         Settings()
     with pytest.raises(SettingsError, match="eigen sleutel"):
+        get_settings()
+
+
+@pytest.mark.parametrize(("values", "complaint"), [
+    ({"web__session_secret": DEVELOPMENT_SECRETS["session"]}, "ontwikkelsleutel"),
+    ({"links__secret_key": DEVELOPMENT_SECRETS["link"]}, "ontwikkelsleutel"),
+    ({"prefect__auth_string": ":"}, "HERREG_PREFECT__AUTH_STRING"),
+    ({"prefect__auth_string": "herreg:"}, "HERREG_PREFECT__AUTH_STRING"),
+    ({"prefect__auth_string": "herreg:kort"}, "HERREG_PREFECT__AUTH_STRING"),
+])
+def test_production_refuses_the_known_development_values_and_an_empty_prefect_login(
+        environment: Callable[..., None], values: dict[str, str], complaint: str) -> None:
+    environment(**{"web__session_secret": SESSION_KEY, "links__secret_key": LINK_KEY,
+                   "prefect__auth_string": PREFECT_LOGIN, **ACCOUNTS, **values})
+    with pytest.raises(SettingsError, match=complaint):
         get_settings()
 
 

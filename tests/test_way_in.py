@@ -26,6 +26,7 @@ from service.actors import Actor
 from service.imports import import_registrations
 from settings import get_settings
 from tasks.links import make_token
+from tasks.mail import deliver_pending
 from tasks.rendering import format_date
 from tests.conftest import TODAY, Mailbox, csrf_from, herreg_env, login, make_staff, wait_until
 from tests.test_web_links import PastSigner
@@ -115,12 +116,11 @@ async def test_a_practitioner_confirms_sends_both_files_and_staff_and_reviewer_s
     assert f'value="{kp}"' in form.text and 'value="KOT" selected' in form.text
 
     sent = ask(offline_client, kp, email)
-    assert sent.status_code == 200
-    assert shown(m.REQUEST_LINK_SENT.format(email="p***@example.org", hours=48)) in sent.text
+    assert sent.status_code == 200 and shown(m.REQUEST_ANSWER) in sent.text
     path = await confirmation_link(mailbox, kp)
     assert not cases_of(kp), "nothing is created before the address is confirmed"
     again = ask(offline_client, kp, email)  # a double click, or impatience
-    assert shown(m.REQUEST_LINK_RECENT.format(email="p***@example.org")) in again.text
+    assert again.status_code == 200 and shown(m.REQUEST_ANSWER) in again.text
     assert sum(str(k).startswith(f"request:{kp}:") for k in mailbox.keys().elements()) == 1
 
     upload = offline_client.get(path)
@@ -176,28 +176,52 @@ async def test_a_practitioner_confirms_sends_both_files_and_staff_and_reviewer_s
     mailbox.assert_each_once()
 
 
-async def test_requests_that_cannot_start_say_why_and_send_nothing(
+async def test_the_way_in_tells_a_stranger_nothing_and_the_address_on_file_why(
         offline_client: Any, mailbox: Mailbox) -> None:
+    """Seen before: an unknown KP number, a known one with another address and the right
+    address got three answers, the last with the registration's end date. Now one page for
+    all; the register's reasons go only to the address on file."""
     kp, email = registered(lapsed=False)
     policy = load_policy("KOT")
-    refused = ask(offline_client, kp, email)
-    assert refused.status_code == 409
+    lapsed, _ = registered()
+    answers = [ask(offline_client, kp, email),  # not lapsed yet
+               ask(offline_client, "99999999", "x@example.org"),  # unknown
+               ask(offline_client, lapsed, "iemand.anders@example.org")]  # not the address
+    assert {answer.status_code for answer in answers} == {200}
+    assert {re.sub(r'name="csrf_token" value="[^"]+"', "", answer.text)
+            for answer in answers} == {re.sub(r'name="csrf_token" value="[^"]+"', "",
+                                              answers[0].text)}
+    assert "2027" not in answers[0].text and "HR-" not in answers[0].text
+    await deliver_pending()
+    (why,) = [msg for msg in mailbox.messages
+              if str(msg["X-Herregistratie-Key"]).startswith(f"request:{kp}:")]
     last_day = format_date(policy.submission_deadline(policy.period_end(TODAY.replace(
         year=2024, month=3, day=1))))
-    assert shown(m.NOT_LAPSED.format(specialisation=policy.name, deadline=last_day)) \
-        in refused.text
-
-    unknown = ask(offline_client, "99999999", "x@example.org")
-    assert unknown.status_code == 422
-    assert shown(m.REQUEST_KP_UNKNOWN.format(kp="99999999")) in unknown.text
-    lapsed, _ = registered()
-    other_address = ask(offline_client, lapsed, "iemand.anders@example.org")
-    assert shown(m.REQUEST_EMAIL_DIFFERS.format(kp=lapsed)) in other_address.text
+    assert str(why["To"]) == email
+    assert m.NOT_LAPSED.format(specialisation=policy.name, deadline=last_day) in \
+        why.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     bad = ask(offline_client, "12", "geen-adres", "XYZ")
     assert bad.status_code == 422 and "aria-invalid" in bad.text
-    assert not [k for k in mailbox.keys().elements() if str(k).startswith(("request:99999999",
-                                                                 f"request:{kp}:",
-                                                                 f"request:{lapsed}:"))]
+    assert not [k for k in mailbox.keys().elements()
+                if str(k).startswith(("request:99999999", f"request:{lapsed}:"))]
+
+
+def test_the_way_in_is_throttled_per_client_and_per_kp_number(offline: str) -> None:
+    """120 requests in 17 s all got an answer before. Now a client and a KP number each get a
+    few an hour; past that, one Dutch message, the same whoever asks."""
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+
+    kp, email = registered()
+    with herreg_env(web__way_in_per_client="4", web__way_in_per_kp_number="2"), \
+            TestClient(create_app(), client=("203.0.113.9", 40000)) as one, \
+            TestClient(create_app(), client=("198.51.100.9", 40000)) as other:
+        assert [ask(one, kp, email).status_code for _ in range(3)] == [200, 200, 429]
+        throttled = ask(other, kp, email)  # the KP number's limit, from anywhere
+        assert throttled.status_code == 429 and shown(m.REQUEST_THROTTLED) in throttled.text
+        assert [ask(one, str(77700000 + i), "a@example.org").status_code
+                for i in range(3)] == [200, 200, 429]  # the client's limit: 4 answered
 
 
 async def test_wrong_missing_and_oversized_files_and_bad_links_create_nothing(

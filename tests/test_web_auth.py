@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from domain import messages as m
-from tests.conftest import PASSWORD, csrf_from, login, make_staff
+from tests.conftest import PASSWORD, csrf_from, herreg_env, login, make_staff
 
 
 def test_login_needs_csrf_token(offline_client: Any) -> None:
@@ -30,18 +30,33 @@ def test_login_and_logout(offline_client: Any) -> None:
     assert after.status_code == 303 and after.headers["location"].startswith("/inloggen")
 
 
-def test_wrong_password_then_lockout(offline_client: Any) -> None:
+def test_failed_logins_throttle_the_client_not_the_account(offline: str) -> None:
+    """Seen before: five wrong passwords locked the account for 15 minutes, so anyone could
+    lock anyone out, and the message told which addresses were accounts. Now the client that
+    fails waits; the person logs in from elsewhere; known and unknown addresses read alike."""
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+
     user = make_staff("association_staff")
-    for _ in range(5):
-        page = offline_client.get("/inloggen")
-        failed = offline_client.post("/inloggen", data={"email": user.email, "password": "fout",
-                                                        "csrf_token": csrf_from(page.text)})
-        assert failed.status_code == 400
-    page = offline_client.get("/inloggen")
-    locked = offline_client.post("/inloggen", data={"email": user.email, "password": PASSWORD,
-                                                    "csrf_token": csrf_from(page.text)})
-    assert locked.status_code == 400
-    assert "Te veel mislukte pogingen" in locked.text
+    with herreg_env(web__max_failed_logins="5"), \
+            TestClient(create_app(), client=("203.0.113.7", 40000)) as attacker, \
+            TestClient(create_app(), client=("198.51.100.2", 40001)) as colleague:
+        answers = []
+        for email in [user.email, "niemand@example.org"] * 3:
+            page = attacker.get("/inloggen")
+            answer = attacker.post("/inloggen", data={
+                "email": email, "password": "fout", "csrf_token": csrf_from(page.text)})
+            answers.append((answer.status_code, m.LOGIN_FAILED in answer.text,
+                            "Te veel" in answer.text))
+        assert answers[:5] == [(400, True, False)] * 5
+        assert answers[5] == (400, False, True)  # the sixth try: this client waits
+        page = attacker.get("/inloggen")
+        still = attacker.post("/inloggen", data={"email": user.email, "password": PASSWORD,
+                                                 "csrf_token": csrf_from(page.text)})
+        assert still.status_code == 400 and m.LOGIN_THROTTLED.format(minutes=15) in still.text
+        login(colleague, user)  # the account itself is not locked
+        assert colleague.get("/inbox").status_code == 200
 
 
 def test_login_redirect_stays_on_this_site(offline_client: Any) -> None:

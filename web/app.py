@@ -13,6 +13,7 @@ from pathlib import Path
 
 import fastapi_swagger
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -45,6 +46,11 @@ from web.templating import templates
 
 log = logging.getLogger(__name__)
 NOT_FOUND = "Deze pagina bestaat niet."
+INVALID_PAGE_INPUT = (
+    "Het formulier of het adres bevat iets wat niet klopt. Ga terug en probeer het opnieuw."
+)
+# Pages anyone may see and any cache may keep: the public register, the home page, assets.
+PUBLIC_PATHS = ("/register", "/static", "/api/v1/docs/assets")
 DEFAULT_DETAILS = {404: NOT_FOUND, 405: "Deze actie kan hier niet.",
                    500: "Er ging iets mis aan onze kant. Wat u eerder heeft vastgelegd, blijft "
                         "bewaard; probeer het later opnieuw."}
@@ -71,7 +77,22 @@ def create_app() -> FastAPI:
         response = await call_next(request)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        if not request.url.path.startswith(PUBLIC_PATHS):
+            # Staff pages (one-time passwords and API tokens on /beheer), link pages and the
+            # API: kept in no cache, shared or the browser's own.
+            response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        """The API answers with its Dutch 422 per field; a page with a Dutch page: a number
+        in the address that names nothing (too long, not a number) is a 404, any other bad
+        input a 422."""
+        if request.url.path.startswith("/api/"):
+            return await api_errors.invalid_request(request, exc)
+        if any(error["loc"][:1] == ("path",) for error in exc.errors()):
+            return _error(request, 404, NOT_FOUND, {})
+        return _error(request, 422, INVALID_PAGE_INPUT, {})
 
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.mount("/api/v1/docs/assets", StaticFiles(
@@ -80,7 +101,6 @@ def create_app() -> FastAPI:
     for module in (auth, inbox, new_case, staff, case_files, intake, reviewer, practitioner,
                    public, way_in, payments, reports, admin, api):
         app.include_router(module.router)
-    api_errors.install(app)
 
     @app.exception_handler(PasswordChangeRequired)
     async def _to_password(request: Request, _exc: PasswordChangeRequired) -> Response:
@@ -128,6 +148,8 @@ def create_app() -> FastAPI:
 
 
 def _error(request: Request, status: int, detail: str, headers: dict[str, str]) -> Response:
+    # The 500 page is made outside the middleware that adds these; every page gets them.
+    headers = {**SECURITY_HEADERS, "Cache-Control": "no-store", **headers}
     if request.url.path.startswith("/api/"):
         return JSONResponse({"detail": detail}, status_code=status, headers=headers)
     return templates().TemplateResponse(request, "error.html",

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from web.forms import small_int
+
 ROWS = {"activities": 6, "work_hours": 3, "bot_days": 5}
 MORE = 5
 MAX_ROWS = 200
@@ -41,7 +43,8 @@ def posted_rows(form: dict[str, str]) -> tuple[Rows, bool]:
     counts = {}
     for part, default in ROWS.items():
         typed = form.get(f"{part}-rows", "")
-        counts[part] = min(MAX_ROWS, int(typed)) if typed.isdigit() else default
+        number = small_int(typed, digits=3)
+        counts[part] = min(MAX_ROWS, number) if number is not None else default
     more = form.get("meer", "")
     if more in counts:
         counts[more] = min(MAX_ROWS, counts[more] + MORE)

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from annotated_types import MaxLen
+from fastapi import Form, Path
 from starlette.datastructures import FormData
 
 from flows.inputs import CHOICE_LABELS, FIELD_TITLES, Decision
@@ -94,8 +95,22 @@ def parse_form(kind: type[Decision], form: Mapping[str, Any]) -> dict[str, Any]:
     return data
 
 
+MAX_ID = 2**31 - 1  # ids are PostgreSQL integers; a larger number names nothing
+# A path id: bounded, so 20 digits are a Dutch 404, never the database's overflow (a 500).
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+FormId = Annotated[int, Form(ge=1, le=MAX_ID)]
+
+
+def small_int(text: str, *, digits: int = 9) -> int | None:
+    """A number typed in a form or a query: ASCII digits only ("²" and "١٠" are digits to
+    Python, not to us), at most `digits` of them; anything else is None."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= digits):
+        return None
+    return int(text)
+
+
 def page_number(text: str, *, last: int = 100_000) -> int:
     """A page number from the query string; anything else ("²", 5,000 digits) is page 1."""
-    if text.isascii() and text.isdigit() and len(text) <= 6:
-        return min(max(1, int(text)), last)
-    return 1
+    number = small_int(text, digits=6)
+    return min(max(1, number), last) if number is not None else 1

@@ -33,6 +33,13 @@ SECURITY_HEADERS = {
 }
 
 
+def client_of(request: Request) -> str:
+    """The client's address, for throttles. Behind a proxy, run uvicorn with
+    `--proxy-headers --forwarded-allow-ips=<the proxy>` so this is the person's, not the
+    proxy's."""
+    return request.client.host if request.client else "onbekend"
+
+
 def csrf_token(request: Request) -> str:
     """One token per session, in every form; checked on every POST."""
     token = request.session.get("csrf")

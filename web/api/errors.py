@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
-from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
@@ -77,14 +76,8 @@ def _field_errors(exc: RequestValidationError) -> dict[str, str]:
     return dutch_errors(ValidationError.from_exception_data("invoer", details))
 
 
-async def _invalid_request(request: Request, exc: RequestValidationError) -> Response:
-    if not request.url.path.startswith("/api/"):
-        return await request_validation_exception_handler(request, exc)
+async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+    """Malformed API requests get the Dutch 422 body (the app's handler sends them here)."""
     return JSONResponse({"detail": INVALID_INPUT, "errors": _field_errors(exc)}, status_code=422)
-
-
-def install(app: FastAPI) -> None:
-    """Malformed API requests get the Dutch 422 body; the pages keep FastAPI's handling."""
-    app.exception_handler(RequestValidationError)(_invalid_request)
 
 

@@ -33,6 +33,7 @@ from service.mail import resend_mail
 from service.read_model import sweep_health
 from settings import get_settings
 from web.deps import db
+from web.forms import FormId, Id
 from web.security import actor_for, require_csrf, roles_allowed
 from web.templating import templates
 
@@ -116,7 +117,7 @@ async def add_staff(
 
 
 @router.post("/medewerkers/{staff_id}/deactiveren", dependencies=[Depends(require_csrf)])
-async def deactivate(staff_id: int, user: StaffUser = ADMIN) -> Response:
+async def deactivate(staff_id: Id, user: StaffUser = ADMIN) -> Response:
     """The account's logins and claims end at once."""
     if staff_id == user.id:
         raise HTTPException(status_code=404, detail=NOT_FOUND)
@@ -128,7 +129,7 @@ async def deactivate(staff_id: int, user: StaffUser = ADMIN) -> Response:
 
 
 @router.post("/medewerkers/{staff_id}/heractiveren", dependencies=[Depends(require_csrf)])
-async def reactivate(request: Request, staff_id: int, user: StaffUser = ADMIN,
+async def reactivate(request: Request, staff_id: Id, user: StaffUser = ADMIN,
                      session: Session = Depends(db)) -> Response:
     """Back in service with a new one-time password, shown once to pass on."""
     try:
@@ -143,7 +144,7 @@ async def reactivate(request: Request, staff_id: int, user: StaffUser = ADMIN,
 @router.post("/tokens", dependencies=[Depends(require_csrf)])
 async def add_token(
     request: Request,
-    staff_id: Annotated[int, Form()],
+    staff_id: FormId,
     name: Annotated[str, Form()] = "",
     user: StaffUser = ADMIN,
     session: Session = Depends(db),
@@ -159,7 +160,7 @@ async def add_token(
 
 
 @router.post("/tokens/{token_id}/intrekken", dependencies=[Depends(require_csrf)])
-async def revoke_token(token_id: int, user: StaffUser = ADMIN) -> Response:
+async def revoke_token(token_id: Id, user: StaffUser = ADMIN) -> Response:
     try:
         revoke_api_token(token_id)
     except LookupError as err:
@@ -209,7 +210,7 @@ async def import_registrations_page(request: Request, user: StaffUser = ADMIN,
 
 
 @router.post("/conflicten/{conflict_id}", dependencies=[Depends(require_csrf)])
-async def decide_conflict(request: Request, conflict_id: int, user: StaffUser = ADMIN,
+async def decide_conflict(request: Request, conflict_id: Id, user: StaffUser = ADMIN,
                           session: Session = Depends(db)) -> Response:
     """Apply an import's other name or e-mail address, or set it aside: a person's recorded
     decision either way."""
@@ -230,7 +231,7 @@ async def decide_conflict(request: Request, conflict_id: int, user: StaffUser = 
 
 
 @router.post("/mail/{mail_id}/opnieuw", dependencies=[Depends(require_csrf)])
-async def resend(request: Request, mail_id: int, user: StaffUser = ADMIN,
+async def resend(request: Request, mail_id: Id, user: StaffUser = ADMIN,
                  session: Session = Depends(db)) -> Response:
     """A dead letter goes back in the outbox and is tried at once."""
     try:

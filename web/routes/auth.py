@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from domain import messages as m
 from domain.errors import InvalidInput
@@ -20,7 +21,7 @@ from service.accounts import (
     start_session,
 )
 from web.deps import current_staff
-from web.security import require_csrf
+from web.security import client_of, require_csrf
 from web.templating import templates
 
 router = APIRouter(include_in_schema=False)
@@ -47,7 +48,8 @@ async def login(
     volgende: Annotated[str, Form()] = "/inbox",
 ) -> Response:
     try:
-        user = authenticate(email=email, password=password)
+        user = await run_in_threadpool(  # argon2 takes its time: not on the event loop
+            authenticate, email=email, password=password, client=client_of(request))
     except LoginError as err:
         return templates().TemplateResponse(
             request, "login.html", {"next": _safe_next(volgende), "error": str(err),

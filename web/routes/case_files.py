@@ -33,7 +33,7 @@ from web.evidence_form import (
     posted_rows,
     stored_rows,
 )
-from web.forms import form_values
+from web.forms import Id, form_values
 from web.routes.practitioner import status_case
 from web.routes.reviewer import REVIEWER_LINK_EXPIRED, reviewer_case
 from web.routes.signed_links import PRIVATE, link_page
@@ -70,14 +70,14 @@ def _download(case: Case, document_id: int, session: Session, headers: dict[str,
 
 
 @router.get("/zaken/{number}/documenten/{document_id}")
-def staff_download(number: str, document_id: int, _user: StaffUser = STAFF,
+def staff_download(number: str, document_id: Id, _user: StaffUser = STAFF,
                    session: Session = Depends(db)) -> Response:
     case = case_or_404(session, number)
     return _download(case, document_id, session, {"Cache-Control": "private, no-store"})
 
 
 @router.get("/beoordeling/{token}/documenten/{document_id}")
-def reviewer_download(request: Request, token: str, document_id: int,
+def reviewer_download(request: Request, token: str, document_id: Id,
                       session: Session = Depends(db)) -> Response:
     try:
         _claims, case = reviewer_case(session, token)

@@ -20,7 +20,7 @@ from service.actors import Actor
 from service.intake import choose_slot as choose
 from service.intake import offer_slots
 from web.deps import db
-from web.forms import form_values
+from web.forms import form_values, small_int
 from web.routes.practitioner import received_redirect, status_case, status_page
 from web.routes.signed_links import link_page
 from web.routes.staff import render_case
@@ -72,7 +72,7 @@ async def pick(request: Request, token: str, session: Session = Depends(db)) -> 
     assert practitioner is not None
     slot = form.get("slot", "")
     try:
-        await choose(case.id or 0, int(slot) if slot.isdigit() else 0,
+        await choose(case.id or 0, small_int(slot) or 0,
                actor=Actor(Role.PRACTITIONER, practitioner.name))
     except InvalidInput as err:
         return status_page(request, session, token, case, problem=" ".join(err.errors.values()),

@@ -28,6 +28,7 @@ from service.bank import (
 )
 from service.payments import AlreadyPaid, checkout, invoice_of, webhook
 from tasks.payment_provider import PaymentUnavailable
+from web.forms import Id
 from web.routes.signed_links import link_page
 from web.security import actor_for, require_csrf, roles_allowed
 from web.templating import templates
@@ -120,7 +121,7 @@ def _bank_page(request: Request, user: StaffUser, report: StatementReport | None
 
 
 @router.post("/betalingen/werklijst/{entry_id}", dependencies=[Depends(require_csrf)])
-async def work_on_entry(request: Request, entry_id: int,
+async def work_on_entry(request: Request, entry_id: Id,
                         user: StaffUser = BANK_STAFF) -> Response:
     """Link an open line to an invoice (KP's payment decision), or mark it handled."""
     form = await request.form()

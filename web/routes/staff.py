@@ -60,7 +60,7 @@ from settings import get_settings
 from tasks.rendering import file_size, format_number
 from web.deps import db
 from web.diagram import step_diagram
-from web.forms import FormField, form_fields, form_values, parse_form
+from web.forms import FormField, Id, form_fields, form_values, parse_form, small_int
 from web.security import ACTOR_ROLES, actor_for, require_csrf, roles_allowed
 from web.templating import templates
 
@@ -250,8 +250,9 @@ async def take_action(
         return render_case(request, session, user, number, posted=action, values=typed,
                             errors={"bevestigen": m.CONFIRM_WITHDRAW}, status=422)
     pause_key = None if kind is Withdrawal else typed.get("pause_key") or None
-    if kind is ReviewerAssignment and typed.get("beoordelaar", "").isdigit():
-        chosen = session.get(Reviewer, int(typed["beoordelaar"]))
+    picked = small_int(typed.get("beoordelaar", "")) if kind is ReviewerAssignment else None
+    if picked is not None:
+        chosen = session.get(Reviewer, picked)
         if chosen is not None:  # one from the admin's list instead of a typed one
             typed |= {"reviewer_name": chosen.name, "reviewer_email": chosen.email}
     try:
@@ -331,7 +332,7 @@ async def restart(request: Request, number: str, user: StaffUser = STAFF,
 
 
 @router.post("/zaken/{number}/mails/{mail_id}/opnieuw", dependencies=[Depends(require_csrf)])
-async def resend(request: Request, number: str, mail_id: int, user: StaffUser = STAFF,
+async def resend(request: Request, number: str, mail_id: Id, user: StaffUser = STAFF,
                  session: Session = Depends(db)) -> Response:
     """A dead letter goes back in the outbox and is tried at once."""
     case = case_or_404(session, number)
@@ -384,7 +385,7 @@ async def comment(request: Request, number: str, user: StaffUser = STAFF,
 def mail_page(
     request: Request,
     number: str,
-    mail_id: int,
+    mail_id: Id,
     user: StaffUser = STAFF,
     session: Session = Depends(db),
 ) -> Response:

@@ -15,6 +15,7 @@ from domain.errors import (
     LinkExpired,
     LinkInvalid,
     RegistrationNotLapsed,
+    Throttled,
 )
 from models.document import DocumentKind
 from service.documents import Upload, check_upload
@@ -24,8 +25,8 @@ from tasks.links import status_url
 from web.forms import form_values
 from web.routes.practitioner import received_redirect
 from web.routes.public import specialisations
-from web.routes.signed_links import link_page, mask_email
-from web.security import require_csrf
+from web.routes.signed_links import link_page
+from web.security import client_of, require_csrf
 from web.templating import templates
 
 router = APIRouter(include_in_schema=False)
@@ -53,19 +54,19 @@ def request_form(request: Request, kp: str = "", specialisatie: str = "") -> Res
 
 @router.post("/aanvragen", dependencies=[Depends(require_csrf)])
 async def ask_for_link(request: Request) -> Response:
+    """One answer whatever was entered: a stranger learns nothing about who is registered;
+    what the register knows goes in a mail to the address on file."""
     form = form_values(await request.form())
     try:
-        sent = await ask_confirmation({name: form.get(name, "").strip()
-                                       for name in ("kp_number", "email", "specialisation")})
+        await ask_confirmation({name: form.get(name, "").strip()
+                                for name in ("kp_number", "email", "specialisation")},
+                               client=client_of(request))
     except InvalidInput as err:
         return _start_page(request, form, err.errors, NOT_SENT, 422)
-    except (RegistrationNotLapsed, InvalidTransition) as err:
-        return _start_page(request, form, notice=str(err), status=409)
-    template = m.REQUEST_LINK_SENT if sent.first else m.REQUEST_LINK_RECENT
-    message = template.format(email=mask_email(sent.email),
-                              hours=get_settings().links.request_hours)
+    except Throttled as err:
+        return _start_page(request, form, notice=str(err), status=429)
     return templates().TemplateResponse(request, "request_sent.html", {
-        "user": None, "message": message, "first": sent.first})
+        "user": None, "message": m.REQUEST_ANSWER})
 
 
 def _refused(request: Request, message: str, status: int) -> Response:

@@ -4,7 +4,7 @@ window.addEventListener("DOMContentLoaded", function () {
     url: "/api/v1/openapi.json",
     dom_id: "#swagger-ui",
     deepLinking: true,
-    persistAuthorization: true,
+    persistAuthorization: false,  // a token typed here is not kept in the browser
     validatorUrl: null,  // no calls to an outside validator
   });
 });
