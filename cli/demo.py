@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import typer
+import weasyprint
 from dateutil.relativedelta import relativedelta
 from sqlmodel import col, select
 
@@ -192,11 +193,9 @@ async def _scenario(today: date, web_url: str, tokens: dict[str, str]) -> str:
 
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-# A real PDF page and a CSV export, as a practitioner would send them.
-SAMPLE_PDF = (b"%PDF-1.4\n1 0 obj <</Type /Catalog /Pages 2 0 R>> endobj\n"
-              b"2 0 obj <</Type /Pages /Kids [3 0 R] /Count 1>> endobj\n"
-              b"3 0 obj <</Type /Page /Parent 2 0 R /MediaBox [0 0 595 842]>> endobj\n"
-              b"trailer <</Root 1 0 R>>\n%%EOF\n")
+# A portfolio overview and a CSV export of the patient records, as a practitioner sends them.
+SAMPLE_PORTFOLIO = ("<h1>Portfolio-overzicht Lotte Verloop</h1><p>Registratieperiode: "
+                    "nascholing, intervisie en werkervaring als kinderoefentherapeut.</p>")
 SAMPLE_CSV = b"datum;behandelcode;uren\n2025-09-01;2100;6\n2025-09-08;2100;7,5\n"
 
 
@@ -236,7 +235,7 @@ async def _calendar(today: date, web_url: str, folder: Path) -> None:
     typer.secho("\nLotte Verloop vraagt zelf herregistratie aan via de link in haar mail:",
                 bold=True)
     portfolio, records = folder / "portfolio-lotte.pdf", folder / "uittreksel-lotte.csv"
-    portfolio.write_bytes(SAMPLE_PDF)
+    portfolio.write_bytes(weasyprint.HTML(string=SAMPLE_PORTFOLIO).write_pdf())
     records.write_bytes(SAMPLE_CSV)
     async with httpx.AsyncClient(base_url=web_url, timeout=60) as browser:
         form = await browser.get("/aanvragen?kp=56789012&specialisatie=KOT")

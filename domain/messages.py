@@ -199,6 +199,12 @@ IMPORT_CONFLICT = (
 CONFLICT_GONE = "Dit conflict is al afgehandeld."
 CONFLICT_CHOICE = "Kies 'Overnemen' of 'Afwijzen'."
 BANK_LINE_GONE = "Deze bijschrijving is al afgehandeld."
+CAMT_LINE_AMOUNT = "Het bedrag is onleesbaar ('{value}'); niet geboekt."
+CAMT_LINE_NO_DATE = "De boekdatum ontbreekt of is onleesbaar ('{value}'); niet geboekt."
+CAMT_LINE_ACCOUNT = (
+    "Bijgeschreven op rekening {account}, maar factuur {invoice} wordt op een andere rekening "
+    "betaald; niet geboekt."
+)
 BANK_CHOICE = "Kies 'Koppelen' of 'Afgehandeld'."
 BANK_INVOICE_UNKNOWN = "Er is geen factuur met nummer {number}."
 BANK_INVOICE_PAID = "Factuur {number} is al betaald; koppel deze bijschrijving niet nog eens."
@@ -208,6 +214,9 @@ BANK_HANDLED_DONE = "De bijschrijving is afgehandeld en staat niet meer op de we
 CONFLICT_REASON_REQUIRED = "Geef een reden op."
 CONFLICT_APPLIED = "Naam en e-mailadres zijn overgenomen uit de export en vastgelegd."
 CONFLICT_DISMISSED = "Het conflict is afgewezen; de gegevens blijven zoals ze waren."
+IMPORT_UNREADABLE = (
+    "Regel {line} is niet te lezen: een aanhalingsteken wordt niet gesloten of een veld is "
+    "langer dan 131.072 tekens. Er is niets ingelezen; herstel de export en probeer opnieuw.")
 IMPORT_NOT_TEXT = (
     "Dit is geen CSV-bestand: sla de export op als CSV (UTF-8 of Windows) en probeer opnieuw."
 )
@@ -247,6 +256,11 @@ FILE_EMPTY = "Het bestand is leeg."
 FILE_TOO_LARGE = "Het bestand is groter dan {mb} MB; stuur een kleiner bestand."
 FILE_NOT_PDF = "Dit bestand is geen PDF. Stuur het overzicht als PDF-bestand."
 FILE_NOT_PDF_OR_CSV = "Dit bestand is geen PDF of CSV. Stuur het uittreksel als PDF of CSV."
+FILE_PDF_ACTIVE = ("Dit PDF-bestand bevat scripts, ingesloten bestanden of een wachtwoord. "
+                   "Sla het opnieuw op als gewone PDF (bijvoorbeeld via Afdrukken naar PDF).")
+FILE_HAS_FORMULAS = ("Let op: cellen in dit bestand beginnen met =, +, - of @. Een "
+                     "spreadsheetprogramma kan die als formule uitvoeren; open het bestand als "
+                     "tekst of importeer het met alle kolommen als tekst.")
 EVIDENCE_TITLE = "Punten en uren invoeren"
 EVIDENCE_CLOSED = (
     "Punten en uren kunnen alleen worden ingevoerd zolang de VvOCM ze nog niet heeft "
@@ -296,4 +310,7 @@ CAMT_NOT_053 = (
     "Dit is geen rekeningafschrift in CAMT.053-formaat. Kies bij uw bank de export "
     "'CAMT.053' (XML)."
 )
+CAMT_NOT_OWN_ACCOUNT = (
+    "Dit afschrift is van rekening {account}. U leest hier alleen afschriften van {own} in; "
+    "er is niets vastgelegd.")
 CAMT_FILE_REQUIRED = "Kies het rekeningafschrift (CAMT.053, XML)."

@@ -34,6 +34,8 @@ class Document(SQLModel, table=True):
     uploaded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     uploaded_by_role: Role
     uploaded_by: str = Field(max_length=200)
+    formula_cells: bool = Field(default=False, description="a CSV with cells a spreadsheet "
+                                "would run; kept as sent, staff are warned")
 
 
 def case_documents(*, session: Session, case_id: int) -> list[Document]:

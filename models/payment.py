@@ -58,6 +58,9 @@ class BankEntry(SQLModel, table=True):
     read_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     # A line not fully matched stays on KP's worklist until a person links it to an invoice
     # (recorded as KP's payment, once) or marks it handled with a reason.
+    problem: str = Field(default="", max_length=300, description="why the line was not booked "
+                         "by itself (another account, an unreadable amount, refused by the "
+                         "case), for KP's worklist")
     handled_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     handled_by: str = Field(default="", max_length=200)
     handling: str = Field(default="", max_length=500, description="what was done, and why")

@@ -170,7 +170,7 @@ async def open_case(data: dict[str, Any], *, actor: Actor,
             session.add(Document(case_id=case.id, kind=upload.kind, filename=upload.filename,
                                  media_type=upload.media_type, size=len(upload.content),
                                  sha256=store(upload), uploaded_by_role=actor.role,
-                                 uploaded_by=actor.name))
+                                 uploaded_by=actor.name, formula_cells=upload.formula_cells))
         case_id, number = case.id, case.number
     delivered = await _bounded(_attach(case_id, number))  # else the reconciler starts it
     return await _outcome(case_id, number, CaseState.REQUESTED, delivered, None,

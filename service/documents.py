@@ -1,9 +1,13 @@
 """The files sent with a request: checked by what they contain, kept by their hash.
 
 A file's type is read from its bytes, never from its name or the browser's word for it: a PDF
-starts with `%PDF-` and ends with `%%EOF`; a CSV is text (UTF-8 or Windows-1252, as
-spreadsheet programs save it) with no NUL bytes, split by `;` or `,`. Files are not scanned for
-viruses: that is out of scope, staff open them with their own protected software.
+is one whose structure pypdf can read (catalogue, pages) and that holds no JavaScript, no
+actions that start programs and no embedded files; a CSV is text (UTF-8 or Windows-1252, as
+spreadsheet programs save it) with no NUL bytes and no HTML tags, split by `;` or `,`. A CSV
+whose cells a spreadsheet would run as formulas (`=`, `+`, `-`, `@` before something that is
+not a number) is kept as sent, because it is the practitioner's evidence, and staff see a
+warning next to it. Files are not scanned for viruses: that is out of scope, staff open them
+with their own protected software.
 
 The bytes are kept by their hash (tasks/blobs.py); serving checks the hash again.
 """
@@ -14,8 +18,13 @@ import csv
 import hashlib
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from pypdf import PdfReader
+from pypdf.errors import PyPdfError
+from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject, PdfObject
 
 from domain import messages as m
 from domain.errors import InvalidInput
@@ -29,6 +38,13 @@ ACCEPTED = {DocumentKind.PORTFOLIO: (PDF,), DocumentKind.PATIENT_RECORDS: (PDF, 
 REFUSED = {DocumentKind.PORTFOLIO: m.FILE_NOT_PDF,
            DocumentKind.PATIENT_RECORDS: m.FILE_NOT_PDF_OR_CSV}
 _UNSAFE_NAME = re.compile(r"[^\w .,()-]")
+_HTML_TAG = re.compile(r"<[!/?a-zA-Z]")
+_NUMBER = re.compile(r"[-+]?\d+([.,]\d+)?")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Names that make a PDF run something or carry another file (PDF 2.0, 12.6 and 7.11).
+_ACTIVE_KEYS = {"/JS", "/JavaScript", "/EmbeddedFiles", "/EmbeddedFile", "/XFA", "/RichMedia"}
+_ACTIVE_ACTIONS = {"/JavaScript", "/Launch", "/ImportData", "/RichMediaExecute"}
+_MAX_PDF_OBJECTS = 500_000
 
 
 @dataclass(frozen=True)
@@ -39,15 +55,58 @@ class Upload:
     filename: str
     media_type: str
     content: bytes
+    formula_cells: bool = False
 
     @property
     def sha256(self) -> str:
         return hashlib.sha256(self.content).hexdigest()
 
 
-def _media_type(content: bytes) -> str | None:
-    if b"%PDF-" in content[:1024] and b"%%EOF" in content[-2048:]:
-        return PDF
+def _objects(reader: PdfReader) -> Iterator[PdfObject]:
+    """Every object reachable from the trailer, each once; streams are not decoded."""
+    seen: set[tuple[int, int]] = set()
+    todo: list[PdfObject | None] = [reader.trailer]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, IndirectObject):
+            if (item.idnum, item.generation) in seen or len(seen) > _MAX_PDF_OBJECTS:
+                continue
+            seen.add((item.idnum, item.generation))
+            item = item.get_object()
+        if item is None:
+            continue
+        yield item
+        if isinstance(item, DictionaryObject):
+            todo.extend(item.values())
+        elif isinstance(item, ArrayObject):
+            todo.extend(item)
+
+
+def _is_pdf(content: bytes) -> bool | None:
+    """True for a readable PDF without active content, False for a PDF that runs or carries
+    something, None for a file that is no PDF at all."""
+    if not content.startswith(b"%PDF-") and b"%PDF-" not in content[:1024]:
+        return None
+    try:
+        reader = PdfReader(io.BytesIO(content), strict=False)
+        if reader.is_encrypted and not reader.decrypt(""):
+            return False
+        if len(reader.pages) < 1:
+            return None
+        for item in _objects(reader):
+            if isinstance(item, DictionaryObject):
+                if _ACTIVE_KEYS.intersection(item) or item.get("/S") in _ACTIVE_ACTIONS:
+                    return False
+                if item.get("/Type") == NameObject("/Filespec"):
+                    return False
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, RecursionError,
+            OSError):
+        return None
+    return True
+
+
+def _csv_rows(content: bytes) -> list[list[str]] | None:
+    """The rows of a CSV extract, or None if the bytes are no CSV (or are HTML)."""
     if b"\x00" in content:
         return None
     for encoding in ("utf-8-sig", "cp1252"):
@@ -58,14 +117,19 @@ def _media_type(content: bytes) -> str | None:
             continue
     else:
         return None
+    if _HTML_TAG.search(text):
+        return None
     first = text.lstrip().split("\n", 1)[0]
     delimiter = ";" if first.count(";") >= first.count(",") else ","
     try:
-        sample = text if len(text) <= 65536 else text[:65536].rsplit("\n", 1)[0]
-        rows = list(csv.reader(io.StringIO(sample), delimiter=delimiter, strict=True))
+        rows = list(csv.reader(io.StringIO(text), delimiter=delimiter, strict=True))
     except csv.Error:
         return None
-    return CSV if rows and max(len(row) for row in rows) >= 2 else None
+    return rows if rows and max(len(row) for row in rows) >= 2 else None
+
+
+def _is_formula(cell: str) -> bool:
+    return cell.startswith(_FORMULA_START) and not _NUMBER.fullmatch(cell.strip())
 
 
 def _clean_name(name: str, media_type: str) -> str:
@@ -76,17 +140,25 @@ def _clean_name(name: str, media_type: str) -> str:
 
 
 def check_upload(kind: DocumentKind, filename: str, content: bytes) -> Upload:
-    """The file as an Upload, or InvalidInput naming the field (the kind) with a Dutch reason."""
+    """The file as an Upload, or InvalidInput naming the field (the kind) with a Dutch reason.
+    Reads the whole file: call it off the event loop."""
     limit = get_settings().uploads.max_mb
     if not content:
         raise InvalidInput({kind.value: m.FILE_MISSING if not filename else m.FILE_EMPTY})
     if len(content) > limit * 1024 * 1024:
         raise InvalidInput({kind.value: m.FILE_TOO_LARGE.format(mb=limit)})
-    media_type = _media_type(content)
+    pdf = _is_pdf(content)
+    if pdf is False:
+        raise InvalidInput({kind.value: m.FILE_PDF_ACTIVE})
+    if pdf:
+        media_type, rows = PDF, None
+    else:
+        rows = _csv_rows(content)
+        media_type = CSV if rows is not None else ""
     if media_type not in ACCEPTED[kind]:
         raise InvalidInput({kind.value: REFUSED[kind]})
-    assert media_type is not None
-    return Upload(kind, _clean_name(filename, media_type), media_type, content)
+    formulas = rows is not None and any(_is_formula(cell) for row in rows for cell in row)
+    return Upload(kind, _clean_name(filename, media_type), media_type, content, formulas)
 
 
 def store(upload: Upload) -> str:

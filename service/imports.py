@@ -107,15 +107,18 @@ def _records(text: str) -> Iterable[tuple[int, dict[str, str]]]:
     text = text.removeprefix("\ufeff")
     first = text.split("\n", 1)[0]
     reader = csv.DictReader(io.StringIO(text), delimiter=";" if first.count(";") >= first.count(
-        ",") else ",")
-    header = [h.strip().lower() for h in reader.fieldnames or []]
-    missing = [c for c in COLUMNS if c not in header]
-    if missing:
-        raise ImportFileError(m.IMPORT_COLUMNS.format(missing=", ".join(missing),
-                                                      expected=", ".join(COLUMNS + OPTIONAL)))
-    reader.fieldnames = header
-    for record in reader:
-        yield reader.line_num, {k: (v or "").strip() for k, v in record.items() if k}
+        ",") else ",", strict=True)
+    try:
+        header = [h.strip().lower() for h in reader.fieldnames or []]
+        missing = [c for c in COLUMNS if c not in header]
+        if missing:
+            raise ImportFileError(m.IMPORT_COLUMNS.format(
+                missing=", ".join(missing), expected=", ".join(COLUMNS + OPTIONAL)))
+        reader.fieldnames = header
+        for record in reader:
+            yield reader.line_num, {k: (v or "").strip() for k, v in record.items() if k}
+    except csv.Error:  # an unclosed quote would swallow every row after it, silently
+        raise ImportFileError(m.IMPORT_UNREADABLE.format(line=reader.line_num + 1)) from None
 
 
 def _valid_rows(records: Iterable[tuple[int, dict[str, str]]], report: ImportReport,

@@ -202,6 +202,11 @@ class PaymentSettings(BaseModel):
     mollie_endpoint: str = Field("", description="Mollie's API; empty: https://api.mollie.com")
     method: str = Field("ideal", description="payment method offered at the provider")
 
+    def accounts(self, *, register: bool, association: bool) -> frozenset[str]:
+        """The IBANs (without spaces) of the organisations named: whose statements one reads."""
+        ibans = [self.register_iban] * register + [self.association_iban] * association
+        return frozenset(iban.replace(" ", "").upper() for iban in ibans)
+
     def payee(self, invoice_kind: str) -> tuple[str, str]:
         """Account name and IBAN an invoice of this kind is paid to."""
         if invoice_kind == "intake":

@@ -338,11 +338,11 @@ CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
 
 
-@pytest.fixture(scope="session")
-def web_url(stack: Stack) -> Iterator[str]:
-    """The web app served by uvicorn on loopback, in a thread of this process."""
+@contextmanager
+def serving() -> Iterator[str]:
+    """The web app served by uvicorn on loopback, in a thread of this process, with the
+    settings in force now."""
     import contextvars
-    import threading
 
     import uvicorn
 
@@ -358,9 +358,17 @@ def web_url(stack: Stack) -> Iterator[str]:
     deadline = time.monotonic() + 30
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def web_url(stack: Stack) -> Iterator[str]:
+    with serving() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

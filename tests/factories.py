@@ -1,11 +1,15 @@
-"""Sample requests: evidence that meets or misses the KOT criteria on a given day."""
+"""Sample requests: evidence that meets or misses the KOT criteria on a given day, and the
+files a practitioner sends with it."""
 
 from __future__ import annotations
 
+import io
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
+from pypdf import PdfWriter
 
 _counter = iter(range(100000, 999999))
 
@@ -37,3 +41,15 @@ def request(request_date: date, *, member: bool = True, specialisation: str = "K
         "evidence": evidence(request_date, points=points, hours=hours),
         "previous_period_start": request_date - relativedelta(years=lapsed_years),
     }
+
+
+def sample_pdf(change: Callable[[PdfWriter], object] | None = None) -> bytes:
+    """A one-page PDF as office software writes it; `change` adds to it before it is written
+    (a script, an attached file) for the tests that expect a refusal."""
+    writer = PdfWriter()
+    writer.add_blank_page(595, 842)
+    if change:
+        change(writer)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()

@@ -158,8 +158,9 @@ async def test_without_a_key_the_invoice_mail_offers_bank_transfer_only(
 
 
 def camt053(entries: list[tuple[str, str, str, str]],
-            statement: str = "AFSCHRIFT-2026-06") -> bytes:
-    """A CAMT.053.001.02 statement of KP's account: (reference, amount, credit/debit, text)."""
+            statement: str = "AFSCHRIFT-2026-06", account: str = "NL91ABNA0417164300") -> bytes:
+    """A CAMT.053.001.02 statement, of KP's account unless another is named: (reference,
+    amount, credit/debit, text)."""
     lines = "".join(f"""
       <Ntry>
         <Amt Ccy="EUR">{amount}</Amt><CdtDbtInd>{side}</CdtDbtInd><Sts>BOOK</Sts>
@@ -176,7 +177,7 @@ def camt053(entries: list[tuple[str, str, str, str]],
     <GrpHdr><MsgId>MSG-1</MsgId><CreDtTm>2026-05-31T06:00:00</CreDtTm></GrpHdr>
     <Stmt>
       <Id>{statement}</Id>
-      <Acct><Id><IBAN>NL91ABNA0417164300</IBAN></Id></Acct>{lines}
+      <Acct><Id><IBAN>{account}</IBAN></Id></Acct>{lines}
     </Stmt>
   </BkToCstmrStmt>
 </Document>""".encode()

@@ -191,6 +191,19 @@ def test_a_file_without_the_columns_is_refused_whole(calendar_db: str) -> None:
                              source="x.csv")
 
 
+@pytest.mark.parametrize("row", [
+    '23456;"Bart zonder sluitend aanhalingsteken;b@example.org;ja;KOT;2022-01-01;\n',
+    "23456;" + "B" * 131_073 + ";b@example.org;ja;KOT;2022-01-01;\n"],
+    ids=["unclosed-quote", "huge-field"])
+def test_a_line_that_cannot_be_read_refuses_the_file_and_names_the_line(
+        calendar_db: str, row: str) -> None:
+    rows = "12345;Anna de Wit;anna@example.org;ja;KOT;2022-01-01;\n" + row
+    rows += "34567;Carla Na;c@example.org;nee;KOT;2022-01-01;\n"
+    with pytest.raises(ImportFileError, match="Regel 3 is niet te lezen"):
+        load(rows)
+    assert registrations() == [], "nothing half: the rows after it are not silently lost"
+
+
 def test_forty_thousand_rows_import(calendar_db: str) -> None:
     lines = "".join(f"{100000 + i};Therapeut {i};t{i}@example.org;{'ja' if i % 2 else 'nee'};"
                     f"{('KOT', 'BOT', 'PSOT', 'GOT')[i % 4]};"

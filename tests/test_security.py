@@ -272,16 +272,16 @@ def test_session_cookie_is_worthless_after_logout(offline_client: TestClient) ->
 
 @pytest.fixture
 def parsed(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The sizes of the JSON bodies the app parsed."""
+    """The sizes of the request bodies the app read."""
     sizes: list[int] = []
+    read = starlette.requests.Request.body
 
-    class RecordingJson:
-        @staticmethod
-        def loads(body: bytes) -> Any:
-            sizes.append(len(body))
-            return json.loads(body)
+    async def recording(self: starlette.requests.Request) -> bytes:
+        body = await read(self)
+        sizes.append(len(body))
+        return body
 
-    monkeypatch.setattr(starlette.requests, "json", RecordingJson)
+    monkeypatch.setattr(starlette.requests.Request, "body", recording)
     return sizes
 
 
@@ -290,16 +290,19 @@ def test_json_body_over_the_cap_is_413_and_never_parsed(offline_client: TestClie
     cap = get_settings().web.max_body_bytes
     body = json.dumps({"kp_number": "12345", "padding": "x" * cap}).encode()
     assert len(body) > cap
-    declared = offline_client.post("/api/v1/cases", content=body,
-                                   headers={"Content-Type": "application/json"})
+    vvocm = {"Authorization": "Bearer " + new_api_token(
+        staff_id=make_staff("association_staff").id, name="test"),
+        "Content-Type": "application/json"}
+    declared = offline_client.post("/api/v1/cases", content=body, headers=vvocm)
     assert declared.status_code == 413 and declared.json() == {"detail": BODY_TOO_LARGE}
     streamed = offline_client.post(  # no Content-Length: counted while it streams in
-        "/api/v1/cases", content=iter([body[:cap // 2], body[cap // 2:]]),
-        headers={"Content-Type": "application/json"})
+        "/api/v1/cases", content=iter([body[:cap // 2], body[cap // 2:]]), headers=vvocm)
     assert streamed.status_code == 413 and streamed.json() == {"detail": BODY_TOO_LARGE}
     assert parsed == []
-    small = offline_client.post("/api/v1/cases", json={"kp_number": "12345"})
-    assert small.status_code == 401 and parsed, "a small body is read (and refused: no login)"
+    stranger = offline_client.post("/api/v1/cases", json={"kp_number": "12345"})
+    assert stranger.status_code == 401 and parsed == [], "no login: the body is not even read"
+    small = offline_client.post("/api/v1/cases", json={"kp_number": "12345"}, headers=vvocm)
+    assert small.status_code == 422 and parsed, "with a login it is read, and checked"
 
 
 def test_form_body_over_the_cap_is_413(offline_client: TestClient) -> None:
@@ -589,3 +592,161 @@ async def test_api_timestamps_carry_a_time_zone(offline_client: TestClient) -> N
     assert len(stamps) > len(detail["history"]), "some mails were sent"
     for stamp in stamps:
         assert datetime.fromisoformat(stamp).utcoffset() is not None, stamp
+
+
+# --- issue 21: the new doors -------------------------------------------------------------
+
+
+@pytest.fixture
+def no_body_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading a request's form now is a failure of the test: the login, role or link check
+    must have refused the request before."""
+    def refuse(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("the body was parsed before the login and role check")
+
+    monkeypatch.setattr(starlette.requests.Request, "form", refuse)
+
+
+UPLOAD = {"bestand": ("groot.xml", b"x" * 3_000_000, "application/xml")}
+
+
+def test_login_and_role_are_checked_before_any_body_is_parsed(
+        offline_client: TestClient, no_body_parsing: None) -> None:
+    anonymous = offline_client.post("/betalingen/bankafschrift", files=UPLOAD,
+                                    follow_redirects=False)
+    assert anonymous.status_code == 303 and "/inloggen" in anonymous.headers["location"]
+    small = {"bestand": ("klein.xml", b"x" * 500_000, "application/xml")}  # under the cap
+    for path in ("/status/vervalst/acties/submit", "/beoordeling/vervalst",
+                 "/aanvragen/vervalst", "/status/vervalst/startgesprek"):
+        assert offline_client.post(path, files=small).status_code == 403, path
+
+
+def test_the_wrong_role_is_refused_before_any_body_is_parsed(offline: str,
+                                                            monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    with TestClient(create_app()) as vvocm:
+        login(vvocm, make_staff("association_staff"))
+        monkeypatch.setattr(starlette.requests.Request, "form",
+                            lambda *_a, **_k: (_ for _ in ()).throw(AssertionError("parsed")))
+        assert vvocm.post("/beheer/registraties", files=UPLOAD).status_code == 403
+        assert vvocm.post("/beheer/medewerkers", data={"email": "x@example.org"}
+                          ).status_code == 403
+
+
+# Doors anyone may knock on: the login itself, the way in's first form, the request for a new
+# status link, the payment provider's webhook (it carries only an id, checked with Mollie),
+# logging out.
+PUBLIC_POSTS = {"/inloggen", "/aanvragen", "/status/nieuwe-link", "/betalingen/mollie",
+                "/uitloggen"}
+
+
+def routes(client: TestClient, method: str) -> list[str]:
+    """Every path of the app that answers `method`, included routers flattened."""
+    from fastapi.routing import iter_route_contexts
+
+    return [r.path for r in iter_route_contexts(client.app.routes)  # type: ignore[attr-defined]
+            if method in (getattr(r, "methods", None) or ())]
+
+
+def test_every_post_route_refuses_a_stranger_before_reading_the_body(
+        offline_client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A walk over the app's routes, so a new door cannot forget the order: every POST that
+    is not public answers a stranger (no login, a forged link) without reading the body."""
+    def refuse(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("the body was read before the login, role or link check")
+
+    for method in ("form", "body", "json"):
+        monkeypatch.setattr(starlette.requests.Request, method, refuse)
+    walked = [path for path in routes(offline_client, "POST") if path not in PUBLIC_POSTS]
+    for path in walked:
+        filled = re.sub(r"\{(\w+)\}", lambda p: "1" if p.group(1).endswith("id") else
+                        "vervalst", path)
+        answer = offline_client.post(filled, files={"f": ("a.txt", b"x" * 1000, "text/plain")},
+                                     follow_redirects=False)
+        assert answer.status_code in (303, 401, 403, 404), (path, answer.status_code)
+        if answer.status_code == 303:
+            assert "/inloggen" in answer.headers["location"], path
+    assert len(walked) >= 40 and "/api/v1/cases/{number}/withdraw" in walked
+
+
+@pytest.mark.parametrize("odd", ["²", "١٠", "9" * 20, "9" * 5000, "-1", "%00", "..%2F"])
+def test_every_route_with_odd_path_values_is_never_a_500(offline: str, odd: str) -> None:
+    """Every path parameter of every route, GET and POST, as an admin with a valid form
+    token: whatever is in the path, the answer is a refusal, never a server error."""
+    with TestClient(create_app(), raise_server_exceptions=False) as admin:
+        login(admin, make_staff("admin"))
+        token = csrf_from(admin.get("/inbox").text)
+        errors = {}
+        for method in ("GET", "POST"):
+            for path in routes(admin, method):
+                if "{" not in path:
+                    continue
+                filled = re.sub(r"\{\w+\}", odd, path)
+                answer = admin.request(method, filled, data={"csrf_token": token},
+                                       follow_redirects=False)
+                if answer.status_code >= 500:
+                    errors[f"{method} {path}"] = answer.status_code
+    assert not errors, errors
+
+
+ODD = ["²", "١٠", "9" * 20, "9" * 5000, "-1", "0", "1e9", " "]
+
+
+@pytest.mark.parametrize("odd", ODD)
+async def test_odd_numbers_anywhere_are_404_or_422_never_500(offline: str, odd: str) -> None:
+    """One rule for numbers and ids (path, query, form): bounded ASCII digits; anything else
+    is a Dutch 404 or 422 page. Found before: 500s and dropped connections."""
+    case = case_row((await case_at("assignment")).case_id)
+    status = make_token("status", case=case.id, role="practitioner")
+    with TestClient(create_app(), raise_server_exceptions=False) as staff:
+        login(staff, make_staff("admin"))
+        token = csrf_from(staff.get("/inbox").text)
+        quoted = odd.replace(" ", "%20")
+        answers = {
+            "document": staff.get(f"/zaken/{case.number}/documenten/{quoted}"),
+            "mail": staff.get(f"/zaken/{case.number}/mails/{quoted}"),
+            "resend": staff.post(f"/zaken/{case.number}/mails/{quoted}/opnieuw",
+                                 data={"csrf_token": token}),
+            "deactivate": staff.post(f"/beheer/medewerkers/{quoted}/deactiveren",
+                                     data={"csrf_token": token}),
+            "reactivate": staff.post(f"/beheer/medewerkers/{quoted}/heractiveren",
+                                     data={"csrf_token": token}),
+            "revoke": staff.post(f"/beheer/tokens/{quoted}/intrekken",
+                                 data={"csrf_token": token}),
+            "token": staff.post("/beheer/tokens", data={"csrf_token": token,
+                                                        "staff_id": odd, "name": "x"}),
+            "rows": staff.post(f"/zaken/{case.number}/punten", data={
+                "csrf_token": token, "activities-rows": odd, "meer": "activities"}),
+            "reviewer": staff.post(f"/zaken/{case.number}/acties/assign_reviewer", data={
+                "csrf_token": token, "beoordelaar": odd, "pause_key": "assignment"}),
+            "report": staff.get("/rapportage", params={"van": f"{odd}-01"}),
+            "inbox": staff.get("/inbox", params={"pagina": odd}),
+            "slot": staff.post(f"/status/{status}/startgesprek",
+                               data={"csrf_token": token, "slot": odd}),
+        }
+    errors = {name: answer.status_code for name, answer in answers.items()
+              if answer.status_code >= 500}
+    assert not errors, errors
+    for name, answer in answers.items():
+        assert answer.headers.get("Content-Security-Policy"), name  # the error pages too
+
+
+def test_a_500_page_carries_the_security_headers(offline: str) -> None:
+    app = create_app()
+
+    @app.get("/kapot")
+    def broken() -> None:
+        raise RuntimeError("een fout van ons")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        answer = client.get("/kapot")
+    assert answer.status_code == 500
+    assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_staff_pages_are_not_kept_in_any_cache(offline_client: TestClient) -> None:
+    login(offline_client, make_staff("admin"))
+    for path in ("/beheer", "/inbox", "/api/v1/docs"):
+        assert offline_client.get(path).headers["Cache-Control"] == "no-store", path
+    assert "persistAuthorization: false" in offline_client.get("/static/api-docs.js").text

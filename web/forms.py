@@ -9,7 +9,7 @@ from datetime import date
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 from annotated_types import MaxLen
-from fastapi import Form, Path
+from fastapi import Path
 from starlette.datastructures import FormData
 
 from flows.inputs import CHOICE_LABELS, FIELD_TITLES, Decision
@@ -98,7 +98,6 @@ def parse_form(kind: type[Decision], form: Mapping[str, Any]) -> dict[str, Any]:
 MAX_ID = 2**31 - 1  # ids are PostgreSQL integers; a larger number names nothing
 # A path id: bounded, so 20 digits are a Dutch 404, never the database's overflow (a 500).
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
-FormId = Annotated[int, Form(ge=1, le=MAX_ID)]
 
 
 def small_int(text: str, *, digits: int = 9) -> int | None:

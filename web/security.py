@@ -34,9 +34,9 @@ SECURITY_HEADERS = {
 
 
 def client_of(request: Request) -> str:
-    """The client's address, for throttles. Behind a proxy, run uvicorn with
-    `--proxy-headers --forwarded-allow-ips=<the proxy>` so this is the person's, not the
-    proxy's."""
+    """The client's address, for throttles. uvicorn takes it from `X-Forwarded-For` when the
+    proxy's address is in `FORWARDED_ALLOW_IPS` (127.0.0.1 unless set), so that it is the
+    person's, not the proxy's."""
     return request.client.host if request.client else "onbekend"
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fastapi.templating import Jinja2Templates
 
+from domain.messages import FILE_HAS_FORMULAS
 from domain.states import ROLE_LABELS, STATE_LABELS
 from tasks.rendering import format_date, format_euro, format_iban, format_moment
 from web.security import csrf_token
@@ -24,4 +25,5 @@ def templates() -> Jinja2Templates:
     pages.env.globals["moment"] = format_moment
     pages.env.globals["STATE_LABELS"] = STATE_LABELS
     pages.env.globals["ROLE_LABELS"] = ROLE_LABELS
+    pages.env.globals["formula_warning"] = FILE_HAS_FORMULAS
     return pages

@@ -3,9 +3,7 @@ view of dead letters (mail the SMTP server refused for good) with a resend actio
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import EmailStr, TypeAdapter, ValidationError
 from sqlmodel import Session, col, select
@@ -33,7 +31,7 @@ from service.mail import resend_mail
 from service.read_model import sweep_health
 from settings import get_settings
 from web.deps import db
-from web.forms import FormId, Id
+from web.forms import MAX_ID, Id, form_values, small_int
 from web.security import actor_for, require_csrf, roles_allowed
 from web.templating import templates
 
@@ -88,16 +86,12 @@ async def overview(request: Request, user: StaffUser = ADMIN,
     return _page(request, session, user)
 
 
-@router.post("/medewerkers", dependencies=[Depends(require_csrf)])
-async def add_staff(
-    request: Request,
-    email: Annotated[str, Form()] = "",
-    name: Annotated[str, Form()] = "",
-    role: Annotated[str, Form()] = "",
-    user: StaffUser = ADMIN,
-    session: Session = Depends(db),
-) -> Response:
+@router.post("/medewerkers", dependencies=[ADMIN, Depends(require_csrf)])
+async def add_staff(request: Request, user: StaffUser = ADMIN,
+                    session: Session = Depends(db)) -> Response:
     """A new account gets a one-time password, shown once to the admin to pass on."""
+    typed = form_values(await request.form())  # read after the role check, as everywhere
+    email, name, role = (typed.get(k, "") for k in ("email", "name", "role"))
     errors: dict[str, str] = {}
     address = _valid_email(email)
     if address is None:
@@ -116,7 +110,7 @@ async def add_staff(
                  new_secret=f"Eenmalig wachtwoord voor {address}: {password}")
 
 
-@router.post("/medewerkers/{staff_id}/deactiveren", dependencies=[Depends(require_csrf)])
+@router.post("/medewerkers/{staff_id}/deactiveren", dependencies=[ADMIN, Depends(require_csrf)])
 async def deactivate(staff_id: Id, user: StaffUser = ADMIN) -> Response:
     """The account's logins and claims end at once."""
     if staff_id == user.id:
@@ -128,7 +122,7 @@ async def deactivate(staff_id: Id, user: StaffUser = ADMIN) -> Response:
     return RedirectResponse("/beheer", status_code=303)
 
 
-@router.post("/medewerkers/{staff_id}/heractiveren", dependencies=[Depends(require_csrf)])
+@router.post("/medewerkers/{staff_id}/heractiveren", dependencies=[ADMIN, Depends(require_csrf)])
 async def reactivate(request: Request, staff_id: Id, user: StaffUser = ADMIN,
                      session: Session = Depends(db)) -> Response:
     """Back in service with a new one-time password, shown once to pass on."""
@@ -141,15 +135,14 @@ async def reactivate(request: Request, staff_id: Id, user: StaffUser = ADMIN,
                  f"{target.email if target else ''}: {password}")
 
 
-@router.post("/tokens", dependencies=[Depends(require_csrf)])
-async def add_token(
-    request: Request,
-    staff_id: FormId,
-    name: Annotated[str, Form()] = "",
-    user: StaffUser = ADMIN,
-    session: Session = Depends(db),
-) -> Response:
+@router.post("/tokens", dependencies=[ADMIN, Depends(require_csrf)])
+async def add_token(request: Request, user: StaffUser = ADMIN,
+                    session: Session = Depends(db)) -> Response:
     """The token is shown once; only its hash is stored."""
+    typed = form_values(await request.form())
+    staff_id, name = small_int(typed.get("staff_id", "")), typed.get("name", "")
+    if staff_id is None or staff_id > MAX_ID:
+        raise HTTPException(status_code=404, detail=NOT_FOUND)
     owner = session.get(StaffUser, staff_id)
     try:
         token = new_api_token(staff_id=staff_id, name=name.strip()[:100] or "API")
@@ -159,7 +152,7 @@ async def add_token(
                  f"{owner.name if owner else ''} (wordt maar één keer getoond): {token}")
 
 
-@router.post("/tokens/{token_id}/intrekken", dependencies=[Depends(require_csrf)])
+@router.post("/tokens/{token_id}/intrekken", dependencies=[ADMIN, Depends(require_csrf)])
 async def revoke_token(token_id: Id, user: StaffUser = ADMIN) -> Response:
     try:
         revoke_api_token(token_id)
@@ -168,14 +161,11 @@ async def revoke_token(token_id: Id, user: StaffUser = ADMIN) -> Response:
     return RedirectResponse("/beheer", status_code=303)
 
 
-@router.post("/beoordelaars", dependencies=[Depends(require_csrf)])
-async def add_reviewer_page(
-    request: Request,
-    email: Annotated[str, Form()] = "",
-    name: Annotated[str, Form()] = "",
-    user: StaffUser = ADMIN,
-    session: Session = Depends(db),
-) -> Response:
+@router.post("/beoordelaars", dependencies=[ADMIN, Depends(require_csrf)])
+async def add_reviewer_page(request: Request, user: StaffUser = ADMIN,
+                            session: Session = Depends(db)) -> Response:
+    typed = form_values(await request.form())
+    email, name = typed.get("email", ""), typed.get("name", "")
     address = _valid_email(email)
     errors = {k: v for k, v in {"reviewer_email": None if address else EMAIL_INVALID,
                                 "reviewer_name": None if name.strip() and len(name) <= 200
@@ -187,7 +177,7 @@ async def add_reviewer_page(
     return RedirectResponse("/beheer", status_code=303)
 
 
-@router.post("/registraties", dependencies=[Depends(require_csrf)])
+@router.post("/registraties", dependencies=[ADMIN, Depends(require_csrf)])
 async def import_registrations_page(request: Request, user: StaffUser = ADMIN,
                                     session: Session = Depends(db)) -> Response:
     """The CLI's `import registrations` as a page: the report, or the file's Dutch error."""
@@ -209,7 +199,7 @@ async def import_registrations_page(request: Request, user: StaffUser = ADMIN,
     }, status_code=422 if report.rejected else 200)
 
 
-@router.post("/conflicten/{conflict_id}", dependencies=[Depends(require_csrf)])
+@router.post("/conflicten/{conflict_id}", dependencies=[ADMIN, Depends(require_csrf)])
 async def decide_conflict(request: Request, conflict_id: Id, user: StaffUser = ADMIN,
                           session: Session = Depends(db)) -> Response:
     """Apply an import's other name or e-mail address, or set it aside: a person's recorded
@@ -230,7 +220,7 @@ async def decide_conflict(request: Request, conflict_id: Id, user: StaffUser = A
                  if choice == "toepassen" else m.CONFLICT_DISMISSED)
 
 
-@router.post("/mail/{mail_id}/opnieuw", dependencies=[Depends(require_csrf)])
+@router.post("/mail/{mail_id}/opnieuw", dependencies=[ADMIN, Depends(require_csrf)])
 async def resend(request: Request, mail_id: Id, user: StaffUser = ADMIN,
                  session: Session = Depends(db)) -> Response:
     """A dead letter goes back in the outbox and is tried at once."""

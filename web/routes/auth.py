@@ -21,6 +21,7 @@ from service.accounts import (
     start_session,
 )
 from web.deps import current_staff
+from web.forms import form_values
 from web.security import client_of, require_csrf
 from web.templating import templates
 
@@ -68,17 +69,14 @@ async def password_form(request: Request,
         "min_length": MIN_PASSWORD_LENGTH})
 
 
-@router.post("/wachtwoord", dependencies=[Depends(require_csrf)])
-async def change_own_password(
-    request: Request,
-    huidig: Annotated[str, Form()] = "",
-    nieuw: Annotated[str, Form()] = "",
-    herhaal: Annotated[str, Form()] = "",
-    user: StaffUser = Depends(current_staff),
-) -> Response:
+@router.post("/wachtwoord", dependencies=[Depends(current_staff), Depends(require_csrf)])
+async def change_own_password(request: Request,
+                              user: StaffUser = Depends(current_staff)) -> Response:
     """A one-time password from the admin is replaced by one of the person's own."""
+    typed = form_values(await request.form())  # read once the login is known
     try:
-        change_password(staff_id=user.id or 0, current=huidig, new=nieuw, repeat=herhaal,
+        change_password(staff_id=user.id or 0, current=typed.get("huidig", ""),
+                        new=typed.get("nieuw", ""), repeat=typed.get("herhaal", ""),
                         keep_session=str(request.session.get("sid", "")))
     except InvalidInput as err:
         return templates().TemplateResponse(request, "password.html", {

@@ -144,7 +144,7 @@ def evidence_form(request: Request, number: str, user: StaffUser = COUNTERS,
     return _evidence_page(request, session, user, number)
 
 
-@router.post("/zaken/{number}/punten", dependencies=[Depends(require_csrf)])
+@router.post("/zaken/{number}/punten", dependencies=[COUNTERS, Depends(require_csrf)])
 async def save_evidence(request: Request, number: str, user: StaffUser = COUNTERS,
                         session: Session = Depends(db)) -> Response:
     form = form_values(await request.form())

@@ -22,7 +22,7 @@ from service.intake import offer_slots
 from web.deps import db
 from web.forms import form_values, small_int
 from web.routes.practitioner import received_redirect, status_case, status_page
-from web.routes.signed_links import link_page
+from web.routes.signed_links import link_page, signed
 from web.routes.staff import render_case
 from web.security import actor_for, require_csrf, roles_allowed
 
@@ -37,7 +37,7 @@ def _local(text: str) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-@router.post("/zaken/{number}/startgesprek", dependencies=[Depends(require_csrf)])
+@router.post("/zaken/{number}/startgesprek", dependencies=[PLANNERS, Depends(require_csrf)])
 async def offer(request: Request, number: str, user: StaffUser = PLANNERS,
                 session: Session = Depends(db)) -> Response:
     form = form_values(await request.form())
@@ -61,7 +61,7 @@ async def offer(request: Request, number: str, user: StaffUser = PLANNERS,
     return RedirectResponse(f"/zaken/{quote(number)}#startgesprek", status_code=303)
 
 
-@router.post("/status/{token}/startgesprek", dependencies=[Depends(require_csrf)])
+@router.post("/status/{token}/startgesprek", dependencies=[signed("status"), Depends(require_csrf)])
 async def pick(request: Request, token: str, session: Session = Depends(db)) -> Response:
     try:
         case = status_case(session, token)

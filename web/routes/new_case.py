@@ -61,7 +61,7 @@ def new_case_form(request: Request, user: StaffUser = OPENERS) -> Response:
     return _page(request, user, {}, empty_rows())
 
 
-@router.post("/zaken/nieuw", dependencies=[Depends(require_csrf)])
+@router.post("/zaken/nieuw", dependencies=[OPENERS, Depends(require_csrf)])
 async def register_case(request: Request, user: StaffUser = OPENERS) -> Response:
     form = form_values(await request.form())
     rows, more = posted_rows(form)

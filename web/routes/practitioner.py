@@ -54,6 +54,7 @@ from web.routes.signed_links import (
     genuine_claims,
     link_page,
     mask_email,
+    signed,
 )
 from web.security import require_csrf
 
@@ -223,7 +224,8 @@ async def status(request: Request, token: str, session: Session = Depends(db)) -
                        received=received if isinstance(received, str) else None)
 
 
-@router.post("/status/{token}/acties/{action}", dependencies=[Depends(require_csrf)])
+@router.post("/status/{token}/acties/{action}",
+             dependencies=[signed("status"), Depends(require_csrf)])
 async def practitioner_action(request: Request, token: str, action: str,
                               session: Session = Depends(db)) -> Response:
     try:

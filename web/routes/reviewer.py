@@ -31,7 +31,7 @@ from service.read_model import PUBLIC_RECEIVED, case_progress, refresh_seconds, 
 from tasks.rendering import file_size, format_number
 from web.deps import db
 from web.forms import form_fields, form_values, parse_form
-from web.routes.signed_links import decision_rows, genuine_claims, link_page
+from web.routes.signed_links import decision_rows, genuine_claims, link_page, signed
 from web.security import require_csrf
 
 router = APIRouter(include_in_schema=False)
@@ -139,7 +139,7 @@ async def dossier(request: Request, token: str, session: Session = Depends(db)) 
     return _dossier_page(request, session, token, claims, case)
 
 
-@router.post("/beoordeling/{token}", dependencies=[Depends(require_csrf)])
+@router.post("/beoordeling/{token}", dependencies=[signed("dossier"), Depends(require_csrf)])
 async def send_findings(request: Request, token: str,
                         session: Session = Depends(db)) -> Response:
     """One submission per round: a second one is a conflict, not a correction."""

@@ -6,18 +6,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import HTTPException, Request
+from fastapi import Depends, HTTPException, Request
 from fastapi.responses import Response
 
 from domain import messages as m
 from domain.errors import LinkExpired, LinkInvalid
 from models.case import CaseEvent, EventKind
-from tasks.links import Purpose, read_token
+from tasks.links import Purpose, is_genuine, read_token
 from web.templating import templates
 
 # Token in the URL: keep it out of caches and out of Referer headers.
 PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
            "X-Robots-Tag": "noindex"}
+
+
+def signed(purpose: Purpose, refusal: str = m.LINK_INVALID) -> Any:
+    """Route dependency, listed before the CSRF check: a forged link is refused (403, with
+    the page's own words for it) before anything of the request's body is read, as a login
+    is checked first on staff pages."""
+    def check(token: str) -> None:
+        if not is_genuine(purpose, token):
+            raise HTTPException(status_code=403, detail=refusal)
+
+    return Depends(check)
 
 
 def mask_email(address: str) -> str:

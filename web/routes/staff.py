@@ -232,7 +232,7 @@ def case_page(
     return render_case(request, session, user, number, good=good)
 
 
-@router.post("/zaken/{number}/acties/{action}", dependencies=[Depends(require_csrf)])
+@router.post("/zaken/{number}/acties/{action}", dependencies=[STAFF, Depends(require_csrf)])
 async def take_action(
     request: Request,
     number: str,
@@ -296,27 +296,27 @@ def _claiming(request: Request, session: Session, user: StaffUser, number: str,
     return _done(request, number, CLAIMED)
 
 
-@router.post("/zaken/{number}/claimen", dependencies=[Depends(require_csrf)])
+@router.post("/zaken/{number}/claimen", dependencies=[STAFF, Depends(require_csrf)])
 def take_case(request: Request, number: str, user: StaffUser = STAFF,
               session: Session = Depends(db)) -> Response:
     """So two colleagues do not decide the same step at once."""
     return _claiming(request, session, user, number, "claim")
 
 
-@router.post("/zaken/{number}/overnemen", dependencies=[Depends(require_csrf)])
+@router.post("/zaken/{number}/overnemen", dependencies=[STAFF, Depends(require_csrf)])
 def take_over_case(request: Request, number: str, user: StaffUser = STAFF,
                    session: Session = Depends(db)) -> Response:
     """A colleague is away: the step is taken over, and the history says so."""
     return _claiming(request, session, user, number, "take_over")
 
 
-@router.post("/zaken/{number}/vrijgeven", dependencies=[Depends(require_csrf)])
+@router.post("/zaken/{number}/vrijgeven", dependencies=[STAFF, Depends(require_csrf)])
 def release_case(request: Request, number: str, user: StaffUser = STAFF,
                  session: Session = Depends(db)) -> Response:
     return _claiming(request, session, user, number, "release")
 
 
-@router.post("/zaken/{number}/herstarten", dependencies=[Depends(require_csrf)])
+@router.post("/zaken/{number}/herstarten", dependencies=[STAFF, Depends(require_csrf)])
 async def restart(request: Request, number: str, user: StaffUser = STAFF,
                   session: Session = Depends(db)) -> Response:
     """KP's repair action for a case marked stuck."""
@@ -331,7 +331,7 @@ async def restart(request: Request, number: str, user: StaffUser = STAFF,
     return _done(request, number, outcome.message)
 
 
-@router.post("/zaken/{number}/mails/{mail_id}/opnieuw", dependencies=[Depends(require_csrf)])
+@router.post("/zaken/{number}/mails/{mail_id}/opnieuw", dependencies=[STAFF, Depends(require_csrf)])
 async def resend(request: Request, number: str, mail_id: Id, user: StaffUser = STAFF,
                  session: Session = Depends(db)) -> Response:
     """A dead letter goes back in the outbox and is tried at once."""
@@ -346,7 +346,7 @@ async def resend(request: Request, number: str, mail_id: Id, user: StaffUser = S
     return _done(request, number, RESENT.format(status=MAIL_STATUS[sent.status].lower()))
 
 
-@router.post("/zaken/{number}/gegevens", dependencies=[Depends(require_csrf)])
+@router.post("/zaken/{number}/gegevens", dependencies=[STAFF, Depends(require_csrf)])
 async def change_practitioner(request: Request, number: str, user: StaffUser = STAFF,
                               session: Session = Depends(db)) -> Response:
     """A deliberate, recorded change of the practitioner's name or e-mail address."""
@@ -364,7 +364,7 @@ async def change_practitioner(request: Request, number: str, user: StaffUser = S
     return _done(request, number, IDENTITY_CHANGED)
 
 
-@router.post("/zaken/{number}/opmerkingen", dependencies=[Depends(require_csrf)])
+@router.post("/zaken/{number}/opmerkingen", dependencies=[STAFF, Depends(require_csrf)])
 async def comment(request: Request, number: str, user: StaffUser = STAFF,
                   session: Session = Depends(db)) -> Response:
     """An internal comment, for colleagues only."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from domain import messages as m
@@ -25,7 +26,7 @@ from tasks.links import status_url
 from web.forms import form_values
 from web.routes.practitioner import received_redirect
 from web.routes.public import specialisations
-from web.routes.signed_links import link_page
+from web.routes.signed_links import link_page, signed
 from web.security import client_of, require_csrf
 from web.templating import templates
 
@@ -96,7 +97,8 @@ def upload_form(request: Request, token: str) -> Response:
     return _upload_page(request, token)
 
 
-@router.post("/aanvragen/{token}", dependencies=[Depends(require_csrf)])
+@router.post("/aanvragen/{token}",
+             dependencies=[signed("request", m.REQUEST_NOT_CONFIRMED), Depends(require_csrf)])
 async def send_files(request: Request, token: str) -> Response:
     """Both files are checked before anything is stored; the case is created with them."""
     form = await request.form()
@@ -107,7 +109,7 @@ async def send_files(request: Request, token: str) -> Response:
         filename = sent.filename or "" if isinstance(sent, UploadFile) else ""
         content = await sent.read() if isinstance(sent, UploadFile) else b""
         try:
-            uploads.append(check_upload(kind, filename, content))
+            uploads.append(await run_in_threadpool(check_upload, kind, filename, content))
         except InvalidInput as err:
             errors.update(err.errors)
     if errors:
