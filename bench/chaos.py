@@ -122,7 +122,7 @@ async def scenario(args: argparse.Namespace, stack: Stack, mailbox: Mailbox,
         logging.getLogger(name).setLevel(logging.WARNING)  # the sweeps run in this process
     timeline = Timeline()
     walks = [Walk(plan) for plan in plans_for(args.cases)]
-    walkers = Walkers(walks, timeline, seed=args.seed)
+    walkers = Walkers(walks, timeline, seed=args.seed, think=(args.think / 6, args.think))
     await walkers.open_all()
     callers = api_callers(walks[0].case_id)
     monitor = Monitor(walks, timeline, every=5, sweep_every=args.sweep_every, sweeping=False)
@@ -189,9 +189,8 @@ async def scenario(args: argparse.Namespace, stack: Stack, mailbox: Mailbox,
     for waited, case_id, why in longest[:5]:
         number = next(w.number for w in walks if w.case_id == case_id)
         print(f"  longest owed work after the faults: {number} {waited:.0f} s ({why})")
-    if longest:
-        print(f"  longest any case was owed work after the last fault: {longest[0][0]:.0f} s "
-              f"(two sweeps: {2 * SWEEP_INTERVAL} s)")
+    print(f"  longest any case was owed work after the last fault: "
+          f"{longest[0][0] if longest else 0:.0f} s (two sweeps: {2 * SWEEP_INTERVAL} s)")
     print(f"  API during the database outage: {dict(faults.api_statuses)}")
     print(f"  API answers to the bursts: {dict(faults.burst_statuses)}")
     for error in faults.burst_errors[:10]:
@@ -230,6 +229,9 @@ def main() -> None:
     parser.add_argument("--span", type=float, default=480,
                         help="seconds over which the faults are spread")
     parser.add_argument("--kills", type=int, default=4)
+    parser.add_argument("--think", type=float, default=40,
+                        help="longest time a person reads a page before deciding (s); long "
+                             "enough that the walks last as long as the faults")
     parser.add_argument("--smtp-down", type=float, default=180)
     parser.add_argument("--db-down", type=float, default=30)
     parser.add_argument("--sweep-every", type=float, default=30)

@@ -480,8 +480,10 @@ class Faults:
                 step = next((s for s in walk.plan.steps if s.key not in walk.done), None)
                 if step is None or step.after or step.actor.role.value not in STAFF_ROLES:
                     continue
-                if get_case(session=session, case_id=walk.case_id).awaiting_key == step.key:
-                    wanted.append((walk, step))
+                case = get_case(session=session, case_id=walk.case_id)
+                if case.awaiting_key == step.key and get_decision(
+                        session=session, case_id=walk.case_id, pause_key=step.key) is None:
+                    wanted.append((walk, step))  # decided but not yet passed: nothing to win
         return wanted
 
     def api_headers_for(self, role: str) -> dict[str, str]:

@@ -7,7 +7,7 @@ decisions is posted through the API at once, and every process of the stack is k
 in the middle of another burst (a power cut; the databases here are the machine's). Nothing
 may be lost, doubled or left stuck, and no answer may be a 500 (tests/chaos.py).
 
-The full version, with more cases, our PostgreSQL stopped, a burst against Prefect's SQLite
+The full version, with more cases, our PostgreSQL stopped, the sweep's executor killed
 and schemathesis over the API, is bench/chaos.py. There a case counts as stuck after two
 sweeps without progress; here, on a machine that may be busy with other work, after four."""
 
