@@ -21,6 +21,18 @@ from dateutil.relativedelta import relativedelta
 from sqlmodel import col, select
 
 from cli.smtp_sink import start_sink
+from domain.procedure import (
+    ADDITIONS,
+    ASSIGNMENT,
+    ASSOCIATION_DECISION,
+    COMPLETENESS,
+    COMPLETION,
+    FINDINGS,
+    INTAKE_OUTCOME,
+    PAYMENT,
+    PORTFOLIO_REOPENED,
+    SUBMISSION,
+)
 from domain.states import Role
 from models.case import find_case, get_case, list_cases
 from models.db import migrate, read_session, session_scope
@@ -93,28 +105,29 @@ def _samples(today: date) -> list[dict[str, Any]]:
 
 
 def walk(today: date) -> list[tuple[str, dict[str, Any], Actor]]:
-    """Every step, including the intake call, an incomplete application and one additions
-    round, so that every kind of mail appears once."""
+    """Every pause of the procedure (tests/test_procedure.py checks it), including the intake
+    call, an incomplete application and one additions round."""
     d = str(today)
     return [
-        ("association_decision", {"outcome": "intake_call",
+        (ASSOCIATION_DECISION.action, {"outcome": "intake_call",
                                   "note": "Graag eerst een kort startgesprek."}, VVOCM),
-        ("intake_outcome", {"held_on": d, "outcome": "advise"}, VVOCM),
-        ("portfolio_reopened", {"reopened_on": d}, KP),
-        ("submit", {"submitted_on": d}, Actor(Role.PRACTITIONER, "Petra Oefen")),
-        ("payment_received", {"paid_on": d}, KP),
-        ("completeness", {"complete": False, "missing": "Uitdraai EPD over 2023 ontbreekt."}, KP),
-        ("completion_supplied", {"supplied_on": d, "description": "Uitdraai 2023."},
+        (INTAKE_OUTCOME.action, {"held_on": d, "outcome": "advise"}, VVOCM),
+        (PORTFOLIO_REOPENED.action, {"reopened_on": d}, KP),
+        (SUBMISSION.action, {"submitted_on": d}, Actor(Role.PRACTITIONER, "Petra Oefen")),
+        (PAYMENT.action, {"paid_on": d}, KP),
+        (COMPLETENESS.action, {"complete": False,
+                               "missing": "Uitdraai EPD over 2023 ontbreekt."}, KP),
+        (COMPLETION.action, {"supplied_on": d, "description": "Uitdraai 2023."},
          Actor(Role.PRACTITIONER, "Petra Oefen")),
-        ("completeness", {"complete": True}, KP),
-        ("assign_reviewer", {"reviewer_name": "Dr. Ria Bos",
+        (COMPLETENESS.action, {"complete": True}, KP),
+        (ASSIGNMENT.action, {"reviewer_name": "Dr. Ria Bos",
                              "reviewer_email": "ria.bos@example.org"}, KP),
-        ("findings", {"outcome": "additions",
+        (FINDINGS.action, {"outcome": "additions",
                       "explanation": "Licht de uren werkervaring over 2024 toe."}, REVIEWER),
-        ("additions_supplied", {"supplied_on": d,
+        (ADDITIONS.action, {"supplied_on": d,
                                 "description": "Toelichting uren 2024 toegevoegd."},
          Actor(Role.PRACTITIONER, "Petra Oefen")),
-        ("findings", {"outcome": "positive", "explanation": "Voldoet aan de criteria."},
+        (FINDINGS.action, {"outcome": "positive", "explanation": "Voldoet aan de criteria."},
          REVIEWER),
     ]
 

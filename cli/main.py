@@ -15,8 +15,8 @@ import typer
 
 from domain import messages as m
 from domain.errors import CaseError, CaseNotFound, InvalidInput
+from domain.procedure import DECISIONS
 from domain.states import CaseState, Role
-from flows.inputs import DECISIONS
 from models.case import find_case, history, list_cases
 from models.db import DATABASE_DOWN, migrate, read_session
 from models.practitioner import Practitioner

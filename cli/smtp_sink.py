@@ -26,7 +26,7 @@ class EmlFolder:
         assert isinstance(message, EmailMessage)
         self.count += 1
         self.folder.mkdir(parents=True, exist_ok=True)
-        key = str(message.get("X-Herregistratie-Key", "mail")).replace(":", "_")
+        key = str(message.get("X-Herregistratie-Key", "mail")).strip().replace(":", "_")
         (self.folder / f"{self.count:04d}-{key}.eml").write_bytes(raw)
         if self.on_mail is not None:
             self.on_mail(message)

@@ -26,24 +26,7 @@ OPEN_CASE_EXISTS = "Er loopt al een aanvraag ({number}) voor {specialisation}."
 RECEIVED_PENDING = "Besluit ontvangen; het wordt verwerkt."
 PROCESSED = "Vastgelegd: {done}."
 NEXT_UP = " Volgende stap: {title}."
-# What a decision led to, in words (after "Vastgelegd: "), by the state it led to.
-DONE_WORDS = {
-    "intake_call": "de oefentherapeut is uitgenodigd voor een startgesprek",
-    "declined": "de punten of uren zijn niet toereikend; de aanvraag is gesloten en de "
-                "oefentherapeut weet wat er ontbreekt",
-    "reopen_advised": "het advies tot heropenen is naar het KP gestuurd",
-    "portfolio_reopened": "het portfolio is heropend; de oefentherapeut kan indienen",
-    "awaiting_submission": "het portfolio is heropend; de oefentherapeut kan indienen",
-    "awaiting_payment": "het dossier is ingediend en de factuur verstuurd",
-    "completeness_check": "de aanvraag staat klaar voor de controle op volledigheid",
-    "awaiting_completion": "de aanvraag is niet compleet; de oefentherapeut is gevraagd haar "
-                           "aan te vullen",
-    "under_review": "de aanvraag ligt bij de beoordelaar",
-    "additions_requested": "de oefentherapeut is om een aanvulling gevraagd",
-    "certified": "de oefentherapeut is geherregistreerd; het bewijs is verstuurd",
-    "rejected": "de aanvraag is afgewezen; de oefentherapeut weet waarom",
-    "withdrawn": "de aanvraag is ingetrokken",
-}
+NOW_AT = "de aanvraag staat nu op '{label}'"
 RECEIVED_QUEUED = (
     "Besluit ontvangen en vastgelegd. De workflow pakt het binnen enkele minuten op; u hoeft "
     "niets meer te doen."

@@ -13,7 +13,7 @@ from typing import Any, ParamSpec, Protocol, TypeVar
 from prefect import Task
 from prefect.flow_runs import asuspend_flow_run
 
-from flows.inputs import Decision
+from domain.decisions import Decision
 from tasks.decisions import PauseInfo
 from tasks.ledger import Ledger
 from tasks.mail import send_now

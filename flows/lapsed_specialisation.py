@@ -23,21 +23,22 @@ from typing import Any, TypeVar
 from prefect import Flow, flow
 from prefect.client.schemas.objects import FlowRun, State
 
+from domain.decisions import Decision
 from domain.errors import CaseClosed
-from flows.executor import Executor, PrefectExecutor
-from flows.inputs import (
-    AdditionsSupplied,
-    ApplicationSubmitted,
-    AssociationDecision,
-    CompletenessChecked,
-    CompletionSupplied,
-    Decision,
-    Findings,
-    IntakeOutcome,
-    PaymentReceived,
-    PortfolioReopened,
-    ReviewerAssignment,
+from domain.procedure import (  # the pauses, declared once with all they need
+    ADDITIONS,
+    ASSIGNMENT,
+    ASSOCIATION_DECISION,
+    COMPLETENESS,
+    COMPLETION,
+    FINDINGS,
+    INTAKE_OUTCOME,
+    PAYMENT,
+    PORTFOLIO_REOPENED,
+    SUBMISSION,
+    Pause,
 )
+from flows.executor import Executor, PrefectExecutor
 from settings import get_settings
 from tasks.cases import (
     acknowledge_request,
@@ -62,25 +63,28 @@ from tasks.ledger import read_ledger
 
 D = TypeVar("D", bound=Decision)
 
-
-async def decide(run: Executor, case_id: int, kind: type[D], key: str,
-                 days: int) -> tuple[D, str]:
-    """Wait for a person's decision; returns the recorded decision and the pause it answered.
-    A pause the run went past before is answered from memory. Mail waiting from the steps
-    before goes out just before the run suspends. Input that fails validation, which can only
-    come from the Prefect UI, is recorded as refused and the pause opens again under a new
-    key (Prefect allows [a-z0-9-] only)."""
+async def decide(run: Executor, case_id: int, pause: Pause[D],
+                 round: int | None = None) -> tuple[D, str]:
+    """Wait for a person's decision at `pause` (of `round`, for a numbered pause); returns the
+    recorded decision, as the pause's typed input, and the pause key it answered. A pause the
+    run went past before is answered from memory. Mail waiting from the steps before goes out
+    just before the run suspends. Input that fails validation, which can only come from the
+    Prefect UI, is recorded as refused and the pause opens again under a new key (Prefect
+    allows [a-z0-9-] only)."""
+    kind = pause.decision
+    key = pause.key_for(round)
+    days = get_settings().deadlines.days_for(pause)
     attempt = 0
     while True:
         pause_key = key if attempt == 0 else f"{key}-retry-{attempt}"
         passed = run.recall(pause_key)
         if passed is not None:
             return kind.model_validate(passed), pause_key
-        pause = run.call(open_pause, case_id, pause_key, kind.action, days)
-        if pause.decision is not None:
-            return kind.model_validate(pause.decision), pause_key
+        opened = run.call(open_pause, case_id, pause_key, kind.action, days)
+        if opened.decision is not None:
+            return kind.model_validate(opened.decision), pause_key
         await run.send_mail(case_id)
-        offered = await run.suspend(kind, pause, pause_key)
+        offered = await run.suspend(kind, opened, pause_key)
         recorded = run.call(accept_decision, case_id, pause_key, offered)
         if recorded is not None:
             return kind.model_validate(recorded), pause_key
@@ -89,59 +93,49 @@ async def decide(run: Executor, case_id: int, kind: type[D], key: str,
 
 async def step_plan(case_id: int, run: Executor) -> str:
     """One case from request to certificate, declined or rejected."""
-    days = get_settings().deadlines
     run.step(acknowledge_request, case_id)
 
-    check, cause = await decide(run, case_id, AssociationDecision, "association-decision",
-                                days.association_decision)
+    check, cause = await decide(run, case_id, ASSOCIATION_DECISION)
     outcome, note = check.outcome, check.note
     if outcome == "intake_call":
         run.step(invite_to_intake_call, case_id, cause=cause)
-        call, cause = await decide(run, case_id, IntakeOutcome, "intake-outcome",
-                                   days.intake_outcome)
+        call, cause = await decide(run, case_id, INTAKE_OUTCOME)
         outcome, note = call.outcome, call.note
     if outcome == "decline":
         run.step(decline, case_id, note, cause=cause)
         return await _finish(run, case_id, "declined")
 
     run.step(advise_reopening, case_id, note, cause=cause)
-    reopened, cause = await decide(run, case_id, PortfolioReopened, "portfolio-reopened",
-                                   days.portfolio_reopened)
+    reopened, cause = await decide(run, case_id, PORTFOLIO_REOPENED)
     run.step(confirm_reopening, case_id, reopened.reopened_on, cause=cause)
     run.step(open_submission, case_id)
 
-    submission, cause = await decide(run, case_id, ApplicationSubmitted, "submission",
-                                     days.submission)
+    submission, cause = await decide(run, case_id, SUBMISSION)
     run.step(invoice_application, case_id, submission.submitted_on, cause=cause)
-    payment, cause = await decide(run, case_id, PaymentReceived, "payment", days.payment)
+    payment, cause = await decide(run, case_id, PAYMENT)
     run.step(confirm_payment, case_id, payment.paid_on, cause=cause)
 
     attempt = 1
     while True:
-        completeness, cause = await decide(run, case_id, CompletenessChecked,
-                                           f"completeness-{attempt}", days.completeness)
+        completeness, cause = await decide(run, case_id, COMPLETENESS, attempt)
         if completeness.complete:
             break
         run.step(request_completion, case_id, attempt, completeness.missing, cause=cause)
-        _, cause = await decide(run, case_id, CompletionSupplied, f"completion-{attempt}",
-                                days.completion)
+        _, cause = await decide(run, case_id, COMPLETION, attempt)
         run.step(resume_completeness_check, case_id, attempt, cause=cause)
         attempt += 1
 
-    assignment, cause = await decide(run, case_id, ReviewerAssignment, "assignment",
-                                     days.assignment)
+    assignment, cause = await decide(run, case_id, ASSIGNMENT)
     run.step(assign_reviewer, case_id, assignment.reviewer_name, assignment.reviewer_email,
              cause=cause)
 
     round = 1
     while True:
-        findings, cause = await decide(run, case_id, Findings, f"findings-{round}",
-                                       days.findings)
+        findings, cause = await decide(run, case_id, FINDINGS, round)
         if findings.outcome != "additions":
             break
         run.step(request_additions, case_id, round, findings.explanation, cause=cause)
-        supplied, cause = await decide(run, case_id, AdditionsSupplied, f"additions-{round}",
-                                       days.additions)
+        supplied, cause = await decide(run, case_id, ADDITIONS, round)
         round += 1
         run.step(resume_review, case_id, round, supplied.description, cause=cause)
 

@@ -44,6 +44,11 @@ def get_decision(*, session: Session, case_id: int, pause_key: str) -> DecisionR
         DecisionRecord.case_id == case_id, DecisionRecord.pause_key == pause_key)).first()
 
 
+def case_decisions(*, session: Session, case_id: int) -> list[DecisionRecord]:
+    return list(session.exec(select(DecisionRecord).where(DecisionRecord.case_id == case_id)
+                             .order_by(col(DecisionRecord.id))))
+
+
 def unconsumed(*, session: Session, case_ids: list[int]) -> dict[int, list[DecisionRecord]]:
     """Decisions still to be processed, per case."""
     found: dict[int, list[DecisionRecord]] = {}

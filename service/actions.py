@@ -20,6 +20,7 @@ from pydantic import BaseModel, EmailStr, Field, ValidationError
 from sqlmodel import Session, col, select
 
 from domain import messages as m
+from domain.decisions import Decision, Withdrawal
 from domain.errors import (
     DecisionConflict,
     InvalidInput,
@@ -28,8 +29,8 @@ from domain.errors import (
     RegistrationNotLapsed,
     Unavailable,
 )
+from domain.procedure import DECISIONS, PAUSE_BY_ACTION, STAGE
 from domain.states import CaseState, Role
-from flows.inputs import DECISIONS, Decision, Withdrawal
 from models.case import (
     Case,
     CaseEvent,
@@ -339,13 +340,14 @@ async def _outcome(case_id: int, number: str, state: CaseState, delivered: bool,
 
 
 def done_message(case: Case) -> str:
-    """What the click led to, in words: the new state, and the step that comes next."""
-    done = m.DONE_WORDS.get(case.state.value, f"de aanvraag staat nu op '{case.state.label}'")
-    upcoming = DECISIONS.get(case.awaiting_action or "")
-    if case.awaiting_action == "assign_reviewer":
-        done = "de aanvraag is compleet"
-    return m.PROCESSED.format(done=done) + (
-        m.NEXT_UP.format(title=upcoming.title) if upcoming and not case.state.is_closed else "")
+    """What the click led to, in words: the pause the case reached and the step that comes
+    next, or how it closed (domain/procedure.py)."""
+    upcoming = PAUSE_BY_ACTION.get(case.awaiting_action or "")
+    done = STAGE[case.state].done if case.state.is_closed else \
+        upcoming.reached if upcoming else None
+    return m.PROCESSED.format(done=done or m.NOW_AT.format(label=case.state.label)) + (
+        m.NEXT_UP.format(title=upcoming.decision.title)
+        if upcoming and not case.state.is_closed else "")
 
 
 async def _bounded(handing_over: Coroutine[Any, Any, bool]) -> bool:

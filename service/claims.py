@@ -14,8 +14,8 @@ from sqlmodel import Session, select
 
 from domain import messages as m
 from domain.errors import DecisionConflict, InvalidTransition, NotAllowed
+from domain.procedure import DECISIONS
 from domain.states import Role
-from flows.inputs import DECISIONS
 from models.case import Case, add_note, find_case
 from models.db import session_scope, utcnow
 from models.staff import StaffRole, StaffUser

@@ -10,8 +10,9 @@ from typing import Any
 
 from sqlmodel import Session
 
+from domain.decisions import CHOICE_LABELS, FIELD_TITLES
+from domain.procedure import DECISIONS
 from domain.states import ROLE_LABELS, STATE_LABELS, Role
-from flows.inputs import CHOICE_LABELS, DECISIONS, FIELD_TITLES
 from models.case import CaseEvent, EventKind
 from models.decision import unconsumed
 from models.outbox import OutboxMail
@@ -48,6 +49,7 @@ STEP_LABELS = {
     "evidence_entered": "Punten en uren ingevoerd",
     "reminder": "Herinnering verstuurd",
     "escalation": "Beoordeling te laat: KP gewaarschuwd",
+    "escalation_to_lead": "Stap te laat: leidinggevende gewaarschuwd",
     "intake_fee_paid": "Kosten startgesprek betaald",
     "paid_twice": "Factuur nogmaals betaald: terugbetalen",
     "intake_slots_offered": "Tijden voor het startgesprek aangeboden",
@@ -91,6 +93,8 @@ def _action_label(event: CaseEvent) -> str:
         return f"Ongeldige invoer geweigerd: {refused.title if refused else rest}"
     if event.kind is EventKind.DECISION and (decided := DECISIONS.get(event.action)):
         return decided.title
+    if event.action == "escalation" and "to" in event.input:  # an office's, before its label
+        return STEP_LABELS["escalation_to_lead"]
     base, _, suffix = event.action.rpartition("-")
     if suffix.isdigit() and base in STEP_LABELS:
         return f"{STEP_LABELS[base]} ({suffix})"

@@ -19,6 +19,7 @@ from sqlmodel import col, delete
 
 from domain import messages as m
 from domain.errors import InvalidInput, InvalidTransition, NotAllowed
+from domain.procedure import INTAKE_OUTCOME
 from domain.states import CaseState, Party, Role
 from domain.working_days import due_date
 from models.case import CaseEvent, EventKind, find_case, get_case, get_event
@@ -63,8 +64,9 @@ async def offer_slots(case_ref: str, data: dict[str, object], *,
     """Times for the practitioner to pick from. Offered again, they replace the times not
     picked; a picked time that still lies ahead is moved: both calendars get its
     cancellation, and the practitioner picks again. From now on the wait is the
-    practitioner's: pick by `deadlines.intake_pick` days, at the latest on the last time's day
-    (else the case expires, as any other wait on the practitioner does)."""
+    practitioner's (the intake pause's wait within it, domain/procedure.py): pick by its days
+    (`deadlines.intake_pick`), at the latest on the last time's day (else the case expires, as
+    any other wait on the practitioner does)."""
     if actor.role not in (Role.ASSOCIATION_STAFF, Role.OPERATOR):
         raise NotAllowed(m.ROLE_NOT_ALLOWED.format(role=actor.role.label, action=m.SLOTS_TITLE))
     offer: SlotOffer = parse_input(SlotOffer, data)
@@ -86,8 +88,9 @@ async def offer_slots(case_ref: str, data: dict[str, object], *,
                             video_link=str(offer.video_link)) for start in offer.starts]
         session.add_all(slots)
         last_day = max(offer.starts).astimezone(AMSTERDAM).date()
-        case.due_on = min(due_date(today, get_settings().deadlines.intake_pick), last_day)
-        case.awaiting_party = Party.PRACTITIONER
+        picking = INTAKE_OUTCOME.wait_on(Party.PRACTITIONER)
+        case.due_on = min(due_date(today, get_settings().deadlines.days_for(picking)), last_day)
+        case.awaiting_party = picking.party
         session.add(case)
         step.mail("intake_slots_offered", "practitioner", slots=offer.starts,
                   minutes=offer.minutes, pick_by=case.due_on, moved=moved)
@@ -126,7 +129,7 @@ async def choose_slot(case_id: int, slot_id: int, *, actor: Actor) -> IntakeSlot
             session.add(slot)
             case.due_on = due_date(slot.starts_at.astimezone(AMSTERDAM).date(),
                                    get_settings().deadlines.intake_report)
-            case.awaiting_party = Party.ASSOCIATION
+            case.awaiting_party = INTAKE_OUTCOME.wait.party
             session.add(case)
             step = side_step(session, case, key)
             invite(step, slot, offer)

@@ -15,10 +15,11 @@ from sqlmodel import col, select
 
 from domain import messages as m
 from domain.errors import DecisionConflict, InvalidTransition
+from domain.procedure import PAYMENT, pause_of
 from domain.states import Role
 from models.case import add_note, get_case
 from models.db import read_session, session_scope
-from models.decision import get_decision
+from models.decision import case_decisions
 from models.invoice import Invoice, InvoiceKind, InvoiceStatus
 from models.payment import OnlinePayment, OnlineStatus, open_payment
 from service.actions import act
@@ -110,8 +111,9 @@ def payment_recorded(invoice_id: int) -> bool:
         assert invoice is not None
         if invoice.status is InvoiceStatus.PAID:
             return True
-        return invoice.kind is InvoiceKind.REREGISTRATION and get_decision(
-            session=session, case_id=invoice.case_id, pause_key="payment") is not None
+        return invoice.kind is InvoiceKind.REREGISTRATION and any(
+            pause_of(record.pause_key) is PAYMENT
+            for record in case_decisions(session=session, case_id=invoice.case_id))
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,7 @@ async def record_invoice_payment(invoice_id: int, paid_on: date, amount: Decimal
                      data={"invoice": invoice.number, "paid_on": paid_on.isoformat()})
             return Recorded(number, "recorded")
     try:
-        await act(case_number, "payment_received", {"paid_on": paid_on.isoformat()},
+        await act(case_number, PAYMENT.action, {"paid_on": paid_on.isoformat()},
                   actor=actor)
     except (DecisionConflict, InvalidTransition):
         return Recorded(number, "already_paid")  # KP recorded it, or the case moved on

@@ -23,8 +23,9 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from domain import messages as m
+from domain.decisions import Withdrawal
+from domain.procedure import DECISIONS, PAUSE_BY_ACTION, STAGE
 from domain.states import CLOSED_STATES, CaseState, Party, Role
-from flows.inputs import DECISIONS, IntakeOutcome, Withdrawal
 from models.case import Case, CaseEvent, EventKind, case_policy, case_verdict, history
 from models.certificate import CertificatePublic, get_certificate
 from models.db import utcnow
@@ -151,40 +152,7 @@ def refresh_seconds(progress: Progress) -> int | None:
 
 # --- the practitioner's view ----------------------------------------------------------------
 
-PICK_A_TIME = ("u", "Kies een van de tijden die de VvOCM aanbiedt voor het online startgesprek.")
-
 KIND_LABELS = {InvoiceKind.INTAKE: "Startgesprek", InvoiceKind.REREGISTRATION: "Herregistratie"}
-# Per awaited action: who acts and what happens next, as the practitioner reads it.
-NEXT_STEPS: dict[str, tuple[str, str]] = {
-    "association_decision": ("de VvOCM", "De VvOCM controleert uw punten en uren."),
-    "intake_outcome": ("de VvOCM", "De VvOCM voert een online startgesprek met u en besluit "
-                                   "daarna over uw punten en uren."),
-    "portfolio_reopened": ("het KP", "De VvOCM heeft het KP geadviseerd uw digitaal portfolio "
-                                     "te heropenen. Het KP heropent het en laat het u weten."),
-    "submit": ("u", "U dient uw dossier in: werk uw digitaal portfolio voor de specialisatie bij "
-                    "en vul hieronder de datum van indienen in. Die datum wordt de ingangsdatum "
-                    "van uw nieuwe registratieperiode."),
-    "payment_received": ("u", "U betaalt de factuur: maak het bedrag over met het "
-                              "betalingskenmerk dat hieronder staat. Het KP behandelt uw "
-                              "aanvraag zodra de betaling binnen is."),
-    "completeness": ("het KP", "Het KP controleert of uw aanvraag compleet is."),
-    "completion_supplied": ("u", "Uw aanvraag is nog niet compleet. Lever aan wat ontbreekt "
-                                 "en meld dat hieronder."),
-    "assign_reviewer": ("het KP", "Het KP koppelt uw dossier aan een vakinhoudelijk "
-                                  "beoordelaar."),
-    "findings": ("de beoordelaar", "Een vakinhoudelijk beoordelaar beoordeelt uw werkervaring "
-                                   "en activiteiten."),
-    "additions_supplied": ("u", "De beoordelaar vraagt om een aanvulling. Lever die aan en "
-                                "meld hieronder wat u heeft aangevuld."),
-}
-CLOSED_TEXT: dict[CaseState, str] = {
-    CaseState.CERTIFIED: "Uw herregistratie is rond en u staat weer in het openbaar register.",
-    CaseState.REJECTED: "Uw aanvraag is afgewezen. In de e-mail leest u wat er ontbreekt.",
-    CaseState.DECLINED: "Uw punten of uren zijn niet toereikend. In de e-mail leest u wat er "
-                        "ontbreekt.",
-    CaseState.WITHDRAWN: "De aanvraag is ingetrokken.",
-    CaseState.EXPIRED: "De aanvraag is gesloten omdat een termijn is verstreken.",
-}
 PRACTITIONER_ACTIONS = tuple(a for a, kind in DECISIONS.items()
                              if Role.PRACTITIONER in kind.roles and kind is not Withdrawal)
 
@@ -243,32 +211,14 @@ def when(at: datetime) -> str:
     return f"{format_date(local.date())}, {local:%H:%M}"
 
 
-# What reaching a state means to the practitioner: the milestones of the timeline.
-MILESTONES: dict[CaseState, str] = {
-    CaseState.ASSOCIATION_CHECK: "De VvOCM is uw punten en uren gaan controleren",
-    CaseState.INTAKE_CALL: "De VvOCM heeft u uitgenodigd voor een startgesprek",
-    CaseState.REOPEN_ADVISED: "De VvOCM heeft het KP geadviseerd uw portfolio te heropenen",
-    CaseState.PORTFOLIO_REOPENED: "Het KP heeft uw digitaal portfolio heropend",
-    CaseState.AWAITING_PAYMENT: "Uw dossier is ingediend; de factuur is verstuurd",
-    CaseState.COMPLETENESS_CHECK: "Het KP controleert of uw aanvraag compleet is",
-    CaseState.AWAITING_COMPLETION: "Het KP heeft om ontbrekende onderdelen gevraagd",
-    CaseState.UNDER_REVIEW: "Uw dossier ligt bij een vakinhoudelijk beoordelaar",
-    CaseState.ADDITIONS_REQUESTED: "De beoordelaar heeft om een aanvulling gevraagd",
-    CaseState.CERTIFIED: "U bent geherregistreerd",
-    CaseState.REJECTED: "Uw aanvraag is afgewezen",
-    CaseState.DECLINED: "Uw punten of uren zijn niet toereikend",
-    CaseState.WITHDRAWN: "De aanvraag is ingetrokken",
-    CaseState.EXPIRED: "De aanvraag is gesloten: een termijn is verstreken",
-}
-
-
 def _timeline(case: Case, events: list[CaseEvent]) -> list[Line]:
     """The milestones only, one per state reached, dated: what a person tells another."""
     rows = [Line(label=format_date(case.request_date), text="Uw aanvraag is ontvangen")]
     for e in events:
-        if e.kind is EventKind.TRANSITION and e.to_state in MILESTONES:
+        milestone = STAGE[e.to_state].milestone if e.to_state else None
+        if e.kind is EventKind.TRANSITION and milestone:
             day = format_date(local_time(e.at).date())
-            rows.append(Line(label=day, text=MILESTONES[e.to_state]))
+            rows.append(Line(label=day, text=milestone))
     return rows
 
 
@@ -323,19 +273,19 @@ def status_view(session: Session, case: Case) -> StatusView:
     action = case.awaiting_action if case.awaiting_action in PRACTITIONER_ACTIONS \
         and not busy else None
     next_step = None
-    if not case.state.is_closed and not busy and case.awaiting_action in NEXT_STEPS:
-        who, what = NEXT_STEPS[case.awaiting_action or ""]
-        yours = case.awaiting_party == Party.PRACTITIONER
-        if yours and case.awaiting_action == IntakeOutcome.action:
-            who, what = PICK_A_TIME
+    pause = PAUSE_BY_ACTION.get(case.awaiting_action or "")
+    if not case.state.is_closed and not busy and pause is not None:
+        wait = pause.wait_on(case.awaiting_party)
+        yours = wait.party == Party.PRACTITIONER
         # One date: the practitioner's own due date; the office's is not theirs to keep.
-        next_step = NextStep(who=who, what=what, due_on=case.due_on if yours else None,
+        next_step = NextStep(who=wait.next_who, what=wait.next_what,
+                             due_on=case.due_on if yours else None,
                              asked=_asked(events, case.awaiting_action or ""))
     return StatusView(
         number=case.number, practitioner_name=practitioner.name,
         kp_number=practitioner.kp_number, specialisation=case_policy(case).name,
         state=case.state, state_label=case.state.label, closed=case.state.is_closed,
-        closed_text=CLOSED_TEXT.get(case.state), progress=progress.public_text,
+        closed_text=STAGE[case.state].closed_text, progress=progress.public_text,
         next_step=next_step, action=action, pause_key=case.awaiting_key if action else None,
         can_withdraw=not case.state.is_closed and not any(
             e.key == f"decision:{Withdrawal.action}" for e in events),

@@ -17,8 +17,8 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from domain.procedure import DECISIONS
 from domain.states import CLOSED_STATES, CaseState
-from flows.inputs import DECISIONS
 from models.case import Case, CaseEvent
 from models.invoice import Invoice, InvoiceKind, InvoiceStatus
 from models.practitioner import Practitioner

@@ -15,11 +15,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, create_model, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from domain.procedure import PAUSES, Pause, Wait
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 # Only ever used in an explicit development or test environment (see `Settings`).
@@ -252,23 +254,12 @@ class PaperSettings(BaseModel):
     association: AssociationIssuer = AssociationIssuer()
 
 
-class DeadlineSettings(BaseModel):
-    """Days each pause waits for a person (weeks, as in real life). Past the due date a wait on
-    the practitioner expires the case; a wait on VvOCM, KP or the reviewer is escalated."""
+class DeadlineRules(BaseModel):
+    """How deadlines chase, whatever the pause. Each pause's own days (`HERREG_DEADLINES__<pause>`,
+    e.g. `..._SUBMISSION`) are fields of `DeadlineSettings`, made from the procedure's
+    declaration (domain/procedure.py)."""
 
-    association_decision: int = 42
-    intake_outcome: int = 42
-    portfolio_reopened: int = 28
-    submission: int = 91
-    payment: int = 42
-    completeness: int = 28
-    completion: int = 42
-    assignment: int = 21
-    findings: int = 42
-    additions: int = 56
     grace: int = 2
-    intake_pick: int = Field(14, ge=1, description="days the practitioner has to pick one of "
-                             "the intake times offered (at the latest the day of the last one)")
     intake_report: int = Field(5, ge=1, description="days after the intake call for VvOCM to "
                                "record its outcome")
     reminders_before: list[int] = Field(
@@ -279,6 +270,26 @@ class DeadlineSettings(BaseModel):
     escalate_staff_after: int = Field(
         2, ge=1, description="days past a VvOCM or KP step's due date that the office's lead "
         "is alerted (the case never expires for it)")
+
+    def days_for(self, pause: Pause[Any] | Wait) -> int:
+        """Days a pause (or a wait within one) gives before it is due."""
+        return int(getattr(self, pause.setting))
+
+
+if TYPE_CHECKING:
+    _PauseDays = DeadlineRules
+else:
+    _PauseDays = create_model(
+        "_PauseDays", __base__=DeadlineRules,
+        **{p.setting: (int, Field(p.days, ge=1, description=f"days for {p.wait.awaited}"))
+           for p in PAUSES},
+        **{w.setting: (int, Field(w.days, ge=1, description=f"days for {w.awaited}"))
+           for p in PAUSES for w in p.also})
+
+
+class DeadlineSettings(_PauseDays):
+    """Days each pause waits for a person (weeks, as in real life). Past the due date a wait on
+    the practitioner expires the case; a wait on VvOCM, KP or the reviewer is escalated."""
 
 
 class Settings(BaseSettings):

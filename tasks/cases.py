@@ -23,6 +23,7 @@ from domain.messages import (
     INTAKE_CANCELLED_OUTCOME,
     WRONG_STATE,
 )
+from domain.procedure import ADDITIONS, COMPLETION, FINDINGS, PAYMENT, SUBMISSION, Pause, awaited
 from domain.states import CLOSED_STATES, HELD_TO_DEADLINE, CaseState, Role
 from domain.working_days import due_date
 from models.case import (
@@ -84,8 +85,9 @@ class Step:
         assert self.case.id is not None
         return self.case.id
 
-    def due(self, days: int) -> date:
-        return due_date(self.today, days)
+    def due_of(self, pause: Pause[Any]) -> date:
+        """The due date of `pause` if it opens today, as the mail before it names it."""
+        return due_date(self.today, get_settings().deadlines.days_for(pause))
 
     def mail(self, template: str, to: Recipient | str, *, attach: Sequence[Attachment] = (),
              **extra: Any) -> None:
@@ -260,7 +262,7 @@ def invite_to_intake_call(case_id: int, cause: str) -> bool:
         account, iban = get_settings().payment.payee(InvoiceKind.INTAKE)
         papers = [_invoice_paper(step, invoice, f"Online startgesprek herregistratie "
                                  f"{step.policy.name} (tarief voor niet-leden van de VvOCM)",
-                                 None, step.due(get_settings().deadlines.payment))] \
+                                 None, step.due_of(PAYMENT))] \
             if invoice else []
         step.mail("intake_call_invited", "practitioner", member=step.practitioner.member,
                   fee=fee, invoice_number=invoice.number if invoice else None,
@@ -302,7 +304,7 @@ def confirm_reopening(case_id: int, reopened_on: date, cause: str) -> bool:
     def body(step: Step) -> None:
         step.case.reopened_on = reopened_on
         step.mail("portfolio_reopened", "practitioner", reopened_on=reopened_on,
-                  due_date=step.due(get_settings().deadlines.submission))
+                  due_date=step.due_of(SUBMISSION))
     return run_step(case_id, "confirm-reopening", expect={S.REOPEN_ADVISED},
                     to=S.PORTFOLIO_REOPENED, body=body, cause=cause)
 
@@ -323,7 +325,7 @@ def invoice_application(case_id: int, submitted_on: date, cause: str) -> bool:
                                 kind=InvoiceKind.REREGISTRATION,
                                 amount=step.policy.reregistration_fee, issued_on=step.today)
         account, iban = get_settings().payment.payee(InvoiceKind.REREGISTRATION)
-        due = step.due(get_settings().deadlines.payment)
+        due = step.due_of(PAYMENT)
         paper = _invoice_paper(step, invoice, f"Herregistratie specialisatie {step.policy.name}"
                                f" na een verlopen registratie ({step.case.number})",
                                submitted_on, due)
@@ -354,7 +356,7 @@ def request_completion(case_id: int, attempt: int, missing: str, cause: str) -> 
     """R10: an incomplete application goes back to the practitioner with what is missing."""
     def body(step: Step) -> None:
         step.mail("completion_requested", "practitioner", missing=missing,
-                  due_date=step.due(get_settings().deadlines.completion))
+                  due_date=step.due_of(COMPLETION))
     return run_step(case_id, f"request-completion-{attempt}", expect={S.COMPLETENESS_CHECK},
                     to=S.AWAITING_COMPLETION, body=body, cause=cause)
 
@@ -384,7 +386,7 @@ def assign_reviewer(case_id: int, reviewer_name: str, reviewer_email: str, cause
         step.mail("review_assigned", reviewer.email, reviewer_name=reviewer.name,
                   dossier_url=dossier_url(step.case_id, reviewer.id, 1),
                   link_valid_until=_dossier_link_end(step.today),
-                  due_date=step.due(get_settings().deadlines.findings), round=1)
+                  due_date=step.due_of(FINDINGS), round=1)
     return run_step(case_id, "assign-reviewer", expect={S.COMPLETENESS_CHECK},
                     to=S.UNDER_REVIEW, body=body, cause=cause)
 
@@ -407,7 +409,7 @@ def request_additions(case_id: int, round: int, requested: str, cause: str) -> b
     def body(step: Step) -> None:
         _record_findings(step, ReviewOutcome.ADDITIONS, requested)
         step.mail("additions_requested", "practitioner", requested=requested, round=round,
-                  due_date=step.due(get_settings().deadlines.additions))
+                  due_date=step.due_of(ADDITIONS))
     return run_step(case_id, f"request-additions-{round}", expect={S.UNDER_REVIEW},
                     to=S.ADDITIONS_REQUESTED, body=body, cause=cause)
 
@@ -426,7 +428,7 @@ def resume_review(case_id: int, round: int, description: str, cause: str) -> boo
                   dossier_url=dossier_url(step.case_id, reviewer_id, round),
                   link_valid_until=_dossier_link_end(step.today),
                   description=description, round=round,
-                  due_date=step.due(get_settings().deadlines.findings))
+                  due_date=step.due_of(FINDINGS))
     return run_step(case_id, f"resume-review-{round}", expect={S.ADDITIONS_REQUESTED},
                     to=S.UNDER_REVIEW, body=body, cause=cause)
 
@@ -480,20 +482,6 @@ def reject(case_id: int, explanation: str, cause: str) -> bool:
                     cause=cause)
 
 
-AWAITED_LABELS = {
-    "association_decision": "het besluit van de VvOCM",
-    "intake_outcome": "de uitkomst van het startgesprek",
-    "portfolio_reopened": "het heropenen van het portfolio door KP",
-    "submit": "het indienen van het dossier",
-    "payment_received": "de betaling",
-    "completeness": "de controle op volledigheid",
-    "completion_supplied": "het aanvullen van het dossier",
-    "assign_reviewer": "het koppelen van een beoordelaar",
-    "findings": "de bevindingen van de beoordelaar",
-    "additions_supplied": "de gevraagde aanvulling",
-}
-
-
 @case_task
 def close_case(case_id: int, reason: Literal["withdrawn", "expired"], today: date) -> bool:
     """Withdrawal or an expired deadline ends any open case; False if there was nothing to
@@ -523,7 +511,7 @@ def close_case(case_id: int, reason: Literal["withdrawn", "expired"], today: dat
                 step.session.add(event)
         else:
             step.mail("expired", "practitioner",
-                      awaited=AWAITED_LABELS.get(case.awaiting_action or "", ""),
+                      awaited=awaited(case.awaiting_action, case.awaiting_party),
                       due_date=case.due_on, **money)
         case.awaiting_key = case.awaiting_action = case.awaiting_party = None
 

@@ -6,10 +6,12 @@ that office (a mail and a mark in the inbox). The office's and the reviewer's ow
 close a case.
 
 Each reminder and escalation is a history row of the case with its mail, written in one
-transaction under the case's lock; the row's key (`reminder:<pause>:<days>`) is unique per
-case, so a sweep that runs twice, is retried or dies half way sends nothing twice. A sweep
-that was down sends, per pause, only the latest reminder that came due, never the earlier
-ones it missed, and nothing once the due date has passed.
+transaction under the case's lock; the row's key (`reminder:<pause>:<days>`, and for a wait
+within a pause on someone else, the intake call's time, `reminder:<pause>:<party>:<days>`) is
+unique per case, so a sweep that runs twice, is retried or dies half way sends nothing twice.
+A sweep that was down sends, per wait, only the latest reminder that came due, never the
+earlier ones it missed, and nothing once the due date has passed. Who is reminded and what
+they read come from the pause's declaration (domain/procedure.py).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from sqlmodel import Session, col, select
 
+from domain.procedure import PAUSE_BY_ACTION, awaited
 from domain.states import Party, Role
 from models.case import Case, CaseEvent, EventKind, get_case, get_event
 from models.db import read_session, session_scope
@@ -30,7 +33,7 @@ from models.invoice import Invoice, InvoiceKind, InvoiceStatus
 from models.review import get_reviewer
 from settings import get_settings
 from tasks.blobs import read_blob
-from tasks.cases import AWAITED_LABELS, OPEN_STATES, side_step
+from tasks.cases import OPEN_STATES, side_step
 from tasks.links import dossier_url, staff_case_url
 from tasks.papers import PDF, Attachment
 
@@ -126,21 +129,47 @@ def _remind_invoice(invoice_id: int, days: int, today: date) -> bool:
         return True
 
 
+def _reminder_prefix(pause_key: str, action: str, party: str) -> str:
+    """The keys of one wait's reminders: the pause's own wait keeps the plain key."""
+    pause = PAUSE_BY_ACTION.get(action)
+    own = pause is None or pause.wait.party == party
+    return f"reminder:{pause_key}:" if own else f"reminder:{pause_key}:{party}:"
+
+
+def _reminded(session: Session, case: Case, pause_key: str, prefix: str, days: int) -> bool:
+    """Whether this reminder, or a later one of the same wait, went out already. For a wait
+    within a pause, a reminder written before such waits had keys of their own counts if it
+    was for the same due date."""
+    rows = session.exec(select(CaseEvent.key, CaseEvent.input).where(
+        CaseEvent.case_id == case.id,
+        col(CaseEvent.key).startswith(f"reminder:{pause_key}:"))).all()
+    due = case.due_on.isoformat() if case.due_on else None
+    own = prefix == f"reminder:{pause_key}:"
+    for key, data in rows:
+        tail = key.removeprefix(prefix)
+        if key.startswith(prefix) and tail.isdigit():
+            sent = int(tail)
+        elif not own and key.count(":") == 2 and data.get("due_on") == due:
+            sent = int(key.rsplit(":", 1)[1])
+        else:
+            continue
+        if sent <= days:
+            return True
+    return False
+
+
 def _remind(case_id: int, pause_key: str, days: int, today: date) -> bool:
     """The reminder `days` before the due date, unless it or a later one went out already."""
     with session_scope() as session:
         case = get_case(session=session, case_id=case_id, for_update=True)
         if not _waiting(session, case, pause_key) or case.due_on is None:
             return False  # decided or moved on since the list was read
-        done = session.exec(select(CaseEvent.key).where(
-            CaseEvent.case_id == case_id,
-            col(CaseEvent.key).startswith(f"reminder:{pause_key}:"))).all()
-        if any(int(key.rsplit(":", 1)[1]) <= days for key in done):
+        action, audience = case.awaiting_action or "", case.awaiting_party or ""
+        prefix = _reminder_prefix(pause_key, action, audience)
+        if _reminded(session, case, pause_key, prefix, days):
             return False
-        action = case.awaiting_action or ""
-        step = side_step(session, case, f"reminder-{pause_key}-{days}", today)
-        audience = case.awaiting_party or ""
-        extra: dict[str, Any] = {"audience": audience, "awaited": AWAITED_LABELS[action],
+        step = side_step(session, case, f"{prefix.replace(':', '-')}{days}", today)
+        extra: dict[str, Any] = {"audience": audience, "awaited": awaited(action, audience),
                                  "due_date": case.due_on,
                                  "days_left": (case.due_on - today).days,
                                  "case_url": staff_case_url(case.number)}
@@ -154,7 +183,7 @@ def _remind(case_id: int, pause_key: str, days: int, today: date) -> bool:
                       "dossier_url": dossier_url(case_id, reviewer.id or 0, case.review_round)}
         step.mail("deadline_reminder", to, **extra)
         session.add(CaseEvent(
-            case_id=case_id, key=f"reminder:{pause_key}:{days}", kind=EventKind.NOTE,
+            case_id=case_id, key=f"{prefix}{days}", kind=EventKind.NOTE,
             actor_role=Role.SYSTEM, actor_name="workflow", action="reminder",
             input={"due_on": case.due_on.isoformat()}, from_state=case.state,
             to_state=case.state, mails=step.mails))
@@ -200,11 +229,11 @@ def _escalate_to_lead(case_id: int, pause_key: str, today: date) -> bool:
         step = side_step(session, case, f"escalation-{pause_key}", today)
         step.mail("step_overdue", lead, office=office, due_date=case.due_on,
                   days_late=(today - case.due_on).days,
-                  awaited=AWAITED_LABELS.get(case.awaiting_action or "", ""),
+                  awaited=awaited(case.awaiting_action, office),
                   case_url=staff_case_url(case.number))
         session.add(CaseEvent(
             case_id=case_id, key=key, kind=EventKind.NOTE, actor_role=Role.SYSTEM,
-            actor_name="workflow", action="escalation",
+            actor_name="workflow", action="escalation_to_lead",
             input={"due_on": case.due_on.isoformat(), "to": office}, from_state=case.state,
             to_state=case.state, mails=step.mails))
         return True

@@ -14,6 +14,18 @@ from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from domain.decisions import (
+    AdditionsSupplied,
+    ApplicationSubmitted,
+    AssociationDecision,
+    CompletionSupplied,
+    Decision,
+    Findings,
+    IntakeOutcome,
+    PaymentReceived,
+    PortfolioReopened,
+    Withdrawal,
+)
 from domain.errors import CaseClosed, DecisionConflict, InvalidInput
 from domain.messages import (
     ADDITIONS_LIMIT,
@@ -26,21 +38,9 @@ from domain.messages import (
     DECLINE_NEEDS_SHORTFALL,
     WITHDRAWN_MEANWHILE,
 )
+from domain.procedure import DECISIONS, PAUSE_BY_ACTION
 from domain.states import Role
 from domain.working_days import due_date
-from flows.inputs import (
-    DECISIONS,
-    AdditionsSupplied,
-    ApplicationSubmitted,
-    AssociationDecision,
-    CompletionSupplied,
-    Decision,
-    Findings,
-    IntakeOutcome,
-    PaymentReceived,
-    PortfolioReopened,
-    Withdrawal,
-)
 from models.case import Case, CaseEvent, EventKind, add_note, case_verdict, get_case, get_event
 from models.db import session_scope, utcnow
 from models.decision import DecisionRecord, DecisionSource, get_decision
@@ -209,7 +209,7 @@ def open_pause(case_id: int, pause_key: str, action: str, days: int) -> PauseInf
         decided = get_decision(session=session, case_id=case_id, pause_key=pause_key)
         if decided is None and case.awaiting_key != pause_key:  # a replay keeps what moved
             case.awaiting_key, case.awaiting_action, case.due_on = pause_key, action, due
-            case.awaiting_party = DECISIONS[action].party
+            case.awaiting_party = PAUSE_BY_ACTION[action].wait.party
         session.add(case)
         if decided is not None:
             _consume(session, case, decided, pause_key)

@@ -16,10 +16,10 @@ from typing import Any, ParamSpec, TypeVar
 
 from prefect import Task
 
+from domain.decisions import Decision
 from domain.errors import CaseClosed
 from flows.case_closure import Reason, closure_plan
 from flows.executor import Recollection
-from flows.inputs import Decision
 from flows.lapsed_specialisation import step_plan
 from settings import get_settings
 from tasks.decisions import PauseInfo

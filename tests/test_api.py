@@ -18,13 +18,14 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
 from domain import messages as m
+from domain.decisions import AssociationDecision, PortfolioReopened
+from domain.procedure import DECISIONS, STAGE
 from domain.states import CaseState, Role
-from flows.inputs import DECISIONS, AssociationDecision, PortfolioReopened
 from models.case import history
 from models.db import session_scope
 from models.staff import ApiToken
 from service.accounts import new_api_token
-from service.read_model import CLOSED_TEXT, MILESTONES, StatusView
+from service.read_model import StatusView
 from settings import get_settings
 from tasks.links import make_token
 from tests.conftest import TODAY, Mailbox, case_row, make_staff
@@ -300,13 +301,13 @@ def test_practitioner_link_reads_the_status_page_view(walked: World) -> None:
     assert set(view) == set(StatusView.model_fields)
     assert view["number"] == walked.number
     assert view["state"] == CaseState.WITHDRAWN and view["closed"]
-    assert view["closed_text"] == CLOSED_TEXT[CaseState.WITHDRAWN]
+    assert view["closed_text"] == STAGE[CaseState.WITHDRAWN].closed_text
     assert view["action"] is None and not view["can_withdraw"] and view["next_step"] is None
     assert view["open_invoices"] == []  # the invoice was paid
     texts = [line["text"] for line in view["history"]]
     assert texts[0] == "Uw aanvraag is ontvangen"
-    assert MILESTONES[CaseState.UNDER_REVIEW] in texts
-    assert texts[-1] == MILESTONES[CaseState.WITHDRAWN]
+    assert STAGE[CaseState.UNDER_REVIEW].milestone in texts
+    assert texts[-1] == STAGE[CaseState.WITHDRAWN].milestone
     assert not any("Wacht op" in text for text in texts), "the timeline has milestones only"
 
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from domain import messages as m
-from flows.inputs import AssociationDecision
+from domain.decisions import AssociationDecision
 from models.db import read_session
 from models.staff import staff_by_email
 from settings import get_settings

@@ -16,7 +16,7 @@ import pytest
 
 from domain import messages as m
 from domain.errors import DecisionConflict
-from flows.inputs import DECISIONS
+from domain.procedure import DECISIONS
 from models.db import migrate, read_session, session_scope, utcnow
 from models.decision import get_decision
 from service.actions import act, open_case

@@ -11,16 +11,21 @@ from decimal import Decimal
 
 import pytest
 
+from domain.procedure import PAUSE_BY_ACTION
 from domain.states import Party
-from flows.inputs import DECISIONS
-from models.db import read_session
+from models.case import add_note, get_case, history
+from models.db import read_session, session_scope
 from models.invoice import InvoiceKind, InvoiceStatus, get_invoice
+from models.outbox import case_mails
+from service.history import staff_history
+from service.intake import choose_slot, offer_slots
 from settings import get_settings
 from tasks.cases import overdue_cases
 from tasks.deadlines import escalation_key, send_deadline_reminders
-from tests.conftest import REGISTER, Mailbox, case_row
+from tests.conftest import ASSOCIATION, PRACTITIONER, REGISTER, TODAY, Mailbox, case_row
 from tests.replay import close, run_case
 from tests.test_competing_decisions import INCOMPLETE, PAUSES, Pause, at_pause
+from tests.test_intake import VIDEO, at_intake_call
 from tests.test_step_plan import TO_REVIEW, event, text_of
 
 
@@ -30,7 +35,7 @@ async def test_only_the_practitioner_is_held_to_a_due_date(pause: Pause,
     mailbox = own_database  # a database of its own: the sweep's part reads every case
     number, case_id = await at_pause(pause)
     case = case_row(case_id)
-    party = DECISIONS[pause.action].party
+    party = PAUSE_BY_ACTION[pause.action].wait.party
     assert case.awaiting_party == party and case.due_on is not None
     due = case.due_on
     for day in (due - timedelta(days=1), due):
@@ -99,3 +104,60 @@ async def test_a_paid_case_that_expires_after_its_review_began_says_the_fee_stay
     text = text_of(expired)
     assert "betalen wij dit bedrag niet terug" in text and "84,00" in text
     assert list(expired.iter_attachments()) == []
+
+
+async def test_the_intake_calls_two_waits_each_get_their_own_reminders(
+        own_database: Mailbox) -> None:
+    """The intake pause waits first on the practitioner (pick one of the times offered), then
+    on VvOCM (the outcome, after the call): each wait is reminded in its own words, and the
+    practitioner's reminder does not use up VvOCM's. A late outcome warns VvOCM's lead, and
+    the history says so (not "Beoordeling te laat")."""
+    mailbox = own_database
+    opened = await at_intake_call(member=True)
+    slots = await offer_slots(opened.number, {
+        "starts": [f"{TODAY + timedelta(days=20)}T10:00"], "minutes": 30,
+        "video_link": VIDEO}, actor=ASSOCIATION)
+    picking = case_row(opened.case_id)
+    assert picking.awaiting_party == Party.PRACTITIONER and picking.due_on is not None
+    sent = send_deadline_reminders.fn(picking.due_on - timedelta(days=7))
+    assert sent["reminder"] == 1
+    await choose_slot(opened.case_id, slots[0].id or 0, actor=PRACTITIONER)
+    reporting = case_row(opened.case_id)
+    assert reporting.awaiting_party == Party.ASSOCIATION and reporting.due_on is not None
+    assert send_deadline_reminders.fn(reporting.due_on - timedelta(days=7))["reminder"] == 1
+    late = reporting.due_on + timedelta(days=get_settings().deadlines.escalate_staff_after)
+    assert send_deadline_reminders.fn(late)["escalation"] == 1
+    await run_case(opened.case_id)
+
+    reminders = [message for message in mailbox.for_case(opened.case_id)
+                 if ":reminder-intake-outcome-" in mailbox.key_of(message)]
+    association = get_settings().addresses.association
+    assert [str(m["To"]) == association for m in reminders] == [False, True]
+    assert "het kiezen van een tijd voor het startgesprek" in text_of(reminders[0])
+    office = text_of(reminders[1])
+    assert "de uitkomst van het startgesprek" in office and "gesloten" not in office
+    with read_session() as session:
+        people, system = staff_history(session, opened.case_id, history(
+            session=session, case_id=opened.case_id), case_mails(
+            session=session, case_id=opened.case_id))
+    labels = [row.action for row in [*people, *system]]
+    assert "Stap te laat: leidinggevende gewaarschuwd" in labels
+    assert "Beoordeling te laat: KP gewaarschuwd" not in labels
+    mailbox.assert_each_once()
+
+
+async def test_a_reminder_sent_before_waits_had_their_own_keys_is_not_sent_again(
+        own_database: Mailbox) -> None:
+    """Running cases: a practitioner who got the 7-day reminder to pick an intake time under
+    the old key (`reminder:intake-outcome:7`) does not get it a second time."""
+    opened = await at_intake_call(member=True)
+    await offer_slots(opened.number, {"starts": [f"{TODAY + timedelta(days=20)}T10:00"],
+                                      "video_link": VIDEO}, actor=ASSOCIATION)
+    due = case_row(opened.case_id).due_on
+    assert due is not None
+    with session_scope() as session:
+        case = get_case(session=session, case_id=opened.case_id)
+        add_note(session=session, case=case, key="reminder:intake-outcome:7",
+                 action="reminder", data={"due_on": due.isoformat()})
+    assert send_deadline_reminders.fn(due - timedelta(days=7))["reminder"] == 0
+    assert send_deadline_reminders.fn(due - timedelta(days=2))["reminder"] == 1

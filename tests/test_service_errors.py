@@ -14,6 +14,7 @@ import pytest
 from sqlmodel import select
 
 from domain import messages as m
+from domain.decisions import ApplicationSubmitted, AssociationDecision, PaymentReceived
 from domain.errors import (
     DecisionConflict,
     InvalidInput,
@@ -22,7 +23,6 @@ from domain.errors import (
     RegistrationNotLapsed,
 )
 from domain.states import Role
-from flows.inputs import ApplicationSubmitted, AssociationDecision, PaymentReceived
 from models.case import Case, CaseEvent, EventKind, history
 from models.db import session_scope
 from models.practitioner import get_by_kp_number

@@ -16,11 +16,12 @@ import pytest
 from dateutil.relativedelta import relativedelta
 
 from domain import messages as m
+from domain.decisions import AssociationDecision
 from domain.errors import DecisionConflict, InvalidInput, InvalidTransition
+from domain.procedure import STAGE
 from domain.states import CaseState as S
 from domain.states import Role
 from domain.working_days import due_date
-from flows.inputs import AssociationDecision
 from models.case import CaseEvent, EventKind, case_verdict, history
 from models.certificate import get_certificate
 from models.db import read_session
@@ -31,7 +32,7 @@ from models.registration import latest_registration
 from models.review import ReviewOutcome, case_reviews, get_reviewer
 from service.actions import act, open_case
 from service.actors import Actor
-from service.read_model import MILESTONES, StatusView, status_view
+from service.read_model import StatusView, status_view
 from settings import get_settings
 from tasks.cases import overdue_cases
 from tasks.decisions import accept_decision
@@ -408,7 +409,7 @@ async def test_incomplete_application_goes_back_then_continues(mailbox: Mailbox)
     ]) == "completeness-2"
     assert missing in text_of(mail(mailbox, case_id, "completion_requested"))
     assert [line.text for line in practitioner_view(case_id).history] == [
-        "Uw aanvraag is ontvangen", *(MILESTONES[state] for state in (
+        "Uw aanvraag is ontvangen", *(STAGE[state].milestone for state in (
             S.ASSOCIATION_CHECK, S.REOPEN_ADVISED, S.PORTFOLIO_REOPENED, S.AWAITING_PAYMENT,
             S.COMPLETENESS_CHECK, S.AWAITING_COMPLETION, S.COMPLETENESS_CHECK))]
     back_to_kp = mail(mailbox, case_id, "completion_received")

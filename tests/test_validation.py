@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from domain import messages as m
-from flows.inputs import AdditionsSupplied, ReviewerAssignment
+from domain.decisions import AdditionsSupplied, ReviewerAssignment
 from service.validation import dutch_errors
 
 

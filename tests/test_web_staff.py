@@ -17,8 +17,9 @@ import pytest
 from markupsafe import escape
 
 from domain import messages as m
+from domain.decisions import AssociationDecision, PortfolioReopened
+from domain.procedure import DECISIONS, STAGE
 from domain.states import CaseState
-from flows.inputs import DECISIONS, AssociationDecision, PortfolioReopened
 from models.case import case_verdict, find_case, get_event, history
 from models.db import session_scope, utcnow
 from models.outbox import MailStatus, case_mails
@@ -464,4 +465,4 @@ async def test_what_a_click_did_is_said_once_and_in_words(offline_client: Any) -
         "Vastgelegd: het advies tot heropenen is naar het KP gestuurd. Volgende stap: "
         f"{DECISIONS['portfolio_reopened'].title}.")
     case.state, case.awaiting_action = CaseState.DECLINED, None
-    assert done_message(case) == "Vastgelegd: " + m.DONE_WORDS["declined"] + "."
+    assert done_message(case) == "Vastgelegd: " + str(STAGE[CaseState.DECLINED].done) + "."

@@ -4,23 +4,24 @@ from __future__ import annotations
 
 from markupsafe import Markup, escape
 
+from domain.procedure import STAGES
 from domain.states import CaseState
 
 S = CaseState
-STEPS: list[tuple[str, frozenset[CaseState]]] = [
-    ("Aanvraag", frozenset({S.REQUESTED})),
-    ("Controle VvOCM", frozenset({S.ASSOCIATION_CHECK, S.DECLINED})),
-    ("Startgesprek", frozenset({S.INTAKE_CALL})),
-    ("Advies aan KP", frozenset({S.REOPEN_ADVISED})),
-    ("Portfolio heropend", frozenset({S.PORTFOLIO_REOPENED})),
-    ("Dossier indienen", frozenset({S.AWAITING_SUBMISSION})),
-    ("Betaling", frozenset({S.AWAITING_PAYMENT})),
-    ("Volledigheid", frozenset({S.COMPLETENESS_CHECK, S.AWAITING_COMPLETION})),
-    ("Beoordeling", frozenset({S.UNDER_REVIEW, S.ADDITIONS_REQUESTED, S.REJECTED})),
-    ("Bewijs", frozenset({S.CERTIFIED})),
-]
+
+
+def _boxes() -> list[tuple[str, frozenset[CaseState]]]:
+    """The procedure's stages grouped by their box, in plan order (domain/procedure.py)."""
+    boxes: dict[str, set[CaseState]] = {}
+    for stage in STAGES:
+        if stage.box is not None:
+            boxes.setdefault(stage.box, set()).add(stage.state)
+    return [(box, frozenset(states)) for box, states in boxes.items()]
+
+
+STEPS = _boxes()
 # Closed states that are a step of their own in the drawing; the others close from any step.
-FINAL_STEPS = frozenset({S.DECLINED, S.REJECTED, S.CERTIFIED})
+FINAL_STEPS = frozenset(s.state for s in STAGES if s.state.is_closed and s.box is not None)
 BOX_W, BOX_H, GAP_X, GAP_Y = 150, 54, 30, 40
 
 

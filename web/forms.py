@@ -12,7 +12,7 @@ from annotated_types import MaxLen
 from fastapi import Path
 from starlette.datastructures import FormData
 
-from flows.inputs import CHOICE_LABELS, FIELD_TITLES, Decision
+from domain.decisions import CHOICE_LABELS, FIELD_TITLES, Decision
 from settings import get_settings
 
 Kind = Literal["date", "bool", "choice", "text", "textarea", "email"]

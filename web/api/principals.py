@@ -11,13 +11,13 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlmodel import Session
 
 from domain import messages as m
+from domain.decisions import Decision
 from domain.errors import (
     CaseNotFound,
     LinkExpired,
     LinkInvalid,
 )
 from domain.states import Role
-from flows.inputs import Decision
 from models.case import Case, find_case
 from models.practitioner import Practitioner
 from models.review import Reviewer

@@ -17,8 +17,9 @@ from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 
 from domain import messages as m
+from domain.decisions import Decision
+from domain.procedure import DECISIONS
 from domain.states import CaseState, Role
-from flows.inputs import DECISIONS, Decision
 from service.actions import CaseRequest, act, open_case, restart_case
 from service.actors import Actor
 from service.read_model import (

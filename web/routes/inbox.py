@@ -13,8 +13,8 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
 from domain import messages as m
+from domain.procedure import COMPLETENESS, DECISIONS, pause_of, round_of
 from domain.states import CaseState, Party
-from flows.inputs import DECISIONS
 from models.case import Case
 from models.practitioner import Practitioner
 from models.staff import StaffRole, StaffUser
@@ -117,8 +117,8 @@ def inbox(
             claimed_by=holder.name if holder else "", stuck=case.id in stuck,
             escalated="" if case.id not in late_reviews else ESCALATED_MARK
             if case.awaiting_party == Party.REVIEWER else LEAD_WARNED_MARK,
-            supplied=(case.awaiting_key or "").startswith("completeness-")
-            and case.awaiting_key != "completeness-1",
+            supplied=pause_of(case.awaiting_key or "") is COMPLETENESS
+            and (round_of(case.awaiting_key or "") or 1) > 1,
         ))
 
     filters = {"status": state, "specialisatie": code, "q": search,

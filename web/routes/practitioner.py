@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from domain import messages as m
+from domain.decisions import Withdrawal
 from domain.errors import (
     CaseNotFound,
     DecisionConflict,
@@ -24,8 +25,8 @@ from domain.errors import (
     LinkInvalid,
     NotAllowed,
 )
+from domain.procedure import DECISIONS
 from domain.states import CaseState, Role
-from flows.inputs import DECISIONS, Withdrawal
 from models.case import Case, case_policy, get_case, history
 from models.certificate import get_certificate
 from models.db import session_scope, utcnow

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
 from domain import messages as m
+from domain.decisions import CHOICE_LABELS, Findings
 from domain.errors import (
     CaseNotFound,
     DecisionConflict,
@@ -18,8 +19,8 @@ from domain.errors import (
     LinkExpired,
     NotAllowed,
 )
+from domain.procedure import ADDITIONS, FINDINGS, round_of
 from domain.states import Role
-from flows.inputs import CHOICE_LABELS, Findings
 from models.case import Case, CaseEvent, case_policy, case_verdict, get_case, history
 from models.document import case_documents
 from models.practitioner import Practitioner
@@ -60,9 +61,8 @@ def reviewer_case(session: Session, token: str) -> tuple[dict[str, Any], Case]:
 def _findings_sent(events: list[CaseEvent], round: int) -> CaseEvent | None:
     """The findings recorded for this round (a pause reopened after bad Prefect UI input gets
     a `-retry-n` key)."""
-    base = f"decision:findings-{round}"
-    sent = [e for e in decision_rows(events, "findings")
-            if e.key == base or e.key.startswith(f"{base}-retry-")]
+    sent = [e for e in decision_rows(events, FINDINGS.action)
+            if round_of(e.key.removeprefix("decision:")) == round]
     return sent[-1] if sent else None
 
 
@@ -92,9 +92,9 @@ def _dossier_page(request: Request, session: Session, token: str, claims: dict[s
     practitioner = session.get(Practitioner, case.practitioner_id)
     reviewer = get_reviewer(session=session, reviewer_id=int(claims["reviewer"]))
     verdict = case_verdict(case)
-    processing = sent is not None and case.awaiting_action == "findings" \
+    processing = sent is not None and case.awaiting_action == FINDINGS.action \
         and case.review_round == round
-    open_form = sent is None and case.awaiting_action == "findings" \
+    open_form = sent is None and case.awaiting_action == FINDINGS.action \
         and case.review_round == round
     context = {
         "token": token, "case": case, "round": round, "reviewer": reviewer,
@@ -109,7 +109,7 @@ def _dossier_page(request: Request, session: Session, token: str, claims: dict[s
         "additions": [
             {"when": when(e.at), "supplied_on": e.input.get("supplied_on", ""),
              "description": e.input.get("description", "")}
-            for e in decision_rows(events, "additions_supplied")
+            for e in decision_rows(events, ADDITIONS.action)
         ],
         "sent": None if sent is None else {
             "outcome": CHOICE_LABELS.get(str(sent.input.get("outcome")), ""),

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, col, select
 
 from domain import messages as m
+from domain.decisions import CHOICE_LABELS, Decision, ReviewerAssignment, Withdrawal
 from domain.errors import (
     CaseNotFound,
     DecisionConflict,
@@ -25,8 +26,8 @@ from domain.errors import (
     NotAllowed,
     Unavailable,
 )
+from domain.procedure import DECISIONS
 from domain.states import CaseState
-from flows.inputs import CHOICE_LABELS, DECISIONS, Decision, ReviewerAssignment, Withdrawal
 from models.case import (
     Case,
     case_policy,

@@ -1,4 +1,5 @@
-"""The typed inputs the case flow waits for, one per human decision.
+"""The typed inputs the case flow waits for, one per human decision (the procedure's pauses in
+domain/procedure.py name them).
 
 Import-light on purpose (pydantic and Prefect's RunInput only): the service and the web app
 import these to validate and build forms; the Prefect UI renders them as resume forms.
@@ -14,7 +15,7 @@ from prefect.input import RunInput
 from pydantic import ConfigDict, EmailStr, Field
 
 from domain.messages import EXPLANATION_REQUIRED, MISSING_REQUIRED
-from domain.states import Party, Role
+from domain.states import Role
 
 # Field titles on our forms and on the Prefect UI's resume forms.
 FIELD_TITLES: dict[str, str] = {
@@ -49,9 +50,8 @@ class RequiredWhen:
 
 
 class Decision(RunInput):
-    """Base of all pause inputs: `action` names it, `roles` may give it, and `party` is who the
-    wait is on: reminded before its due date, and held to it only if that is the
-    practitioner."""
+    """Base of all pause inputs: `action` names it and `roles` may give it; `title` is how
+    people read it (forms, the history, the Prefect UI)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True,
                               field_title_generator=lambda name, _: FIELD_TITLES.get(name, name),
@@ -60,7 +60,6 @@ class Decision(RunInput):
     action: ClassVar[str]
     title: ClassVar[str]
     roles: ClassVar[frozenset[Role]]
-    party: ClassVar[Party | None] = None
     required_when: ClassVar[dict[str, RequiredWhen]] = {}
 
 
@@ -68,7 +67,6 @@ class AssociationDecision(Decision):
     action = "association_decision"
     title = "Besluit VvOCM na controle van punten en uren"
     roles = frozenset({Role.ASSOCIATION_STAFF})
-    party = Party.ASSOCIATION
 
     outcome: Literal["advise", "intake_call", "decline"] = Field(
         description="advise: advies tot heropenen aan KP; intake_call: eerst een startgesprek; "
@@ -81,7 +79,6 @@ class IntakeOutcome(Decision):
     action = "intake_outcome"
     title = "Uitkomst van het startgesprek"
     roles = frozenset({Role.ASSOCIATION_STAFF})
-    party = Party.ASSOCIATION
 
     held_on: date = Field(description="Datum van het startgesprek")
     outcome: Literal["advise", "decline"] = Field(
@@ -94,7 +91,6 @@ class PortfolioReopened(Decision):
     action = "portfolio_reopened"
     title = "KP heeft het digitaal portfolio voor de specialisatie heropend"
     roles = frozenset({Role.REGISTER_STAFF})
-    party = Party.REGISTER
 
     reopened_on: date = Field(description="Datum waarop het portfolio is heropend")
 
@@ -103,7 +99,6 @@ class ApplicationSubmitted(Decision):
     action = "submit"
     title = "Dossier ingediend (aanvraag herregistratie)"
     roles = frozenset({Role.PRACTITIONER, Role.REGISTER_STAFF})
-    party = Party.PRACTITIONER
 
     submitted_on: date = Field(
         description="Datum van indienen; wordt de ingangsdatum van de nieuwe periode (R12)"
@@ -114,7 +109,6 @@ class PaymentReceived(Decision):
     action = "payment_received"
     title = "Betaling ontvangen door KP"
     roles = frozenset({Role.REGISTER_STAFF})
-    party = Party.PRACTITIONER
 
     paid_on: date = Field(description="Datum van ontvangst van de betaling")
 
@@ -123,7 +117,6 @@ class CompletenessChecked(Decision):
     action = "completeness"
     title = "Controle op volledigheid"
     roles = frozenset({Role.REGISTER_STAFF})
-    party = Party.REGISTER
 
     required_when = {"missing": RequiredWhen("complete", frozenset({False}), MISSING_REQUIRED,
                                              "verplicht als de aanvraag niet compleet is")}
@@ -136,7 +129,6 @@ class CompletionSupplied(Decision):
     action = "completion_supplied"
     title = "Ontbrekende onderdelen aangeleverd"
     roles = frozenset({Role.PRACTITIONER, Role.REGISTER_STAFF})
-    party = Party.PRACTITIONER
 
     supplied_on: date = Field(description="Datum van aanleveren")
     description: str = Field("", max_length=2000, description="Wat is aangeleverd")
@@ -146,7 +138,6 @@ class ReviewerAssignment(Decision):
     action = "assign_reviewer"
     title = "Dossier koppelen aan een vakinhoudelijk beoordelaar"
     roles = frozenset({Role.REGISTER_STAFF})
-    party = Party.REGISTER
 
     reviewer_name: str = Field(min_length=2, max_length=200, description="Naam beoordelaar")
     reviewer_email: EmailStr = Field(max_length=254, description="E-mail beoordelaar (één adres)")
@@ -156,7 +147,6 @@ class Findings(Decision):
     action = "findings"
     title = "Bevindingen van de beoordelaar"
     roles = frozenset({Role.REVIEWER})
-    party = Party.REVIEWER
     required_when = {"explanation": RequiredWhen(
         "outcome", frozenset({"additions", "negative"}), EXPLANATION_REQUIRED,
         "verplicht bij een aanvulling of een negatief oordeel")}
@@ -174,7 +164,6 @@ class AdditionsSupplied(Decision):
     action = "additions_supplied"
     title = "Aanvulling aangeleverd"
     roles = frozenset({Role.PRACTITIONER, Role.REGISTER_STAFF})
-    party = Party.PRACTITIONER
 
     supplied_on: date = Field(description="Datum van aanleveren")
     description: str = Field(min_length=1, max_length=4000, description="Wat is aangevuld")
@@ -191,12 +180,3 @@ class Withdrawal(Decision):
 
     reason: str = Field("", max_length=2000, description="Reden (optioneel)")
 
-
-DECISIONS: dict[str, type[Decision]] = {
-    d.action: d
-    for d in (
-        AssociationDecision, IntakeOutcome, PortfolioReopened, ApplicationSubmitted,
-        PaymentReceived, CompletenessChecked, CompletionSupplied, ReviewerAssignment, Findings,
-        AdditionsSupplied, Withdrawal,
-    )
-}
