@@ -14,6 +14,7 @@ from prefect import Task
 from prefect.flow_runs import asuspend_flow_run
 
 from domain.decisions import Decision
+from domain.procedure import PLAN_VERSION, Pause
 from tasks.decisions import PauseInfo
 from tasks.ledger import Ledger
 from tasks.mail import send_now
@@ -23,6 +24,8 @@ R = TypeVar("R")
 
 
 class Executor(Protocol):
+    plan_version: int  # the plan the case started under (domain/procedure.py)
+
     def step(self, task: Task[P, bool], *args: P.args, **kwargs: P.kwargs) -> bool:
         """A transition; True if this call made it."""
         ...
@@ -67,11 +70,18 @@ class Recollection:
         return None
 
 
+def follows(run: Executor, pause: Pause[Any]) -> bool:
+    """Whether the case's plan has this pause: one added to the plan later (`since`) is not
+    for cases that started before (they finish on the plan they started with)."""
+    return pause.since <= run.plan_version
+
+
 class PrefectExecutor:
     """Steps are Prefect tasks; a pause suspends the run, so no process waits for people."""
 
     def __init__(self, ledger: Ledger | None = None) -> None:
         self.memory = Recollection(ledger)
+        self.plan_version = ledger.plan_version if ledger else PLAN_VERSION
 
     def step(self, task: Task[P, bool], *args: P.args, **kwargs: P.kwargs) -> bool:
         return False if self.memory.step_done() else task(*args, **kwargs)

@@ -38,7 +38,7 @@ from domain.procedure import (  # the pauses, declared once with all they need
     SUBMISSION,
     Pause,
 )
-from flows.executor import Executor, PrefectExecutor
+from flows.executor import Executor, PrefectExecutor, follows
 from settings import get_settings
 from tasks.cases import (
     acknowledge_request,
@@ -71,6 +71,9 @@ async def decide(run: Executor, case_id: int, pause: Pause[D],
     just before the run suspends. Input that fails validation, which can only come from the
     Prefect UI, is recorded as refused and the pause opens again under a new key (Prefect
     allows [a-z0-9-] only)."""
+    if not follows(run, pause):
+        raise ValueError(f"{pause.key} came with plan {pause.since}; the case follows plan "
+                         f"{run.plan_version}: ask follows(run, {pause.key!r}) first")
     kind = pause.decision
     key = pause.key_for(round)
     days = get_settings().deadlines.days_for(pause)

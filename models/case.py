@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Integer, UniqueConstraint
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from domain import procedure
 from domain.errors import CaseNotFound
 from domain.states import CaseState, Role
 from models.db import UTCDateTime, utcnow
@@ -42,6 +43,8 @@ class Case(CaseBase, table=True):
     flow_run_id: str | None = Field(default=None, max_length=64)
     run_generation: int = Field(default=0, description="runs started for this case; the "
                                 "current run's idempotency key is case-{id}-{generation}")
+    plan_version: int = Field(default_factory=lambda: procedure.PLAN_VERSION,
+                              description="the step plan it started under: it keeps it")
     awaiting_key: str | None = Field(default=None, max_length=60, description="current pause key")
     awaiting_action: str | None = Field(default=None, max_length=40)
     awaiting_party: str | None = Field(

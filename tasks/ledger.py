@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlmodel import col, select
 
-from models.case import CaseEvent
+from models.case import CaseEvent, get_case
 from models.db import session_scope
 from models.decision import DecisionRecord
 from tasks.retrying import pause_task
@@ -30,9 +30,11 @@ class Entry(BaseModel):
 
 
 class Ledger(BaseModel):
-    """The case's steps and pauses in the order the run made them."""
+    """The case's steps and pauses in the order the run made them, and the plan version the
+    case started under (it keeps that plan)."""
 
     entries: list[Entry] = []
+    plan_version: int = 1
 
 
 @pause_task
@@ -46,6 +48,7 @@ def read_ledger(case_id: int) -> Ledger:
         consumed = {record.pause_key: dict(record.input) for record in session.exec(
             select(DecisionRecord).where(DecisionRecord.case_id == case_id,
                                          col(DecisionRecord.consumed_at).is_not(None)))}
-        return Ledger(entries=[
-            Entry(key=key, decision=consumed.get(key.removeprefix("pause:")))
-            for key in events])
+        entries = [Entry(key=key, decision=consumed.get(key.removeprefix("pause:")))
+                   for key in events]
+        return Ledger(entries=entries, plan_version=get_case(
+            session=session, case_id=case_id).plan_version)

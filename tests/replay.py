@@ -16,6 +16,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from prefect import Task
 
+from domain import procedure
 from domain.decisions import Decision
 from domain.errors import CaseClosed
 from flows.case_closure import Reason, closure_plan
@@ -48,6 +49,7 @@ class Replay:
         self.tasks: list[str] = []
         self.operator_input = operator_input or {}
         self.memory = Recollection(ledger)
+        self.plan_version = ledger.plan_version if ledger else procedure.PLAN_VERSION
 
     def step(self, task: Task[P, bool], *args: P.args, **kwargs: P.kwargs) -> bool:
         return False if self.memory.step_done() else self.call(task, *args, **kwargs)

@@ -47,6 +47,8 @@ def gaps(pause: Pause[Any]) -> list[str]:
         found.append(f"{pause.key}: what the click that led here did")
     if pause.days < 1:
         found.append(f"{pause.key}: days")
+    if not 1 <= pause.since <= procedure.PLAN_VERSION:
+        found.append(f"{pause.key}: since plan {pause.since}, not one that exists")
     if pause.waits_in.is_closed or pause.waits_in not in STAGE:
         found.append(f"{pause.key}: waits in {pause.waits_in}, not an open stage")
     if not pause.decision.roles or not pause.decision.title:
