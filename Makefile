@@ -35,6 +35,7 @@ demo: install pdf-libs
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 typecheck: install
 	$(BIN)/mypy

@@ -18,9 +18,9 @@ import httpx
 import typer
 import weasyprint
 from dateutil.relativedelta import relativedelta
-from sqlmodel import col, select
 
 from cli.smtp_sink import start_sink
+from domain.formatting import format_date
 from domain.procedure import (
     ADDITIONS,
     ASSIGNMENT,
@@ -34,21 +34,18 @@ from domain.procedure import (
     SUBMISSION,
 )
 from domain.states import Role
-from models.case import find_case, get_case, list_cases
-from models.db import migrate, read_session, session_scope
-from models.outbox import OutboxMail
-from models.practitioner import get_by_kp_number
 from policies import load_policy
 from service.actors import Actor
+from service.documents import case_papers
 from service.imports import import_registrations
+from service.links import practitioner_token, reviewer_link_token, status_link
+from service.mail import sent_text
+from service.operations import calendar_today, configured_api, migrate
+from service.read_model import case_by_number, cases_of
+from service.sessions import read_session
 from settings import get_settings
 from stack.postgres import Cluster
 from stack.processes import Stack, StackError, free_port, wait_for_stop
-from tasks.links import make_token, status_url
-from tasks.mail import deliver_pending
-from tasks.registrations import mark_lapsed_registrations, send_calendar_notices
-from tasks.rendering import format_date
-from tasks.runs import configured_api
 
 VVOCM = Actor(Role.ASSOCIATION_STAFF, "Anne de Vries (VvOCM)")
 KP = Actor(Role.REGISTER_STAFF, "Karel Jansen (KP)")
@@ -137,7 +134,7 @@ async def _wait_for(ref: str, action: str | None, state: str | None = None,
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with read_session() as session:
-            case = find_case(session=session, ref=ref)
+            case = case_by_number(session, ref)
         if (action and case.awaiting_action == action) or (state and case.state == state):
             return
         await asyncio.sleep(0.2)
@@ -152,17 +149,12 @@ DEMO_STAFF = [("beheer@demo.local", "Beheerder Demo", "admin"),
 
 def _demo_accounts() -> dict[str, str]:
     """Demo logins for the pages, and an API token per staff role for the walk."""
-    from models.staff import StaffRole, StaffUser
-    from service.accounts import hash_password, new_api_token
+    from service.accounts import StaffRole, new_api_token, set_account
 
     tokens = {}
     for email, name, role in DEMO_STAFF:
-        with session_scope() as session:
-            user = StaffUser(email=email, name=name, role=StaffRole(role),
-                             password_hash=hash_password(DEMO_PASSWORD))
-            session.add(user)
-            session.flush()
-            staff_id = user.id or 0
+        staff_id = set_account(email=email, name=name, role=StaffRole(role),
+                               password=DEMO_PASSWORD)
         tokens[role] = new_api_token(staff_id=staff_id, name="demo")
     return tokens
 
@@ -170,12 +162,10 @@ def _demo_accounts() -> dict[str, str]:
 def _credentials(role: Role, case_id: int, tokens: dict[str, str]) -> dict[str, str]:
     """Staff use their API token; the practitioner and reviewer the token of their mail link."""
     if role is Role.PRACTITIONER:
-        return {"X-Link-Token": make_token("status", case=case_id, role="practitioner")}
+        return {"X-Link-Token": practitioner_token(case_id)}
     if role is Role.REVIEWER:
-        with session_scope() as session:
-            case = get_case(session=session, case_id=case_id)
-        return {"X-Link-Token": make_token("dossier", case=case_id, role="reviewer",
-                                           reviewer=case.reviewer_id, round=case.review_round)}
+        with read_session() as session:
+            return {"X-Link-Token": reviewer_link_token(session, case_id)}
     return {"Authorization": f"Bearer {tokens[role.value]}"}
 
 
@@ -191,7 +181,7 @@ async def _scenario(today: date, web_url: str, tokens: dict[str, str]) -> str:
             opened.append(case)
             typer.echo(f"Aanvraag {case['number']} ({sample['specialisation']}, "
                        f"{sample['name']}) geopend.")
-            typer.echo(f"   statuslink oefentherapeut: {status_url(case['case_id'])}")
+            typer.echo(f"   statuslink oefentherapeut: {status_link(case['case_id'])}")
         ref, case_id = opened[0]["number"], opened[0]["case_id"]
         typer.echo(f"\nAanvraag {ref} doorloopt alle stappen via de JSON-API:")
         for action, data, actor in walk(today):
@@ -239,9 +229,7 @@ async def _calendar(today: date, web_url: str, folder: Path) -> None:
                 bold=True)
     typer.echo(f"Kalender van vandaag ({format_date(today)}): herinneringen en vervallen "
                "registraties ...")
-    notices = send_calendar_notices.fn(today)  # the lapse notice also marks it lapsed (R4)
-    lapsed = notices.get("lapse", 0) + mark_lapsed_registrations.fn(today)
-    await deliver_pending()
+    lapsed = await calendar_today(today)
     typer.echo(f"   {lapsed} {'registratie' if lapsed == 1 else 'registraties'} vervallen en "
                "uit het openbaar register gehaald.")
 
@@ -267,9 +255,7 @@ async def _calendar(today: date, web_url: str, folder: Path) -> None:
         typer.echo(f"   bestanden verstuurd: {portfolio}, {records}")
         typer.echo(f"   statuspagina: {web_url}{sent.headers['location']}")
     with read_session() as session:
-        lotte = get_by_kp_number(session=session, kp_number="56789012")
-        number = next(c.number for c in list_cases(session=session)
-                      if lotte and c.practitioner_id == lotte.id)
+        number = cases_of(session, "56789012")[-1].number
     await _wait_for(number, "association_decision")
     typer.echo(f"   aanvraag {number} wacht op de VvOCM: {web_url}/zaken/{number}")
 
@@ -283,10 +269,7 @@ def _csrf(page: str) -> str:
 
 def _confirmation_link(kp_number: str) -> str:
     """What Lotte clicks: the link in the confirmation mail, read from the outbox."""
-    with read_session() as session:
-        mail = session.exec(select(OutboxMail).where(
-            col(OutboxMail.key).startswith(f"request:{kp_number}:"))).one()
-    found = re.search(r"\S+/aanvragen/\S+", mail.text)
+    found = re.search(r"\S+/aanvragen/\S+", sent_text(f"request:{kp_number}:"))
     if found is None:
         raise RuntimeError("bevestigingsmail zonder link")
     return found.group(0)
@@ -294,25 +277,12 @@ def _confirmation_link(kp_number: str) -> str:
 
 def _papers(ref: str, folder: Path) -> list[Path]:
     """The PDFs the walked case produced (kept by hash), copied under their own names."""
-    from models.certificate import get_certificate
-    from models.invoice import case_invoices
-    from tasks.blobs import read_blob
-
     folder.mkdir(parents=True, exist_ok=True)
     with read_session() as session:
-        case = find_case(session=session, ref=ref)
-        papers = [(f"factuur-{i.number}.pdf", i.pdf_sha256)
-                  for i in case_invoices(session=session, case_id=case.id or 0)]
-        certificate = get_certificate(session=session, case_id=case.id or 0)
-        if certificate is not None:
-            papers.append((f"bewijs-van-herregistratie-{certificate.number}.pdf",
-                           certificate.pdf_sha256))
-    written = []
-    for name, digest in papers:
-        if digest:
-            (folder / name).write_bytes(read_blob(digest))
-            written.append(folder / name)
-    return written
+        papers = case_papers(session, case_by_number(session, ref).id or 0)
+    for name, content in papers:
+        (folder / name).write_bytes(content)
+    return [folder / name for name, _content in papers]
 
 
 def run_demo(*, keep_running: bool = True) -> None:

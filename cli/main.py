@@ -15,17 +15,16 @@ import typer
 
 from domain import messages as m
 from domain.errors import CaseError, CaseNotFound, InvalidInput
-from domain.procedure import DECISIONS
+from domain.formatting import format_date
 from domain.states import CaseState, Role
-from models.case import find_case, history, list_cases
-from models.db import DATABASE_DOWN, migrate, read_session
-from models.practitioner import Practitioner
 from service.actions import act, open_case
 from service.actors import Actor
+from service.case_page import case_summary
+from service.operations import PREFECT_DOWN, configured_api, migrate, sweep
+from service.read_model import cases_in
+from service.sessions import DATABASE_DOWN, read_session
 from settings import Settings, SettingsError, get_settings
 from stack.processes import StackError, read_stack_file, stack_file
-from tasks.rendering import format_date
-from tasks.runs import PREFECT_DOWN, configured_api
 
 T = TypeVar("T")
 
@@ -176,34 +175,26 @@ def show_command(
 ) -> None:
     """Een aanvraag met haar geschiedenis tonen, zoals op de pagina van de aanvraag (tijden in
     Nederlandse tijd)."""
-    from models.outbox import case_mails
-    from service.history import staff_history
-
     with read_session() as session:
         try:
-            row = find_case(session=session, ref=case)
+            summary = case_summary(session, case)
         except CaseError as err:
             _fail(err)
             return
-        practitioner = session.get(Practitioner, row.practitioner_id)
-        assert practitioner is not None and row.id is not None
-        typer.echo(f"{row.number}  {row.specialisation}  {practitioner.name} "
-                   f"(KP {practitioner.kp_number})")
-        typer.echo(f"Status: {row.state.label}")
-        awaited = DECISIONS.get(row.awaiting_action or "")
-        if awaited is not None:
-            due = f" (uiterlijk {format_date(row.due_on)})" if row.due_on else ""
-            typer.echo(f"Wacht op: {awaited.title}{due}")
-        people, system = staff_history(session, row.id, history(session=session,
-                                                                  case_id=row.id),
-                                       case_mails(session=session, case_id=row.id))
+        typer.echo(f"{summary.number}  {summary.specialisation}  {summary.practitioner_name} "
+                   f"(KP {summary.kp_number})")
+        typer.echo(f"Status: {summary.state_label}")
+        if summary.awaited is not None:
+            due = f" (uiterlijk {format_date(summary.due_on)})" if summary.due_on else ""
+            typer.echo(f"Wacht op: {summary.awaited}{due}")
+        people, system = summary.history, summary.system_history
         typer.echo("Geschiedenis:")
         for line in (people + system) if everything else people:
             states = f" ({line.from_state} -> {line.to_state})" if line.from_state and \
                 line.to_state and line.from_state != line.to_state else ""
             mails = "".join(f"\n      e-mail: {subject}" for subject, _id in line.mails)
-            summary = f"\n      {line.summary}" if line.summary else ""
-            typer.echo(f"  {line.at}  {line.who}: {line.action}{states}{summary}{mails}")
+            said = f"\n      {line.summary}" if line.summary else ""
+            typer.echo(f"  {line.at}  {line.who}: {line.action}{states}{said}{mails}")
 
 
 @app.command("list")
@@ -216,7 +207,7 @@ def list_command(
     except ValueError:
         _refuse(f"onbekende status; kies uit {', '.join(CaseState)}")
     with read_session() as session:
-        rows = list_cases(session=session, state=wanted)
+        rows = cases_in(session, wanted)
     for row in rows:
         typer.echo(f"{row.number}  {row.specialisation:<4}  {row.state.label:<32}  "
                    f"{row.awaiting_action or ''}")
@@ -230,8 +221,6 @@ def sweep_command(
     ] = None,
 ) -> None:
     """Herinneringen en verval van registraties, termijnen, achtergebleven besluiten en mail."""
-    from flows.sweeps import sweep
-
     report = _run(sweep(today=date.fromisoformat(today) if today else None))
     typer.echo(", ".join(f"{k}: {v}" for k, v in report.items()))
 

@@ -210,6 +210,9 @@ STAGES: tuple[Stage, ...] = (
           done="de aanvraag is gesloten: een termijn is verstreken"),
 )
 
+# R6: VvOCM counts points and hours from the files until it has decided on them.
+EVIDENCE_STATES = frozenset({S.REQUESTED, S.ASSOCIATION_CHECK, S.INTAKE_CALL})
+
 PAUSE_BY_ACTION: dict[str, Pause[Any]] = {p.action: p for p in PAUSES}
 PAUSE_BY_KEY: dict[str, Pause[Any]] = {p.key: p for p in PAUSES}
 STAGE: dict[CaseState, Stage] = {s.state: s for s in STAGES}

@@ -11,6 +11,7 @@ from policies.rules import (
     WorkHours,
     available_codes,
     load_policy,
+    specialisations,
 )
 
 __all__ = [
@@ -24,4 +25,5 @@ __all__ = [
     "WorkHours",
     "available_codes",
     "load_policy",
+    "specialisations",
 ]

@@ -657,6 +657,14 @@ def available_codes(directory: Traversable | None = None) -> tuple[str, ...]:
     )
 
 
+@cache
+def specialisations() -> dict[str, str]:
+    """Code -> Dutch name of each specialisation register (its policy file says it is one),
+    in the order of their names: the choices wherever a specialisation is asked for."""
+    policies = [load_policy(code) for code in available_codes()]
+    return {p.code: p.name for p in sorted(policies, key=lambda p: p.name) if p.is_specialisation}
+
+
 def load_policy(code: str, *, directory: Traversable | None = None) -> RegisterPolicy:
     """The policy of register ``code`` (case-insensitive); ``PolicyError`` if it is unknown
     or its file is invalid. ``directory`` replaces the packaged files (tests, a register's

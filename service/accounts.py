@@ -16,7 +16,9 @@ from domain import messages as m
 from domain.errors import InvalidInput
 from models.db import session_scope, utcnow
 from models.review import Reviewer, upsert_reviewer
-from models.staff import ApiToken, StaffRole, StaffSession, StaffUser, staff_by_email
+from models.staff import ApiToken, StaffSession, staff_by_email
+from models.staff import StaffRole as StaffRole  # the pages' types of staff and their roles
+from models.staff import StaffUser as StaffUser
 from models.throttle import hits, record_hit
 from service.actors import Actor
 from service.claims import STAFF_ROLES, end_claims_of
@@ -139,12 +141,20 @@ def create_staff(*, email: str, name: str, role: StaffRole) -> str:
 
 def set_admin(*, email: str, name: str, password: str) -> None:
     """The first admin (or a new password for an existing one), from the command line."""
+    set_account(email=email, name=name, role=StaffRole.ADMIN, password=password)
+
+
+def set_account(*, email: str, name: str, role: StaffRole, password: str) -> int:
+    """An account with a password of its own (the command line's admin, the demo's logins);
+    an existing one gets the role and password. Its id."""
     with session_scope() as session:
         user = staff_by_email(session=session, email=email) or StaffUser(
-            email=email.strip().lower(), name=name, role=StaffRole.ADMIN, password_hash="")
-        user.password_hash, user.role, user.active = hash_password(password), StaffRole.ADMIN, True
+            email=email.strip().lower(), name=name, role=role, password_hash="")
+        user.password_hash, user.role, user.active = hash_password(password), role, True
         user.one_time_password, user.one_time_used_at = False, None
         session.add(user)
+        session.flush()
+        return user.id or 0
 
 
 MIN_PASSWORD_LENGTH = 12

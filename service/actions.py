@@ -29,7 +29,8 @@ from domain.errors import (
     RegistrationNotLapsed,
     Unavailable,
 )
-from domain.procedure import DECISIONS, PAUSE_BY_ACTION, STAGE
+from domain.formatting import format_date, format_number
+from domain.procedure import DECISIONS, EVIDENCE_STATES, PAUSE_BY_ACTION, STAGE
 from domain.states import CaseState, Role
 from models.case import (
     Case,
@@ -51,8 +52,8 @@ from models.practitioner import (
     get_by_kp_number,
 )
 from models.registration import Registration, RegistrationStatus, latest_registration
-from policies import Evidence, load_policy
-from service.actors import Actor
+from policies import Evidence, load_policy, specialisations
+from service.actors import MAY_CHANGE_IDENTITY, MAY_COUNT, MAY_RESTART, Actor
 from service.claims import check_claim
 from service.documents import Upload, store
 from service.read_model import Phase, case_progress
@@ -60,11 +61,9 @@ from service.validation import dutch_errors
 from settings import get_settings
 from tasks.decisions import record_decision
 from tasks.reconcile import Cause, attach_run, restart_run
-from tasks.rendering import format_date, format_number
 from tasks.runs import PREFECT_DOWN, Resume, resume_run, start_closure_run
 
 KP_NUMBER = r"^[0-9]{5,9}$"
-SPECIALISATIONS = ("KOT", "BOT", "PSOT", "GOT")
 
 
 @dataclass(frozen=True)
@@ -119,9 +118,9 @@ async def open_case(data: dict[str, Any], *, actor: Actor,
     clicked = time.monotonic()
     request: CaseRequest = parse_input(CaseRequest, data)
     code = request.specialisation.strip().upper()
-    if code not in SPECIALISATIONS:
+    if code not in specialisations():
         raise InvalidInput({"specialisation": m.FIELD_CHOICE.format(
-            choices=", ".join(SPECIALISATIONS))})
+            choices=", ".join(specialisations()))})
     policy = load_policy(code)
     with session_scope() as session:
         practitioner = _practitioner(session, request)
@@ -203,7 +202,7 @@ def _practitioner(session: Session, request: CaseRequest) -> Practitioner:
 def change_identity(kp_number: str, data: dict[str, Any], *, actor: Actor) -> Practitioner:
     """Staff change a practitioner's name or e-mail address on purpose; the change, its reason
     and the staff member are written down. Later mails and the register use the new data."""
-    if actor.role not in (Role.ASSOCIATION_STAFF, Role.REGISTER_STAFF, Role.OPERATOR):
+    if actor.role not in MAY_CHANGE_IDENTITY:
         raise NotAllowed(m.ROLE_NOT_ALLOWED.format(role=actor.role.label,
                                                    action=m.IDENTITY_TITLE))
     change: IdentityChange = parse_input(IdentityChange, data)
@@ -221,12 +220,22 @@ def change_identity(kp_number: str, data: dict[str, Any], *, actor: Actor) -> Pr
         return practitioner
 
 
+def change_case_identity(case_ref: str, data: dict[str, Any], *, actor: Actor) -> Practitioner:
+    """`change_identity` for the practitioner of a case."""
+    with read_session() as session:
+        case = find_case(session=session, ref=case_ref)
+        practitioner = session.get(Practitioner, case.practitioner_id)
+        assert practitioner is not None
+        kp_number = practitioner.kp_number
+    return change_identity(kp_number, data, actor=actor)
+
+
 def resolve_conflict(conflict_id: int, *, apply: bool, reason: str,
                      actor: Actor) -> IdentityConflict:
     """A person's decision on an identity conflict from an import: apply the export's name and
     e-mail address (a recorded identity change, as "Naam of e-mailadres wijzigen"), or set it
     aside. Either is written down with who and why."""
-    if actor.role not in (Role.ASSOCIATION_STAFF, Role.REGISTER_STAFF, Role.OPERATOR):
+    if actor.role not in MAY_CHANGE_IDENTITY:
         raise NotAllowed(m.ROLE_NOT_ALLOWED.format(role=actor.role.label,
                                                    action=m.IDENTITY_TITLE))
     if not reason.strip():
@@ -256,13 +265,12 @@ class EvidenceInput(BaseModel):
     evidence: Evidence
 
 
-EVIDENCE_STATES = (CaseState.REQUESTED, CaseState.ASSOCIATION_CHECK, CaseState.INTAKE_CALL)
 
 
 def record_evidence(case_ref: str, evidence: dict[str, Any], *, actor: Actor) -> Case:
     """VvOCM staff enter the points and hours they counted from the files sent (R6), until
     their decision on them; the history keeps each entry with its totals."""
-    if actor.role not in (Role.ASSOCIATION_STAFF, Role.OPERATOR):
+    if actor.role not in MAY_COUNT:
         raise NotAllowed(m.ROLE_NOT_ALLOWED.format(role=actor.role.label,
                                                    action=m.EVIDENCE_TITLE))
     parsed: EvidenceInput = parse_input(EvidenceInput, {"evidence": evidence})
@@ -422,7 +430,7 @@ async def restart_case(case_ref: str, *, actor: Actor) -> Outcome:
     """KP's repair action for a stuck case (marked by the reconciler, or waiting too long for
     whatever reason, the sweep's absence included): a fresh run, a new count. It needs no
     sweep: the run is started here."""
-    if actor.role not in (Role.REGISTER_STAFF, Role.OPERATOR):
+    if actor.role not in MAY_RESTART:
         raise NotAllowed(m.ROLE_NOT_ALLOWED.format(role=actor.role.label,
                                                    action=m.RESTART_TITLE))
     with session_scope() as session:

@@ -15,3 +15,11 @@ class Actor:
     reviewer_id: int | None = None
     staff_id: int | None = None
     review_round: int | None = None
+
+
+# Who may do what besides the decisions, whose typed inputs declare their own roles
+# (domain/decisions.py). The service checks these; the pages show a form only to those.
+MAY_CHANGE_IDENTITY = frozenset({Role.ASSOCIATION_STAFF, Role.REGISTER_STAFF, Role.OPERATOR})
+MAY_COUNT = frozenset({Role.ASSOCIATION_STAFF, Role.OPERATOR})  # points and hours (R6)
+MAY_PLAN_INTAKE = frozenset({Role.ASSOCIATION_STAFF, Role.OPERATOR})
+MAY_RESTART = frozenset({Role.REGISTER_STAFF, Role.OPERATOR})

@@ -30,7 +30,8 @@ from domain.states import Role
 from models.case import get_case
 from models.db import read_session, session_scope, utcnow
 from models.invoice import Invoice, InvoiceStatus
-from models.payment import BankEntry, EntryOutcome, open_entries
+from models.payment import BankEntry, open_entries
+from models.payment import EntryOutcome as EntryOutcome  # how a statement line was booked
 from service.actors import Actor
 from service.payments import payment_recorded, record_invoice_payment
 from settings import get_settings

@@ -25,13 +25,18 @@ from pathlib import Path
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject, PdfObject
+from sqlmodel import Session
 
 from domain import messages as m
 from domain.errors import InvalidInput
-from models.document import Document, DocumentKind
+from models.certificate import get_certificate
+from models.document import Document
+from models.document import DocumentKind as DocumentKind
+from models.invoice import case_invoices
 from settings import get_settings
+from tasks.blobs import BlobDamaged as BlobDamaged  # a file gone or changed in the store
 from tasks.blobs import read_blob, store_blob
-from tasks.papers import PDF
+from tasks.papers import PDF as PDF
 
 CSV = "text/csv"
 ACCEPTED = {DocumentKind.PORTFOLIO: (PDF,), DocumentKind.PATIENT_RECORDS: (PDF, CSV)}
@@ -169,3 +174,33 @@ def store(upload: Upload) -> str:
 def read_document(document: Document) -> bytes:
     """The bytes as sent; BlobDamaged if they are gone or changed."""
     return read_blob(document.sha256)
+
+
+def case_document(session: Session, case_id: int, document_id: int) -> tuple[Document, bytes]:
+    """A file the practitioner sent for this case, with its bytes; LookupError if it is not
+    one of this case's, BlobDamaged if its bytes are gone or changed."""
+    document = session.get(Document, document_id)
+    if document is None or document.case_id != case_id:
+        raise LookupError(document_id)
+    return document, read_document(document)
+
+
+def certificate_pdf(session: Session, case_id: int) -> tuple[str, bytes]:
+    """The certificate's number and its PDF as it was mailed (kept by its hash); LookupError
+    if none was issued, BlobDamaged if its bytes are gone or changed."""
+    certificate = get_certificate(session=session, case_id=case_id)
+    if certificate is None or certificate.pdf_sha256 is None:
+        raise LookupError(case_id)
+    return certificate.number, read_blob(certificate.pdf_sha256)
+
+
+def case_papers(session: Session, case_id: int) -> list[tuple[str, bytes]]:
+    """The PDFs a case produced (invoices, the certificate), under the names they were mailed
+    with."""
+    papers = [(f"factuur-{i.number}.pdf", i.pdf_sha256)
+              for i in case_invoices(session=session, case_id=case_id)]
+    certificate = get_certificate(session=session, case_id=case_id)
+    if certificate is not None:
+        papers.append((f"bewijs-van-herregistratie-{certificate.number}.pdf",
+                       certificate.pdf_sha256))
+    return [(name, read_blob(digest)) for name, digest in papers if digest]

@@ -5,20 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from sqlmodel import Session
 
 from domain.decisions import CHOICE_LABELS, FIELD_TITLES
+from domain.formatting import format_date, format_stamp
 from domain.procedure import DECISIONS
 from domain.states import ROLE_LABELS, STATE_LABELS, Role
 from models.case import CaseEvent, EventKind
 from models.decision import unconsumed
 from models.outbox import OutboxMail
-from service.read_model import local_time
 from tasks.decisions import decision_key
-from tasks.rendering import format_date
 
 STEP_LABELS = {
     "acknowledge-request": "Aanvraag bevestigd aan de oefentherapeut",
@@ -64,8 +63,11 @@ INPUT_LABELS = {
     "times": "Tijden", "starts_at": "Tijdstip",
 }
 
-def format_time(moment: datetime | None) -> str:
-    return f"{local_time(moment):%d-%m-%Y %H:%M}" if moment is not None else ""
+
+
+def decision_rows(events: list[CaseEvent], action: str) -> list[CaseEvent]:
+    """The decisions of one kind in a case's history, oldest first."""
+    return [e for e in events if e.kind is EventKind.DECISION and e.action == action]
 
 
 def yes_no(value: bool) -> str:
@@ -151,7 +153,7 @@ def staff_history(session: Session, case_id: int, events: list[CaseEvent],
         if event.key in pending:
             action += " (wordt verwerkt)"
         (people if level else system).append(HistoryRow(
-            at=format_time(event.at), who=who, action=action,
+            at=format_stamp(event.at), who=who, action=action,
             summary=_summary(event.input),
             from_state=STATE_LABELS.get(event.from_state, "") if event.from_state else "",
             to_state=STATE_LABELS.get(event.to_state, "") if event.to_state else "",

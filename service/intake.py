@@ -19,15 +19,16 @@ from sqlmodel import col, delete
 
 from domain import messages as m
 from domain.errors import InvalidInput, InvalidTransition, NotAllowed
+from domain.formatting import AMSTERDAM, format_moment
 from domain.procedure import INTAKE_OUTCOME
-from domain.states import CaseState, Party, Role
+from domain.states import CaseState, Party
 from domain.working_days import due_date
 from models.case import CaseEvent, EventKind, find_case, get_case, get_event
 from models.db import session_scope, utcnow
 from models.intake import IntakeSlot
 from service.actions import parse_input
-from service.actors import Actor
-from settings import AMSTERDAM, get_settings
+from service.actors import MAY_PLAN_INTAKE, Actor
+from settings import get_settings
 from tasks.cases import side_step
 from tasks.intake import (
     OFFERED,
@@ -38,7 +39,6 @@ from tasks.intake import (
     offer_round,
 )
 from tasks.mail import DeliveryFailed, deliver_pending
-from tasks.rendering import format_moment
 
 MAX_SLOTS = 5
 
@@ -67,7 +67,7 @@ async def offer_slots(case_ref: str, data: dict[str, object], *,
     practitioner's (the intake pause's wait within it, domain/procedure.py): pick by its days
     (`deadlines.intake_pick`), at the latest on the last time's day (else the case expires, as
     any other wait on the practitioner does)."""
-    if actor.role not in (Role.ASSOCIATION_STAFF, Role.OPERATOR):
+    if actor.role not in MAY_PLAN_INTAKE:
         raise NotAllowed(m.ROLE_NOT_ALLOWED.format(role=actor.role.label, action=m.SLOTS_TITLE))
     offer: SlotOffer = parse_input(SlotOffer, data)
     today = get_settings().current_date()

@@ -1,17 +1,19 @@
-"""Dead letters: mail the SMTP server refused for good or that kept failing. Staff see them on
-the case page, admins in the operator view, and either can send one again once the cause
-(a mistyped address, a full mailbox) is dealt with."""
+"""Mail as staff meet it: dead letters (mail the SMTP server refused for good or that kept
+failing), seen on the case page and in the operator view, sent again once the cause (a
+mistyped address, a full mailbox) is dealt with; and a sent mail's text."""
 
 from __future__ import annotations
 
 import uuid
 from contextlib import suppress
 
+from sqlmodel import col, select
+
 from domain import messages as m
 from domain.errors import InvalidTransition, NotAllowed
 from domain.states import Role
 from models.case import add_note, get_case
-from models.db import session_scope
+from models.db import read_session, session_scope
 from models.outbox import MailStatus, OutboxMail
 from service.actors import Actor
 from tasks.mail import DeliveryFailed, deliver_pending
@@ -42,3 +44,12 @@ async def resend_mail(mail_id: int, *, actor: Actor) -> OutboxMail:
         refreshed = session.get(OutboxMail, mail_id)
         assert refreshed is not None
         return refreshed
+
+
+def sent_text(key_prefix: str) -> str:
+    """The plain text of the one mail whose outbox key starts with `key_prefix` (the demo
+    follows the link in the confirmation mail a practitioner got)."""
+    with read_session() as session:
+        mail = session.exec(select(OutboxMail).where(
+            col(OutboxMail.key).startswith(key_prefix))).one()
+        return str(mail.text)

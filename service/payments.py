@@ -6,6 +6,7 @@ twice, out of order or forged, or a statement uploaded again, changes nothing.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -20,13 +21,15 @@ from domain.states import Role
 from models.case import add_note, get_case
 from models.db import read_session, session_scope
 from models.decision import case_decisions
-from models.invoice import Invoice, InvoiceKind, InvoiceStatus
-from models.payment import OnlinePayment, OnlineStatus, open_payment
+from models.invoice import Invoice as Invoice  # the payment page's type
+from models.invoice import InvoiceKind, InvoiceStatus
+from models.payment import OnlinePayment, OnlineStatus, latest_payment, open_payment
 from service.actions import act
 from service.actors import Actor
 from settings import get_settings
 from tasks.links import read_token
-from tasks.payment_provider import PaymentUnavailable, configured_provider
+from tasks.payment_provider import PaymentUnavailable as PaymentUnavailable
+from tasks.payment_provider import configured_provider
 
 ONLINE = Actor(Role.REGISTER_STAFF, "iDEAL-betaling (Mollie)")
 
@@ -68,6 +71,23 @@ async def checkout(token: str) -> str:
                                   provider_id=created.provider_id,
                                   checkout_url=created.checkout_url))
     return created.checkout_url
+
+
+async def returned_from_provider(invoice_id: int) -> tuple[Invoice, bool]:
+    """The practitioner is back from the provider's checkout: ask the provider now rather than
+    wait for its webhook (if it cannot be asked, the webhook will tell). The invoice as it is
+    then, and whether it is paid (or its payment is, and is being recorded)."""
+    with read_session() as session:
+        latest = latest_payment(session=session, invoice_id=invoice_id)
+    if latest is not None:
+        with suppress(PaymentUnavailable):
+            await webhook(latest.provider_id)
+    with read_session() as session:
+        invoice = session.get(Invoice, invoice_id)
+        latest = latest_payment(session=session, invoice_id=invoice_id)
+    assert invoice is not None
+    return invoice, invoice.status is InvoiceStatus.PAID or (
+        latest is not None and latest.status is OnlineStatus.PAID)
 
 
 async def webhook(provider_id: str) -> None:

@@ -12,7 +12,7 @@ practitioner as a plain delay.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -24,20 +24,30 @@ from sqlmodel import Session, col, select
 
 from domain import messages as m
 from domain.decisions import Withdrawal
-from domain.procedure import DECISIONS, PAUSE_BY_ACTION, STAGE
+from domain.formatting import format_date, format_when, local_time
+from domain.procedure import DECISIONS, EVIDENCE_STATES, PAUSE_BY_ACTION, STAGE
 from domain.states import CLOSED_STATES, CaseState, Party, Role
-from models.case import Case, CaseEvent, EventKind, case_policy, case_verdict, history
+from models.case import (
+    Case,
+    CaseEvent,
+    EventKind,
+    case_policy,
+    case_verdict,
+    find_case,
+    history,
+    list_cases,
+)
 from models.certificate import CertificatePublic, get_certificate
-from models.db import utcnow
+from models.db import read_session, utcnow
 from models.decision import DecisionRecord, unconsumed
 from models.invoice import Invoice, InvoiceKind, InvoicePublic, InvoiceStatus, case_invoices
 from models.outbox import OutboxMail, case_mails
-from models.practitioner import Practitioner, PractitionerPublic
+from models.practitioner import Practitioner, PractitionerPublic, get_by_kp_number
 from models.review import Reviewer, ReviewPublic, case_reviews
 from models.sweep import last_sweep
-from settings import AMSTERDAM, get_settings
+from policies import RegisterPolicy, Verdict
+from settings import get_settings
 from tasks.deadlines import ESCALATION
-from tasks.rendering import format_date
 
 
 class Phase(StrEnum):
@@ -75,7 +85,7 @@ class SweepHealth:
     def staff_text(self) -> str:
         if self.last is None:
             return m.SWEEP_NEVER
-        return (m.SWEEP_LATE if self.late else m.SWEEP_LAST).format(last=when(self.last))
+        return (m.SWEEP_LATE if self.late else m.SWEEP_LAST).format(last=format_when(self.last))
 
 
 def sweep_health(session: Session, now: datetime | None = None) -> SweepHealth:
@@ -102,13 +112,14 @@ def case_progress(session: Session, case: Case, now: datetime | None = None) -> 
     if now - since <= DELAYED_AFTER:
         return Progress(Phase.PROCESSING, m.RECEIVED_PENDING, PUBLIC_RECEIVED, since)
     health = sweep_health(session, now)
-    late = m.SWEEP_LATE_CAUSE.format(last=when(health.last)) if health.late and health.last \
+    late = m.SWEEP_LATE_CAUSE.format(last=format_when(health.last)) if health.late and health.last \
         else ""
     repair = get_settings().repair
     if now - since > timedelta(minutes=repair.stuck_after_minutes):
-        return Progress(Phase.STUCK, m.WAITING_TOO_LONG.format(since=when(since), cause=late),
-                        PUBLIC_DELAYED, since)
-    text = m.DELAYED_NO_SWEEP.format(last=when(health.last), minutes=repair.stuck_after_minutes) \
+        return Progress(Phase.STUCK, m.WAITING_TOO_LONG.format(
+            since=format_when(since), cause=late), PUBLIC_DELAYED, since)
+    text = m.DELAYED_NO_SWEEP.format(last=format_when(health.last),
+                                     minutes=repair.stuck_after_minutes) \
         if late and health.last else m.DELAYED
     return Progress(Phase.DELAYED, text, PUBLIC_DELAYED, since)
 
@@ -135,6 +146,49 @@ def stuck_cases(session: Session, case_ids: list[int], now: datetime | None = No
         col(Case.id).in_(case_ids),
         or_(col(Case.stuck_reason).is_not(None), waiting_too_long(now or utcnow()))))
     return {case_id for case_id in found if case_id is not None}
+
+
+@dataclass(frozen=True)
+class EvidenceView:
+    """The points-and-hours form's frame: the register's policy, whose case, the checks'
+    verdict on what is stored, and whether it may still change (R6)."""
+
+    policy: RegisterPolicy
+    practitioner: Practitioner
+    verdict: Verdict
+    open: bool
+    bot_days: bool  # only where the register asks for BOT days
+
+
+def evidence_view(session: Session, case: Case) -> EvidenceView:
+    practitioner = session.get(Practitioner, case.practitioner_id)
+    assert practitioner is not None
+    policy = case_policy(case)
+    return EvidenceView(policy=policy, practitioner=practitioner, verdict=case_verdict(case),
+                        open=case.state in EVIDENCE_STATES, bot_days=policy.bot_days is not None)
+
+
+def cases_of(session: Session, kp_number: str) -> list[Case]:
+    """The cases of the practitioner with this KP number, oldest first."""
+    practitioner = get_by_kp_number(session=session, kp_number=kp_number)
+    return [] if practitioner is None else list(session.exec(
+        select(Case).where(Case.practitioner_id == practitioner.id).order_by(col(Case.id))))
+
+
+def cases_in(session: Session, state: CaseState | None) -> list[Case]:
+    """All cases, or those in one state, by number."""
+    return list_cases(session=session, state=state)
+
+
+def case_by_number(session: Session, number: str) -> Case:
+    """The case with this number (CaseNotFound if there is none)."""
+    return find_case(session=session, ref=number)
+
+
+def current_state(number: str) -> CaseState:
+    """The state a case is in now (CaseNotFound if there is none)."""
+    with read_session() as session:
+        return find_case(session=session, ref=number).state
 
 
 def state_path(case: Case, events: list[CaseEvent]) -> list[CaseState]:
@@ -200,15 +254,8 @@ class StatusView(BaseModel):
     history: list[Line]
 
 
-def local_time(at: datetime) -> datetime:
-    """In Amsterdam time; SQLite hands timestamps back without a zone (written in UTC)."""
-    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(AMSTERDAM)
 
 
-def when(at: datetime) -> str:
-    """"15 maart 2026, 14:05" in Amsterdam time."""
-    local = local_time(at)
-    return f"{format_date(local.date())}, {local:%H:%M}"
 
 
 def _timeline(case: Case, events: list[CaseEvent]) -> list[Line]:

@@ -17,6 +17,7 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from domain.formatting import format_date, format_euro, format_number
 from domain.procedure import DECISIONS
 from domain.states import CLOSED_STATES, CaseState
 from models.case import Case, CaseEvent
@@ -209,8 +210,6 @@ def table(session: Session, report: str, today: date, first_month: date,
           months: int) -> tuple[list[str], list[list[str]]]:
     """One report as a header and rows of text, Dutch numbers (for the CSV and the command
     line; the page shows the same figures)."""
-    from tasks.rendering import format_date, format_euro, format_number
-
     def days(value: float) -> str:
         return format_number(Decimal(str(round(value, 1))))
 

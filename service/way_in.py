@@ -28,6 +28,7 @@ from sqlmodel import Session, select
 
 from domain import messages as m
 from domain.errors import InvalidInput, InvalidTransition, RegistrationNotLapsed, Throttled
+from domain.formatting import format_date
 from domain.states import Role
 from models.case import Case
 from models.db import read_session, session_scope, utcnow
@@ -35,10 +36,9 @@ from models.outbox import OutboxMail, get_mail
 from models.practitioner import Practitioner, get_by_kp_number
 from models.registration import latest_registration
 from models.throttle import hits, record_hit
-from policies import RegisterPolicy, load_policy
+from policies import RegisterPolicy, load_policy, specialisations
 from service.actions import (
     KP_NUMBER,
-    SPECIALISATIONS,
     Outcome,
     open_case,
     parse_input,
@@ -49,7 +49,7 @@ from service.documents import Upload
 from settings import get_settings
 from tasks.links import read_token, request_url
 from tasks.mail import DeliveryFailed, deliver_pending
-from tasks.rendering import format_date, render_mail
+from tasks.rendering import render_mail
 
 WAY_IN_CLIENT, WAY_IN_KP = "way-in-client", "way-in-kp"
 
@@ -71,9 +71,9 @@ class Eligible:
 def _eligible(session: Session, start: RequestStart) -> Eligible:
     """The practitioner and register, or the Dutch reason this request cannot start."""
     code = start.specialisation.strip().upper()
-    if code not in SPECIALISATIONS:
+    if code not in specialisations():
         raise InvalidInput({"specialisation": m.FIELD_CHOICE.format(
-            choices=", ".join(SPECIALISATIONS))})
+            choices=", ".join(specialisations()))})
     policy = load_policy(code)
     practitioner = get_by_kp_number(session=session, kp_number=start.kp_number)
     if practitioner is None:
@@ -107,9 +107,9 @@ async def ask_confirmation(data: dict[str, Any], *, client: str) -> None:
     shape, no e-mail address, no specialisation); Throttled for too many attempts."""
     start: RequestStart = parse_input(RequestStart, data)
     code = start.specialisation.strip().upper()
-    if code not in SPECIALISATIONS:
+    if code not in specialisations():
         raise InvalidInput({"specialisation": m.FIELD_CHOICE.format(
-            choices=", ".join(SPECIALISATIONS))})
+            choices=", ".join(specialisations()))})
     web = get_settings().web
     key = f"request:{start.kp_number}:{code}:{utcnow():%Y%m%d%H}"
     try:

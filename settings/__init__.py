@@ -16,14 +16,13 @@ from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, ValidationError, create_model, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.formatting import AMSTERDAM
 from domain.procedure import PAUSES, Pause, Wait
 
-AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 # Only ever used in an explicit development or test environment (see `Settings`).
 DEVELOPMENT_SECRETS = {
     "session": "ontwikkeling-sessies-niet-voor-productie-0000000000",

@@ -27,6 +27,7 @@ from domain.decisions import (
     Withdrawal,
 )
 from domain.errors import CaseClosed, DecisionConflict, InvalidInput
+from domain.formatting import format_date
 from domain.messages import (
     ADDITIONS_LIMIT,
     ADVISE_NEEDS_SUFFICIENT,
@@ -46,7 +47,6 @@ from models.db import session_scope, utcnow
 from models.decision import DecisionRecord, DecisionSource, get_decision
 from settings import get_settings
 from tasks.links import staff_case_url
-from tasks.rendering import format_date
 from tasks.retrying import pause_task
 
 PREFECT_UI = "Prefect UI"

@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, select
 
+from domain.formatting import AMSTERDAM, format_euro
 from domain.messages import INTAKE_FEE_LINE
 from models.case import Case, CaseEvent
 from models.db import utcnow
 from models.intake import IntakeSlot
 from models.invoice import InvoiceKind, get_invoice
-from settings import AMSTERDAM, get_settings
+from settings import get_settings
 from tasks.papers import Attachment, intake_invitation
-from tasks.rendering import format_euro
 
 if TYPE_CHECKING:  # tasks.cases uses this module in its steps
     from tasks.cases import Step

@@ -47,13 +47,19 @@ def read_token(purpose: Purpose, token: str, *, case_id: int | None = None) -> d
     return claims
 
 
-def is_genuine(purpose: Purpose, token: str) -> bool:
-    """Signed by us for this purpose, however old (an expired link still gets its own page)."""
+def claims_however_old(purpose: Purpose, token: str) -> dict[str, Any] | None:
+    """The claims of a token signed by us for this purpose, however old (an expired link
+    still gets its own page, and a fresh link); None if forged or tampered."""
     try:
-        _serializer(purpose).loads(token)
+        claims: dict[str, Any] = _serializer(purpose).loads(token)
     except BadSignature:
-        return False
-    return True
+        return None
+    return claims
+
+
+def is_genuine(purpose: Purpose, token: str) -> bool:
+    """Signed by us for this purpose, however old."""
+    return claims_however_old(purpose, token) is not None
 
 
 def status_url(case_id: int) -> str:

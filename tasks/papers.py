@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
-from settings import AMSTERDAM, Issuer, get_settings
+from domain.formatting import AMSTERDAM
+from settings import Issuer, get_settings
 from tasks.rendering import render_page
 
 PDF = "application/pdf"

@@ -16,8 +16,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol, TypeVar
 
+from domain.formatting import AMSTERDAM
 from models.payment import OnlineStatus
-from settings import AMSTERDAM, get_settings
+from settings import get_settings
 
 T = TypeVar("T")
 

@@ -11,27 +11,23 @@ import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from babel.dates import format_date as _babel_format_date
-from babel.numbers import format_currency, format_decimal
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Undefined, select_autoescape
 
-from settings import AMSTERDAM
+from domain.formatting import (
+    AMSTERDAM,
+    format_date,
+    format_euro,
+    format_iban,
+    format_moment,
+    format_number,
+)
 
-__all__ = [
-    "TEMPLATE_NAMES",
-    "TEMPLATES_DIR",
-    "RenderedMail",
-    "format_date",
-    "format_euro",
-    "format_number",
-    "render_mail",
-]
+__all__ = ["TEMPLATE_NAMES", "TEMPLATES_DIR", "RenderedMail", "render_mail"]
 
-LOCALE = "nl_NL"
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates" / "email"
 PAPERS_DIR = TEMPLATES_DIR.parent / "pdf"
 
@@ -84,39 +80,16 @@ class RenderedMail:
     html: str
 
 
-def format_date(d: date) -> str:
-    """Long Dutch date ("15 maart 2026"): what the practitioner reads in a letter."""
-    return _babel_format_date(d, format="long", locale=LOCALE)
 
 
-def format_euro(amount: Decimal) -> str:
-    """Dutch currency notation ("€ 50,00", with a no-break space) so it never wraps apart."""
-    return format_currency(amount, "EUR", locale=LOCALE)
 
 
-def format_iban(iban: str) -> str:
-    """In groups of four, as on a bank statement: "NL91 ABNA 0417 1643 00"."""
-    compact = iban.replace(" ", "").upper()
-    return " ".join(compact[i:i + 4] for i in range(0, len(compact), 4))
 
 
-def format_number(value: Decimal | int) -> str:
-    """Dutch number notation (1.600 hours, 80,5 points): a decimal point would misread."""
-    return format_decimal(value, locale=LOCALE)
 
 
-def format_moment(value: datetime) -> str:
-    """dinsdag 27 oktober 2026 om 10:00, in Amsterdam's time."""
-    local = value.astimezone(AMSTERDAM)
-    return f"{_babel_format_date(local.date(), format='EEEE d MMMM y', locale=LOCALE)} om " \
-        f"{local:%H:%M}"
 
 
-def file_size(size: int) -> str:
-    """240 kB, 1,2 MB: the size a person recognises from their own file manager."""
-    if size < 1024 * 1024:
-        return f"{format_number(max(1, round(size / 1024)))} kB"
-    return f"{format_decimal(round(size / 1024 / 1024, 1), locale=LOCALE)} MB"
 
 
 def _defined(value: object, filter_name: str) -> object:

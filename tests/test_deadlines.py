@@ -15,6 +15,7 @@ from models.case import get_case, history
 from models.db import read_session, session_scope
 from models.invoice import Invoice, InvoiceStatus, case_invoices
 from service.actions import act, open_case
+from service.inbox import ESCALATED_MARK
 from settings import get_settings
 from tasks.deadlines import send_deadline_reminders
 from tasks.mail import deliver_pending
@@ -30,7 +31,6 @@ from tests.replay import run_case
 from tests.test_step_plan import REVIEWER_EMAIL, TO_PAYMENT, TO_REVIEW, reviewer, text_of, walk
 from tests.test_way_in import staff_session
 from tests.test_web_links import practitioner_of
-from web.routes.inbox import ESCALATED_MARK
 
 
 async def chase(day: date) -> dict[str, int]:

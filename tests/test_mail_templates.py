@@ -10,14 +10,8 @@ import pytest
 from jinja2 import UndefinedError
 from markupsafe import escape
 
-from tasks.rendering import (
-    TEMPLATE_NAMES,
-    TEMPLATES_DIR,
-    RenderedMail,
-    format_date,
-    format_euro,
-    render_mail,
-)
+from domain.formatting import format_date, format_euro
+from tasks.rendering import TEMPLATE_NAMES, TEMPLATES_DIR, RenderedMail, render_mail
 
 STATUS_URL = "https://herregistratie.example/status/HR-2026-00012?token=abc&lang=nl"
 DOSSIER_URL = "https://herregistratie.example/beoordeling/HR-2026-00012?token=xyz&ronde=1"

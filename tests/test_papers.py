@@ -18,13 +18,13 @@ import pytest
 from dateutil.relativedelta import relativedelta
 from pypdf import PdfReader
 
+from domain.formatting import format_date, format_euro, format_iban
 from models.certificate import get_certificate
 from models.db import read_session, session_scope
 from models.invoice import case_invoices
 from models.practitioner import Practitioner
 from service.actions import act, open_case
 from settings import get_settings
-from tasks.rendering import format_date, format_euro, format_iban
 from tests.conftest import ASSOCIATION, PRACTITIONER, TODAY, Mailbox, case_row, herreg_env
 from tests.factories import request
 from tests.replay import close, run_case

@@ -27,6 +27,7 @@ from models.db import read_session
 from models.practitioner import Practitioner, PractitionerChange, get_by_kp_number
 from service.accounts import new_api_token
 from service.actions import Outcome, act, open_case
+from service.links import LINK_OLD_ROUND
 from service.read_model import StatusView, status_view
 from settings import DEVELOPMENT_SECRETS, Settings, SettingsError, get_settings
 from tasks.links import make_token, read_token
@@ -44,7 +45,6 @@ from tests.conftest import (
 from tests.factories import request
 from tests.replay import run_case
 from web.api.errors import INVALID_INPUT
-from web.api.principals import LINK_OLD_ROUND
 from web.app import create_app
 from web.security import BODY_TOO_LARGE
 

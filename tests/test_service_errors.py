@@ -22,6 +22,7 @@ from domain.errors import (
     NotAllowed,
     RegistrationNotLapsed,
 )
+from domain.formatting import format_date
 from domain.states import Role
 from models.case import Case, CaseEvent, EventKind, history
 from models.db import session_scope
@@ -30,7 +31,6 @@ from models.registration import RegistrationStatus, latest_registration
 from policies import load_policy
 from service.actions import act, open_case
 from service.actors import Actor
-from tasks.rendering import format_date
 from tests.conftest import ASSOCIATION, PRACTITIONER, REGISTER, TODAY, Mailbox, case_row
 from tests.factories import request
 from tests.replay import run_case

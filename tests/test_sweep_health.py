@@ -13,11 +13,12 @@ from sqlmodel import delete, select
 
 from domain import messages as m
 from domain.errors import InvalidTransition
+from domain.formatting import format_when
 from models.db import read_session, session_scope, utcnow
 from models.decision import get_decision
 from models.sweep import SweepRun, last_sweep, record_sweep
 from service.actions import act, open_case, restart_case
-from service.read_model import CaseQuery, Phase, case_progress, find_cases, stuck_cases, when
+from service.read_model import CaseQuery, Phase, case_progress, find_cases, stuck_cases
 from settings import get_settings
 from tests.conftest import ASSOCIATION, REGISTER, TODAY, Mailbox, case_row, login, make_staff
 from tests.factories import request
@@ -62,7 +63,7 @@ async def test_a_delay_heals_by_itself_only_while_sweeps_come(own_database: Mail
         last = last_sweep(session=session)
     assert last is not None
     assert found.staff_text == m.DELAYED_NO_SWEEP.format(
-        last=when(last), minutes=get_settings().repair.stuck_after_minutes)
+        last=format_when(last), minutes=get_settings().repair.stuck_after_minutes)
     assert "herstelt dit automatisch" not in (found.staff_text or "")
     assert found.public_text and "Vastgelopen" not in found.public_text
 
@@ -106,14 +107,14 @@ async def test_staff_see_when_the_sweep_last_ran_and_when_it_is_late(
     with read_session() as session:
         last = last_sweep(session=session)
     assert last is not None
-    assert m.SWEEP_LAST.format(last=when(last)) in offline_client.get("/beheer").text
+    assert m.SWEEP_LAST.format(last=format_when(last)) in offline_client.get("/beheer").text
     assert "De automatische controle" not in offline_client.get("/inbox").text
     with session_scope() as session:
         row = session.exec(select(SweepRun)).one()
         row.finished_at = utcnow() - timedelta(minutes=get_settings().repair.sweep_late_minutes
                                                + 1)
         session.add(row)
-        late = when(row.finished_at)
+        late = format_when(row.finished_at)
     warning = m.SWEEP_LATE.format(last=late)
     assert str(escape(warning)) in offline_client.get("/beheer").text
     assert str(escape(warning)) in offline_client.get("/inbox").text

@@ -16,6 +16,7 @@ from markupsafe import escape
 from sqlmodel import select
 
 from domain import messages as m
+from domain.formatting import format_date
 from domain.states import CaseState, Role
 from models.case import Case, history
 from models.db import read_session, session_scope
@@ -27,7 +28,6 @@ from service.imports import import_registrations
 from settings import get_settings
 from tasks.links import make_token
 from tasks.mail import deliver_pending
-from tasks.rendering import format_date
 from tests.conftest import TODAY, Mailbox, csrf_from, herreg_env, login, make_staff, wait_until
 from tests.factories import sample_pdf
 from tests.test_web_links import PastSigner

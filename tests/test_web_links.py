@@ -13,6 +13,7 @@ import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from domain import messages as m
+from domain.formatting import format_date, format_iban
 from models.db import session_scope
 from models.invoice import case_invoices
 from models.practitioner import Practitioner
@@ -20,7 +21,6 @@ from service.actions import act, open_case
 from service.read_model import PUBLIC_RECEIVED
 from settings import get_settings
 from tasks.links import make_token
-from tasks.rendering import format_date, format_iban
 from tests.conftest import ASSOCIATION, REGISTER, TODAY, Mailbox, case_row, csrf_from, wait_until
 from tests.factories import request
 from tests.replay import close, run_case

@@ -18,19 +18,20 @@ from markupsafe import escape
 
 from domain import messages as m
 from domain.decisions import AssociationDecision, PortfolioReopened
+from domain.formatting import format_date
 from domain.procedure import DECISIONS, STAGE
 from domain.states import CaseState
 from models.case import case_verdict, find_case, get_event, history
 from models.db import session_scope, utcnow
 from models.outbox import MailStatus, case_mails
 from service.actions import Outcome, done_message, open_case
+from service.inbox import STUCK_MARK
 from service.read_model import status_view
 from settings import get_settings
-from tasks.rendering import format_date
 from tests.conftest import ASSOCIATION, TODAY, Mailbox, case_row, csrf_from, login, make_staff
 from tests.factories import request
 from tests.replay import close, run_case
-from web.routes.staff import STUCK_MARK, TAKEN_OVER
+from web.routes.staff import TAKEN_OVER
 
 DECIDE = "association_decision"
 

@@ -22,7 +22,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from domain import messages as m
 from domain.errors import CaseNotFound, Unavailable
-from models.db import DATABASE_DOWN
+from service.sessions import DATABASE_DOWN
 from settings import get_settings
 from web.api import errors as api_errors
 from web.api import routes as api

@@ -6,14 +6,14 @@ functions each open a write transaction of their own (see models/db.py)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import Depends, Request
 from sqlmodel import Session
 
-from models.db import read_session
-from models.staff import StaffUser
-from service.accounts import session_user
+from service.accounts import StaffUser, session_user
+from service.sessions import read_session
 
 
 class PasswordChangeRequired(Exception):
@@ -54,3 +54,8 @@ def current_staff(request: Request, session: Session = Depends(db)) -> StaffUser
     if user.one_time_password and request.url.path not in BEFORE_OWN_PASSWORD:
         raise PasswordChangeRequired
     return user
+
+
+# Typed dependencies, as in FastAPI's full-stack template: a route names what it needs.
+SessionDep = Annotated[Session, Depends(db)]
+CurrentStaff = Annotated[StaffUser, Depends(current_staff)]

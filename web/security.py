@@ -12,8 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain import messages as m
-from models.staff import StaffRole, StaffUser
-from service.accounts import actor_for
+from service.accounts import StaffRole, StaffUser, actor_for
 from service.claims import STAFF_ROLES as ACTOR_ROLES
 
 __all__ = ["ACTOR_ROLES", "BodyLimit", "actor_for", "csrf_token", "require_csrf",

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from fastapi.templating import Jinja2Templates
 
+from domain.formatting import format_date, format_euro, format_iban, format_moment
 from domain.messages import FILE_HAS_FORMULAS
 from domain.states import ROLE_LABELS, STATE_LABELS
-from tasks.rendering import format_date, format_euro, format_iban, format_moment
 from web.security import csrf_token
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"

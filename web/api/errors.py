@@ -19,10 +19,8 @@ from domain.errors import (
     RegistrationNotLapsed,
     Unavailable,
 )
-from domain.states import CaseState
-from models.case import find_case
-from models.db import read_session
 from service.actions import Outcome
+from service.read_model import current_state
 from service.validation import dutch_errors
 from web.api.schemas import OutcomeOut
 
@@ -32,13 +30,6 @@ JSON_INVALID = "De invoer is geen geldige JSON."
 
 REFUSALS = (InvalidInput, NotAllowed, CaseNotFound, InvalidTransition, DecisionConflict,
             RegistrationNotLapsed, Unavailable)
-
-
-def _current_state(number: str | None) -> CaseState | None:
-    if number is None:
-        return None
-    with read_session() as session:
-        return find_case(session=session, ref=number).state
 
 
 def refusal(err: CaseError, number: str | None) -> JSONResponse:
@@ -51,7 +42,8 @@ def refusal(err: CaseError, number: str | None) -> JSONResponse:
         return JSONResponse({"detail": m.CASE_NOT_FOUND.format(case=number)}, status_code=404)
     if isinstance(err, Unavailable):
         return JSONResponse({"detail": str(err)}, status_code=503, headers={"Retry-After": "30"})
-    state = err.state if isinstance(err, InvalidTransition) else _current_state(number)
+    state = err.state if isinstance(err, InvalidTransition) \
+        else current_state(number) if number else None
     return JSONResponse({"detail": str(err), "state": state}, status_code=409)
 
 

@@ -12,25 +12,18 @@ from sqlmodel import Session
 
 from domain import messages as m
 from domain.decisions import Decision
-from domain.errors import (
-    CaseNotFound,
-    LinkExpired,
-    LinkInvalid,
-)
+from domain.errors import CaseNotFound, LinkExpired, LinkInvalid
 from domain.states import Role
-from models.case import Case, find_case
-from models.practitioner import Practitioner
-from models.review import Reviewer
-from models.staff import StaffRole
-from service.accounts import staff_from_token
+from service.accounts import StaffRole, staff_from_token
 from service.actors import Actor
-from tasks.links import Purpose, read_token
+from service.links import link_caller
+from service.read_model import case_by_number
+from service.status_page import Case
 from web.api.schemas import OPEN_TITLE
 from web.deps import db, release
 from web.security import actor_for
 
 LINK_OTHER_CASE = "Deze link hoort bij een andere aanvraag."
-LINK_OLD_ROUND = "Deze link hoort bij een eerdere beoordelingsronde."
 
 bearer = HTTPBearer(
     auto_error=False, scheme_name="ApiToken",
@@ -70,37 +63,14 @@ def _from_api_token(session: Session,
     return Principal(actor_for(user), staff_role=user.role)
 
 
-def _read_link(token: str) -> dict[str, Any]:
-    """The claims of a status or dossier token; each purpose has its own signing salt."""
-    purposes: tuple[Purpose, ...] = ("status", "dossier")
-    for purpose in purposes:
-        try:
-            return read_token(purpose, token)
-        except LinkExpired as err:
-            raise unauthorized(m.LINK_EXPIRED) from err
-        except LinkInvalid:
-            continue
-    raise unauthorized(m.LINK_INVALID)
-
-
 def _from_link(session: Session, token: str) -> Principal:
-    claims = _read_link(token)
-    case_id = claims.get("case")
-    case = session.get(Case, case_id) if isinstance(case_id, int) else None
-    if case is None:
-        raise unauthorized(m.LINK_INVALID)
-    if claims.get("role") == "reviewer":
-        reviewer = session.get(Reviewer, claims.get("reviewer"))
-        if reviewer is None:
-            raise unauthorized(m.LINK_INVALID)
-        if claims.get("round") != case.review_round:
-            raise unauthorized(LINK_OLD_ROUND)
-        actor = Actor(Role.REVIEWER, reviewer.name, reviewer_id=reviewer.id,
-                      review_round=case.review_round)
-    else:
-        practitioner = session.get(Practitioner, case.practitioner_id)
-        actor = Actor(Role.PRACTITIONER, practitioner.name if practitioner else "")
-    return Principal(actor, case_id=case.id)
+    try:
+        actor, case_id = link_caller(session, token)
+    except LinkExpired as err:
+        raise unauthorized(m.LINK_EXPIRED) from err
+    except LinkInvalid as err:
+        raise unauthorized(str(err)) from err
+    return Principal(actor, case_id=case_id)
 
 
 def staff_principal(credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
@@ -134,7 +104,7 @@ def case_for(session: Session, number: str, principal: Principal) -> Case:
     """The case, if it exists and a link caller's link is for it (and, for a reviewer, the
     case is assigned to them)."""
     try:
-        case = find_case(session=session, ref=number)
+        case = case_by_number(session, number)
     except CaseNotFound as err:
         raise HTTPException(status_code=404, detail=m.CASE_NOT_FOUND.format(case=number)) from err
     if principal.case_id is not None and principal.case_id != case.id:

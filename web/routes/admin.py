@@ -6,18 +6,15 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import EmailStr, TypeAdapter, ValidationError
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from domain import messages as m
 from domain.errors import DecisionConflict, InvalidInput, InvalidTransition
-from models.case import Case
-from models.outbox import dead_letters
-from models.practitioner import Practitioner, open_conflicts
-from models.review import Reviewer
-from models.staff import ApiToken, StaffRole, StaffUser, list_staff, staff_by_email
 from service.accounts import (
+    StaffRole,
+    StaffUser,
     add_reviewer,
     create_staff,
     deactivate_staff,
@@ -26,6 +23,7 @@ from service.accounts import (
     revoke_api_token,
 )
 from service.actions import resolve_conflict
+from service.admin import admin_view, email_in_use, staff_member
 from service.imports import ImportFileError, decode_export, import_registrations
 from service.mail import resend_mail
 from service.read_model import sweep_health
@@ -62,19 +60,11 @@ def _valid_email(value: str) -> str | None:
 
 def _page(request: Request, session: Session, user: StaffUser, status: int = 200,
           **extra: object) -> Response:
-    tokens = session.exec(select(ApiToken).where(ApiToken.revoked == False)  # noqa: E712
-                          .order_by(col(ApiToken.id))).all()
-    reviewers = session.exec(select(Reviewer).order_by(col(Reviewer.name))).all()
-    dead = dead_letters(session=session)
-    numbers = {c.id: c.number for c in session.exec(
-        select(Case).where(col(Case.id).in_({m.case_id for m in dead if m.case_id})))}
-    conflicts = [(c, session.get(Practitioner, c.practitioner_id))
-                 for c in open_conflicts(session=session)]
-    context = {"user": user, "staff": list_staff(session=session), "tokens": tokens,
-               "conflicts": conflicts,
-               "reviewers": reviewers, "roles": ROLE_NAMES, "errors": {}, "values": {},
-               "new_secret": None, "done": None, "notice": None,
-               "dead": [(mail, numbers.get(mail.case_id)) for mail in dead],
+    view = admin_view(session)
+    context = {"user": user, "staff": view.staff, "tokens": view.tokens,
+               "conflicts": view.conflicts,
+               "reviewers": view.reviewers, "roles": ROLE_NAMES, "errors": {}, "values": {},
+               "new_secret": None, "done": None, "notice": None, "dead": view.dead,
                "import_max_mb": get_settings().uploads.import_max_mb,
                "sweep": sweep_health(session), **extra}
     return templates().TemplateResponse(request, "admin.html", context, status_code=status)
@@ -96,7 +86,7 @@ async def add_staff(request: Request, user: StaffUser = ADMIN,
     address = _valid_email(email)
     if address is None:
         errors["email"] = EMAIL_INVALID
-    elif staff_by_email(session=session, email=address) is not None:
+    elif email_in_use(session, address):
         errors["email"] = EMAIL_TAKEN
     if not name.strip() or len(name) > 200:
         errors["name"] = NAME_REQUIRED
@@ -130,7 +120,7 @@ async def reactivate(request: Request, staff_id: Id, user: StaffUser = ADMIN,
         password = reactivate_staff(staff_id)
     except LookupError as err:
         raise HTTPException(status_code=404, detail=NOT_FOUND) from err
-    target = session.get(StaffUser, staff_id)
+    target = staff_member(session, staff_id)
     return _page(request, session, user, new_secret=f"Eenmalig wachtwoord voor "
                  f"{target.email if target else ''}: {password}")
 
@@ -143,7 +133,7 @@ async def add_token(request: Request, user: StaffUser = ADMIN,
     staff_id, name = small_int(typed.get("staff_id", "")), typed.get("name", "")
     if staff_id is None or staff_id > MAX_ID:
         raise HTTPException(status_code=404, detail=NOT_FOUND)
-    owner = session.get(StaffUser, staff_id)
+    owner = staff_member(session, staff_id)
     try:
         token = new_api_token(staff_id=staff_id, name=name.strip()[:100] or "API")
     except LookupError as err:

@@ -11,7 +11,6 @@ from starlette.concurrency import run_in_threadpool
 
 from domain import messages as m
 from domain.errors import InvalidInput
-from models.staff import StaffUser
 from service.accounts import (
     MIN_PASSWORD_LENGTH,
     LoginError,
@@ -20,7 +19,7 @@ from service.accounts import (
     end_session,
     start_session,
 )
-from web.deps import current_staff
+from web.deps import CurrentStaff, current_staff
 from web.forms import form_values
 from web.security import client_of, require_csrf
 from web.templating import templates
@@ -61,8 +60,7 @@ async def login(
 
 
 @router.get("/wachtwoord", response_class=HTMLResponse)
-async def password_form(request: Request,
-                        user: StaffUser = Depends(current_staff)) -> Response:
+async def password_form(request: Request, user: CurrentStaff) -> Response:
     flash = request.session.pop("flash", None)
     return templates().TemplateResponse(request, "password.html", {
         "user": user, "errors": {}, "good": flash if isinstance(flash, str) else None,
@@ -70,8 +68,7 @@ async def password_form(request: Request,
 
 
 @router.post("/wachtwoord", dependencies=[Depends(current_staff), Depends(require_csrf)])
-async def change_own_password(request: Request,
-                              user: StaffUser = Depends(current_staff)) -> Response:
+async def change_own_password(request: Request, user: CurrentStaff) -> Response:
     """A one-time password from the admin is replaced by one of the person's own."""
     typed = form_values(await request.form())  # read once the login is known
     try:

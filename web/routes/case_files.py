@@ -14,16 +14,12 @@ from sqlmodel import Session
 
 from domain import messages as m
 from domain.errors import InvalidInput, InvalidTransition, LinkExpired, NotAllowed
-from models.case import Case, case_policy, case_verdict
-from models.certificate import get_certificate
-from models.document import Document
-from models.practitioner import Practitioner
-from models.staff import StaffRole, StaffUser
-from service.actions import EVIDENCE_STATES, record_evidence
-from service.documents import read_document
-from tasks.blobs import BlobDamaged, read_blob
-from tasks.papers import PDF
-from tasks.rendering import format_number
+from domain.formatting import format_number
+from service.accounts import StaffRole, StaffUser
+from service.actions import record_evidence
+from service.documents import PDF, BlobDamaged, case_document, certificate_pdf
+from service.read_model import evidence_view
+from service.status_page import Case
 from web.deps import db
 from web.evidence_form import (
     CATEGORIES,
@@ -54,13 +50,12 @@ NOT_SAVED = "De punten en uren zijn niet opgeslagen. Verbeter de gemarkeerde vel
 
 def _download(case: Case, document_id: int, session: Session, headers: dict[str, str]) \
         -> Response:
-    document = session.get(Document, document_id)
-    if document is None or document.case_id != case.id:
-        raise HTTPException(status_code=404, detail=DOCUMENT_NOT_FOUND)
     try:
-        content = read_document(document)
+        document, content = case_document(session, case.id or 0, document_id)
+    except LookupError as err:
+        raise HTTPException(status_code=404, detail=DOCUMENT_NOT_FOUND) from err
     except BlobDamaged as err:
-        log.error("Bestand %s van %s niet leesbaar: %s", document.id, case.number, err)
+        log.error("Bestand %s van %s niet leesbaar: %s", document_id, case.number, err)
         raise HTTPException(status_code=500, detail=DOCUMENT_DAMAGED) from err
     return Response(content, media_type=document.media_type, headers={
         **headers, "Content-Disposition": f"attachment; filename*=UTF-8''"
@@ -88,17 +83,16 @@ def reviewer_download(request: Request, token: str, document_id: Id,
 
 def _certificate(session: Session, case: Case, headers: dict[str, str]) -> Response:
     """The certificate PDF as it was mailed (kept by its hash)."""
-    certificate = get_certificate(session=session, case_id=case.id or 0)
-    if certificate is None or certificate.pdf_sha256 is None:
-        raise HTTPException(status_code=404, detail=NO_CERTIFICATE)
     try:
-        content = read_blob(certificate.pdf_sha256)
+        number, content = certificate_pdf(session, case.id or 0)
+    except LookupError as err:
+        raise HTTPException(status_code=404, detail=NO_CERTIFICATE) from err
     except BlobDamaged as err:
         log.error("Bewijs van %s niet leesbaar: %s", case.number, err)
         raise HTTPException(status_code=500, detail=DOCUMENT_DAMAGED) from err
     return Response(content, media_type=PDF, headers={
         **headers, "Content-Disposition": "attachment; filename="
-                                          f"bewijs-van-herregistratie-{certificate.number}.pdf",
+                                          f"bewijs-van-herregistratie-{number}.pdf",
         "Content-Security-Policy": "sandbox; default-src 'none'"})
 
 
@@ -123,17 +117,15 @@ def _evidence_page(request: Request, session: Session, user: StaffUser, number: 
                    rows: Rows | None = None, errors: dict[str, str] | None = None,
                    notice: str | None = None, status: int = 200) -> Response:
     case = case_or_404(session, number)
-    verdict = case_verdict(case)
+    view = evidence_view(session, case)
     context: dict[str, Any] = {
-        "user": user, "case": case, "policy": case_policy(case),
-        "practitioner": session.get(Practitioner, case.practitioner_id),
+        "user": user, "case": case, "policy": view.policy, "practitioner": view.practitioner,
         "rows": rows if rows is not None else stored_rows(case.evidence),
         "errors": errors or {}, "notice": notice, "categories": CATEGORIES,
-        "open": case.state in EVIDENCE_STATES, "verdict": verdict,
-        "points_total": format_number(verdict.points_total),
-        "hours_total": format_number(verdict.hours_total),
-        "case_url": f"/zaken/{quote(case.number)}",
-        "bot_days": case_policy(case).bot_days is not None,  # only where the register asks
+        "open": view.open, "verdict": view.verdict,
+        "points_total": format_number(view.verdict.points_total),
+        "hours_total": format_number(view.verdict.hours_total),
+        "case_url": f"/zaken/{quote(case.number)}", "bot_days": view.bot_days,
     }
     return templates().TemplateResponse(request, "evidence.html", context, status_code=status)
 

@@ -13,12 +13,10 @@ from sqlmodel import Session
 
 from domain import messages as m
 from domain.errors import InvalidInput, InvalidTransition, LinkExpired, NotAllowed
-from domain.states import Role
-from models.practitioner import Practitioner
-from models.staff import StaffRole, StaffUser
-from service.actors import Actor
+from service.accounts import StaffRole, StaffUser
 from service.intake import choose_slot as choose
 from service.intake import offer_slots
+from service.status_page import practitioner_actor
 from web.deps import db
 from web.forms import form_values, small_int
 from web.routes.practitioner import received_redirect, status_case, status_page
@@ -68,12 +66,9 @@ async def pick(request: Request, token: str, session: Session = Depends(db)) -> 
     except LinkExpired:
         return link_page(request, "link_expired.html", {"message": m.LINK_EXPIRED}, 410)
     form = form_values(await request.form())
-    practitioner = session.get(Practitioner, case.practitioner_id)
-    assert practitioner is not None
     slot = form.get("slot", "")
     try:
-        await choose(case.id or 0, small_int(slot) or 0,
-               actor=Actor(Role.PRACTITIONER, practitioner.name))
+        await choose(case.id or 0, small_int(slot) or 0, actor=practitioner_actor(session, case))
     except InvalidInput as err:
         return status_page(request, session, token, case, problem=" ".join(err.errors.values()),
                            status=422)

@@ -12,7 +12,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from domain import messages as m
 from domain.errors import InvalidInput, InvalidTransition, RegistrationNotLapsed
-from models.staff import StaffRole, StaffUser
+from policies import specialisations
+from service.accounts import StaffRole, StaffUser
 from service.actions import open_case
 from web.evidence_form import (
     CATEGORIES,
@@ -24,7 +25,6 @@ from web.evidence_form import (
     posted_rows,
 )
 from web.forms import form_values
-from web.routes.public import specialisations
 from web.security import actor_for, require_csrf, roles_allowed
 from web.templating import templates
 

@@ -7,7 +7,6 @@ And KP's page for bank transfers: a CAMT.053 statement, matched line by line (se
 from __future__ import annotations
 
 import asyncio
-from contextlib import suppress
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
@@ -16,11 +15,9 @@ from starlette.datastructures import UploadFile
 
 from domain import messages as m
 from domain.errors import DecisionConflict, InvalidInput, LinkExpired, LinkInvalid
-from models.db import read_session
-from models.invoice import Invoice, InvoiceStatus
-from models.payment import EntryOutcome, OnlineStatus, latest_payment
-from models.staff import StaffRole, StaffUser
+from service.accounts import StaffRole, StaffUser
 from service.bank import (
+    EntryOutcome,
     StatementError,
     StatementReport,
     handle_entry,
@@ -29,8 +26,15 @@ from service.bank import (
     own_accounts,
     worklist,
 )
-from service.payments import AlreadyPaid, checkout, invoice_of, webhook
-from tasks.payment_provider import PaymentUnavailable
+from service.payments import (
+    AlreadyPaid,
+    Invoice,
+    PaymentUnavailable,
+    checkout,
+    invoice_of,
+    returned_from_provider,
+    webhook,
+)
 from web.forms import Id
 from web.routes.signed_links import link_page
 from web.security import actor_for, require_csrf, roles_allowed
@@ -81,17 +85,8 @@ async def returned(request: Request, token: str) -> Response:
     found = _invoice(request, token)
     if isinstance(found, Response):
         return found
-    with read_session() as session:
-        latest = latest_payment(session=session, invoice_id=found.id or 0)
-    if latest is not None:
-        with suppress(PaymentUnavailable):  # the webhook will tell us; the page refreshes
-            await webhook(latest.provider_id)
-    with read_session() as session:
-        invoice = session.get(Invoice, found.id)
-        latest = latest_payment(session=session, invoice_id=found.id or 0)
-    assert invoice is not None
-    if invoice.status is InvoiceStatus.PAID or (
-            latest is not None and latest.status is OnlineStatus.PAID):
+    invoice, paid = await returned_from_provider(found.id or 0)
+    if paid:
         return _page(request, "Betaald", m.PAY_RETURNED_PAID, tone="good", invoice=invoice)
     return _page(request, "Betaling wordt verwerkt", m.PAY_RETURNED_OPEN, invoice=invoice,
                  retry_url=f"/betalen/{token}", refresh=10)

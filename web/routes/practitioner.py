@@ -4,20 +4,15 @@ only) when the old one expired."""
 
 from __future__ import annotations
 
-from contextlib import suppress
-from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from domain import messages as m
 from domain.decisions import Withdrawal
 from domain.errors import (
-    CaseNotFound,
     DecisionConflict,
     InvalidInput,
     InvalidTransition,
@@ -25,30 +20,20 @@ from domain.errors import (
     LinkInvalid,
     NotAllowed,
 )
+from domain.formatting import file_size
 from domain.procedure import DECISIONS
-from domain.states import CaseState, Role
-from models.case import Case, case_policy, get_case, history
-from models.certificate import get_certificate
-from models.db import session_scope, utcnow
-from models.document import case_documents
-from models.intake import case_slots
-from models.outbox import OutboxMail, get_mail
-from models.practitioner import Practitioner
 from service.actions import act
-from service.actors import Actor
-from service.read_model import (
-    PRACTITIONER_ACTIONS,
-    case_progress,
-    local_time,
-    refresh_seconds,
-    state_path,
-    status_view,
+from service.links import claims_however_old
+from service.read_model import PRACTITIONER_ACTIONS
+from service.status_page import (
+    Case,
+    address_on_file,
+    linked_case,
+    practitioner_actor,
+    send_fresh_link,
 )
-from settings import get_settings
-from tasks.links import status_url
-from tasks.mail import DeliveryFailed, deliver_pending
-from tasks.rendering import file_size, render_mail
-from web.deps import db
+from service.status_page import status_page as page_of
+from web.deps import SessionDep
 from web.diagram import step_diagram
 from web.forms import form_fields, form_values, parse_form
 from web.routes.signed_links import (
@@ -60,8 +45,6 @@ from web.routes.signed_links import (
 from web.security import require_csrf
 
 router = APIRouter(include_in_schema=False)
-
-FRESH_LINK_EVERY = timedelta(hours=1)
 
 STATUS_LINK_EXPIRED = (
     "Deze link naar uw aanvraag is verlopen. Vraag hieronder een nieuwe link aan; wij sturen "
@@ -99,21 +82,9 @@ def status_case(session: Session, token: str) -> Case:
 
 def _claimed_case(session: Session, claims: Any) -> Case:
     try:
-        if claims.get("role") != "practitioner":
-            raise LinkInvalid(m.LINK_INVALID)
-        return get_case(session=session, case_id=int(claims["case"]))
-    except (AttributeError, CaseNotFound, KeyError, LinkInvalid, TypeError, ValueError) as err:
+        return linked_case(session, claims)
+    except LinkInvalid as err:
         raise HTTPException(status_code=403, detail=m.LINK_INVALID) from err
-
-
-def genuine_status_claims(token: str) -> Any:
-    """The claims of a status token signed by us, however old; None if forged or tampered.
-    Same serializer settings as tasks/links.py, without the age check."""
-    serializer = URLSafeTimedSerializer(get_settings().link_secret, salt="herreg-status")
-    try:
-        return serializer.loads(token)
-    except BadSignature:
-        return None
 
 
 def status_page(request: Request, session: Session, token: str, case: Case, *,
@@ -122,8 +93,8 @@ def status_page(request: Request, session: Session, token: str, case: Case, *,
                 problem: str | None = None, status: int = 200) -> Response:
     """`failed`: the action whose form came back with `errors` and the typed `values`;
     `problem`: what went wrong with a click that has no form fields of its own."""
-    view = status_view(session, case)
-    events = history(session=session, case_id=case.id or 0)
+    page = page_of(session, case)
+    view = page.view
 
     def fields(action: str) -> Any:
         mine = failed == action
@@ -132,87 +103,49 @@ def status_page(request: Request, session: Session, token: str, case: Case, *,
     forms = [{"action": view.action, "title": DECISIONS[view.action].title,
               "fields": fields(view.action)}] if view.action else []
     context = {
-        "token": token, "case": case, "view": view,
-        "diagram": step_diagram(state_path(case, events)),
+        "token": token, "case": case, "view": view, "diagram": step_diagram(page.path),
         "received": RECEIVED_THANKS.get(received or ""),
-        "refresh_seconds": refresh_seconds(case_progress(session, case)),
-        "documents": case_documents(session=session, case_id=case.id or 0), "size": file_size,
-        "certificate_pdf": (found := get_certificate(session=session, case_id=case.id or 0))
-        is not None and found.pdf_sha256 is not None,
+        "refresh_seconds": page.refresh_seconds,
+        "documents": page.documents, "size": file_size,
+        "certificate_pdf": page.certificate_pdf,
         "forms": forms, "withdraw": fields(Withdrawal.action) if view.can_withdraw else None,
         "withdraw_error": (errors or {}).get("bevestigen") if failed == "withdraw" else None,
         "other_errors": [msg for key, msg in (errors or {}).items()
                          if failed and key not in DECISIONS[failed].model_fields
                          and key != "bevestigen"] + ([problem] if problem else []),
-        "slots": case_slots(session=session, case_id=case.id or 0)
-        if case.state is CaseState.INTAKE_CALL else [],
+        "slots": page.slots,
     }
     return link_page(request, "status_page.html", context, status)
 
 
 def _status_expired(request: Request, session: Session, token: str) -> Response:
-    claims = genuine_status_claims(token)
+    claims = claims_however_old("status", token)
     if claims is None:
         raise HTTPException(status_code=403, detail=m.LINK_INVALID)
     case = _claimed_case(session, claims)
-    practitioner = session.get(Practitioner, case.practitioner_id)
-    masked = mask_email(practitioner.email) if practitioner else ""
-    return link_page(request, "status_expired.html",
-                 {"token": token, "message": STATUS_LINK_EXPIRED, "email": masked}, 410)
-
-
-async def send_fresh_link(case_id: int) -> bool:
-    """Mails a new status link to the registered address, at most once per case per hour;
-    False if one went out within the hour. The hour is part of the outbox key, so two
-    requests at once still make one mail."""
-    now = utcnow()
-    key = f"{case_id}:fresh-link-{now:%Y%m%d%H}:fresh_link"
-    try:
-        with session_scope() as session:
-            earlier = session.exec(select(OutboxMail).where(
-                OutboxMail.case_id == case_id, OutboxMail.template == "fresh_link")).all()
-            recent = [mail for mail in earlier
-                      if local_time(mail.created_at) > now - FRESH_LINK_EVERY]
-            if recent or get_mail(session=session, key=key) is not None:
-                return False
-            case = get_case(session=session, case_id=case_id)
-            practitioner = session.get(Practitioner, case.practitioner_id)
-            assert practitioner is not None
-            rendered = render_mail("fresh_link", {
-                "case_number": case.number, "practitioner_name": practitioner.name,
-                "kp_number": practitioner.kp_number, "specialisation": case_policy(case).name,
-                "today": get_settings().current_date(), "status_url": status_url(case_id),
-            })
-            session.add(OutboxMail(key=key, case_id=case_id, template="fresh_link",
-                                   recipient=practitioner.email, subject=rendered.subject,
-                                   text=rendered.text, html=rendered.html))
-    except IntegrityError:
-        return False
-    with suppress(DeliveryFailed):  # it stays in the outbox; the sweep sends it later
-        await deliver_pending(case_id)
-    return True
+    return link_page(request, "status_expired.html", {
+        "token": token, "message": STATUS_LINK_EXPIRED,
+        "email": mask_email(address_on_file(session, case))}, 410)
 
 
 @router.post("/status/nieuwe-link", dependencies=[Depends(require_csrf)])
-async def fresh_link(request: Request, session: Session = Depends(db)) -> Response:
+async def fresh_link(request: Request, session: SessionDep) -> Response:
     """Forged tokens get nothing; a genuine one (however old) gets a link to its own case,
     sent to the address on file, never to one typed here."""
     form = await request.form()
     token = form.get("token")
-    claims = genuine_status_claims(token) if isinstance(token, str) else None
+    claims = claims_however_old("status", token) if isinstance(token, str) else None
     if claims is None:
         raise HTTPException(status_code=403, detail=m.LINK_INVALID)
     case = _claimed_case(session, claims)
-    practitioner = session.get(Practitioner, case.practitioner_id)
-    assert practitioner is not None
+    address = address_on_file(session, case)
     sent = await send_fresh_link(case.id or 0)
-    message = (FRESH_LINK_SENT if sent else FRESH_LINK_RECENT).format(
-        email=mask_email(practitioner.email))
+    message = (FRESH_LINK_SENT if sent else FRESH_LINK_RECENT).format(email=mask_email(address))
     return link_page(request, "status_fresh_link.html", {"message": message, "sent": sent})
 
 
 @router.get("/status/{token}", response_class=HTMLResponse)
-async def status(request: Request, token: str, session: Session = Depends(db)) -> Response:
+async def status(request: Request, token: str, session: SessionDep) -> Response:
     """Where the case is, what comes next and who acts, and the practitioner's own forms.
     What the last click did is said once, in the response to it (a flash), never again on
     a reload or a bookmark."""
@@ -228,7 +161,7 @@ async def status(request: Request, token: str, session: Session = Depends(db)) -
 @router.post("/status/{token}/acties/{action}",
              dependencies=[signed("status"), Depends(require_csrf)])
 async def practitioner_action(request: Request, token: str, action: str,
-                              session: Session = Depends(db)) -> Response:
+                              session: SessionDep) -> Response:
     try:
         case = status_case(session, token)
     except LinkExpired:
@@ -243,12 +176,10 @@ async def practitioner_action(request: Request, token: str, action: str,
     if kind is Withdrawal and values.get("bevestigen") != "ja":
         return status_page(request, session, token, case, failed=action, values=values,
                             errors={"bevestigen": m.CONFIRM_WITHDRAW}, status=422)
-    practitioner = session.get(Practitioner, case.practitioner_id)
-    assert practitioner is not None
     pause_key = values.get("pause_key") or None
     try:
         await act(case.number, action, parse_form(kind, form),
-                  actor=Actor(Role.PRACTITIONER, practitioner.name),
+                  actor=practitioner_actor(session, case),
                   pause_key=None if kind is Withdrawal else pause_key)
     except InvalidInput as err:
         return status_page(request, session, token, case, failed=action, values=values,

@@ -13,8 +13,8 @@ from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 from sqlmodel import Session
 
-from models.staff import StaffUser
 from service import reports
+from service.accounts import StaffUser
 from settings import get_settings
 from web.deps import db
 from web.routes.staff import STAFF

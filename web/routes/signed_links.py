@@ -11,8 +11,7 @@ from fastapi.responses import Response
 
 from domain import messages as m
 from domain.errors import LinkExpired, LinkInvalid
-from models.case import CaseEvent, EventKind
-from tasks.links import Purpose, is_genuine, read_token
+from service.links import Purpose, is_genuine, read_link
 from web.templating import templates
 
 # Token in the URL: keep it out of caches and out of Referer headers.
@@ -42,15 +41,11 @@ def link_page(request: Request, name: str, context: dict[str, Any], status: int 
                                         status_code=status, headers=PRIVATE)
 
 
-def decision_rows(events: list[CaseEvent], action: str) -> list[CaseEvent]:
-    return [e for e in events if e.kind is EventKind.DECISION and e.action == action]
-
-
 def genuine_claims(purpose: Purpose, token: str) -> dict[str, Any]:
     """Claims of a genuine link; forged or tampered is a 403. LinkExpired passes through, as
     it gets its own page."""
     try:
-        return read_token(purpose, token)
+        return read_link(purpose, token)
     except LinkExpired:
         raise
     except LinkInvalid as err:

@@ -14,10 +14,10 @@ from uuid import uuid4
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from domain import messages as m
-from domain.decisions import CHOICE_LABELS, Decision, ReviewerAssignment, Withdrawal
+from domain.decisions import CHOICE_LABELS, ReviewerAssignment, Withdrawal
 from domain.errors import (
     CaseNotFound,
     DecisionConflict,
@@ -26,39 +26,18 @@ from domain.errors import (
     NotAllowed,
     Unavailable,
 )
+from domain.formatting import file_size, format_number, format_stamp
 from domain.procedure import DECISIONS
-from domain.states import CaseState
-from models.case import (
-    Case,
-    case_policy,
-    case_verdict,
-    find_case,
-    history,
-)
-from models.certificate import get_certificate
-from models.document import case_documents
-from models.intake import case_slots
-from models.outbox import MailStatus, OutboxMail, case_mails
-from models.practitioner import Practitioner
-from models.registration import Registration
-from models.review import Reviewer
-from models.staff import StaffRole, StaffUser
-from policies import load_policy
-from service.actions import EVIDENCE_STATES, act, change_identity, restart_case
+from service.accounts import StaffRole, StaffUser
+from service.actions import act, change_case_identity, restart_case
+from service.case_page import MAIL_STATUS, case_mail, listed_reviewer, staff_case
 from service.claims import claim, claim_holder, release
 from service.comments import MAX_LENGTH as COMMENT_MAX
-from service.comments import add_comment, comments
-from service.history import INPUT_LABELS, format_time, staff_history, yes_no
+from service.comments import add_comment
+from service.history import INPUT_LABELS, yes_no
 from service.mail import resend_mail
-from service.read_model import (
-    Phase,
-    case_detail,
-    case_progress,
-    refresh_seconds,
-    state_path,
-)
-from settings import get_settings
-from tasks.rendering import file_size, format_number
+from service.read_model import Phase, case_by_number, refresh_seconds
+from service.status_page import Case
 from web.deps import db
 from web.diagram import step_diagram
 from web.forms import FormField, Id, form_fields, form_values, parse_form, small_int
@@ -67,7 +46,6 @@ from web.templating import templates
 
 router = APIRouter(include_in_schema=False)
 STAFF = roles_allowed(StaffRole.ASSOCIATION_STAFF, StaffRole.REGISTER_STAFF, StaffRole.ADMIN)
-SPECIALISATIONS = ("KOT", "BOT", "PSOT", "GOT")
 
 MAIL_NOT_FOUND = "Deze e-mail bestaat niet (meer) bij deze aanvraag."
 CLAIMED = "U heeft deze stap opgepakt; collega's kunnen er nu geen besluit in nemen."
@@ -78,19 +56,12 @@ IDENTITY_CHANGED = "De gegevens van de oefentherapeut zijn gewijzigd; de wijzigi
 STEP_FOR = "Deze stap is voor: {roles}."
 NOT_RECORDED = "Het besluit is niet vastgelegd. Verbeter de gemarkeerde velden."
 COMMENTED = "Uw opmerking is toegevoegd. Alleen medewerkers zien haar."
-STUCK_MARK = "Vastgelopen: herstarten nodig"
 
 CATEGORY_LABELS = {"course": "Cursussen", "other": "Overige activiteiten",
                    "accredited": "Waarvan geaccrediteerd"}
 REGISTRATION_LABELS = {"active": "Actief", "lapsed": "Verlopen", "superseded": "Opgevolgd"}
 INVOICE_KINDS = {"intake": "Startgesprek", "reregistration": "Herregistratie"}
 INVOICE_STATUS = {"open": "Open", "paid": "Betaald"}
-MAIL_STATUS = {MailStatus.PENDING: "In de wachtrij", MailStatus.SENDING: "Wordt verzonden",
-               MailStatus.SENT: "Verzonden", MailStatus.DEAD: "Onbestelbaar"}
-
-
-def _decision(action: str | None) -> type[Decision] | None:
-    return DECISIONS.get(action or "")
 
 
 def _not_found(number: str) -> HTTPException:
@@ -99,13 +70,18 @@ def _not_found(number: str) -> HTTPException:
 
 def case_or_404(session: Session, number: str) -> Case:
     try:
-        return find_case(session=session, ref=number)
+        return case_by_number(session, number)
     except CaseNotFound as err:
         raise _not_found(number) from err
 
 
-def specialisation_names() -> dict[str, str]:
-    return {code: load_policy(code).name for code in SPECIALISATIONS}
+def _mail_or_404(session: Session, number: str, mail_id: int) -> tuple[Case, Any]:
+    try:
+        return case_mail(session, number, mail_id)
+    except CaseNotFound as err:
+        raise _not_found(number) from err
+    except LookupError as err:
+        raise HTTPException(status_code=404, detail=MAIL_NOT_FOUND) from err
 
 
 def render_case(
@@ -122,40 +98,22 @@ def render_case(
     status: int = 200,
 ) -> Response:
     """The case page; after a refused POST it shows the typed values and Dutch errors."""
-    case = case_or_404(session, number)
-    case_id = case.id or 0
-    registrations = session.exec(
-        select(Registration)
-        .where(Registration.practitioner_id == case.practitioner_id,
-               Registration.specialisation == case.specialisation)
-        .order_by(col(Registration.period_start).desc())
-    ).all()
-    events = history(session=session, case_id=case_id)
-    mails = case_mails(session=session, case_id=case_id)
-    detail = case_detail(session, case, events, mails)  # the same facts the API gives
-    people, system = staff_history(session, case_id, events, mails)
-
-    is_open = not case.state.is_closed
-    step = _decision(case.awaiting_action)
-    progress = case_progress(session, case)  # detail.progress is its phase, for the API
+    try:
+        view = staff_case(session, number, role=ACTOR_ROLES[user.role], staff_id=user.id)
+    except CaseNotFound as err:
+        raise _not_found(number) from err
+    case, step, progress = view.case, view.step, view.progress
     pending = progress.phase in (Phase.PROCESSING, Phase.DELAYED)
-    withdraw_pending = any(e.key == f"decision:{Withdrawal.action}" for e in events)
-    role = ACTOR_ROLES[user.role]
-    may_step = step is not None and progress.phase is Phase.WAITING and role in step.roles
 
     errors = dict(errors or {})
     step_fields: list[FormField] = []
-    reviewers: list[Reviewer] = []
-    if may_step and step is not None:
+    if view.may_step and step is not None:
         mine = posted == step.action
         step_fields = form_fields(step, values if mine else None, errors if mine else None)
-        if step is ReviewerAssignment:
-            reviewers = list(session.exec(select(Reviewer).order_by(col(Reviewer.name))))
-            for f in step_fields if reviewers else []:
-                f.required, f.required_note = False, "alleen voor een nieuwe beoordelaar"
+        for f in step_fields if step is ReviewerAssignment and view.reviewers else []:
+            f.required, f.required_note = False, "alleen voor een nieuwe beoordelaar"
     withdraw_fields: list[FormField] = []
-    may_withdraw = is_open and not withdraw_pending and role in Withdrawal.roles
-    if may_withdraw:
+    if view.may_withdraw:
         mine = posted == Withdrawal.action
         withdraw_fields = form_fields(Withdrawal, values if mine else None,
                                       errors if mine else None)
@@ -171,52 +129,40 @@ def render_case(
     if pending and good == m.RECEIVED_PENDING:
         good = None  # the progress notice already says it
 
-    holder = claim_holder(session, case)
     context = {
-        "user": user, "case": case, "practitioner": detail.practitioner,
-        "policy": case_policy(case), "verdict": case_verdict(case),
-        "registrations": registrations, "invoices": detail.invoices,
-        "reviews": detail.reviews, "certificate": detail.certificate,
-        "certificate_pdf": (found := get_certificate(session=session, case_id=case_id))
-        is not None and found.pdf_sha256 is not None,
-        "mails": mails, "history": people, "system_history": system,
-        "diagram": step_diagram(state_path(case, events)),
+        "user": user, "case": case, "practitioner": view.detail.practitioner,
+        "policy": view.policy, "verdict": view.verdict,
+        "registrations": view.registrations, "invoices": view.detail.invoices,
+        "reviews": view.detail.reviews, "certificate": view.detail.certificate,
+        "certificate_pdf": view.certificate_pdf,
+        "mails": view.mails, "history": view.history, "system_history": view.system_history,
+        "diagram": step_diagram(view.path),
         "step": step, "progress": progress, "stuck": progress.phase is Phase.STUCK,
         "refresh_seconds": refresh_seconds(progress),
-        "may_restart": progress.phase is Phase.STUCK
-        and user.role in (StaffRole.REGISTER_STAFF, StaffRole.ADMIN),
-        "may_step": may_step,
-        "step_fields": step_fields, "may_withdraw": may_withdraw,
+        "may_restart": view.may_restart, "may_step": view.may_step,
+        "step_fields": step_fields, "may_withdraw": view.may_withdraw,
         "withdraw_fields": withdraw_fields, "withdraw_error": withdraw_error,
-        "comments": comments(events), "comment_error": comment_error,
+        "comments": view.comments, "comment_error": comment_error,
         "comment_value": (values or {}).get("opmerking", "") if posted == "comment" else "",
         "comment_max": COMMENT_MAX, "form_id": uuid4().hex,
-        "reviewer_choices": [(r.id, f"{r.name} ({r.email})") for r in reviewers],
+        "reviewer_choices": [(r.id, f"{r.name} ({r.email})") for r in view.reviewers],
         "chosen_reviewer": (values or {}).get("beoordelaar", ""),
         "step_for": STEP_FOR.format(roles=", ".join(sorted(r.label for r in step.roles)))
         if step else "",
-        "claimed_by": holder.name if holder else "",
-        "claimed_by_me": holder is not None and holder.id == user.id,
-        "may_claim": step is not None and role in step.roles and progress.phase is Phase.WAITING,
-        "may_release_any": user.role is StaffRole.ADMIN,
-        "dead_mails": [mail for mail in mails if mail.status is MailStatus.DEAD],
+        "claimed_by": view.claimed_by, "claimed_by_me": view.claimed_by_me,
+        "may_claim": view.may_claim, "may_release_any": user.role is StaffRole.ADMIN,
+        "dead_mails": view.dead_mails,
         "identity_values": values if posted == "identity" else {},
         "identity_errors": identity_errors,
         "notice": notice, "good": good,
         "category_labels": CATEGORY_LABELS, "registration_labels": REGISTRATION_LABELS,
         "invoice_kinds": INVOICE_KINDS, "invoice_status": INVOICE_STATUS,
         "mail_status": MAIL_STATUS, "outcome_labels": CHOICE_LABELS,
-        "number": format_number, "time": format_time, "yes_no": yes_no,
+        "number": format_number, "time": format_stamp, "yes_no": yes_no,
         "case_url": f"/zaken/{quote(case.number)}",
-        "documents": case_documents(session=session, case_id=case_id), "size": file_size,
-        "slots": case_slots(session=session, case_id=case_id),
-        "now": get_settings().current_moment(),
-        "may_plan": case.state is CaseState.INTAKE_CALL
-        and user.role in (StaffRole.ASSOCIATION_STAFF, StaffRole.ADMIN),
-        "may_count": case.state in EVIDENCE_STATES
-        and user.role in (StaffRole.ASSOCIATION_STAFF, StaffRole.ADMIN),
-        "run_url": f"{get_settings().prefect.ui_url}/runs/flow-run/{case.flow_run_id}"
-        if case.flow_run_id else None,
+        "documents": view.documents, "size": file_size,
+        "slots": view.slots, "now": view.now,
+        "may_plan": view.may_plan, "may_count": view.may_count, "run_url": view.run_url,
     }
     return templates().TemplateResponse(request, "case.html", context, status_code=status)
 
@@ -252,10 +198,9 @@ async def take_action(
                             errors={"bevestigen": m.CONFIRM_WITHDRAW}, status=422)
     pause_key = None if kind is Withdrawal else typed.get("pause_key") or None
     picked = small_int(typed.get("beoordelaar", "")) if kind is ReviewerAssignment else None
-    if picked is not None:
-        chosen = session.get(Reviewer, picked)
-        if chosen is not None:  # one from the admin's list instead of a typed one
-            typed |= {"reviewer_name": chosen.name, "reviewer_email": chosen.email}
+    chosen = listed_reviewer(session, picked) if picked is not None else None
+    if chosen is not None:  # one from the admin's list instead of a typed one
+        typed |= {"reviewer_name": chosen[0], "reviewer_email": chosen[1]}
     try:
         outcome = await act(number, action, parse_form(kind, typed), actor=actor_for(user),
                             pause_key=pause_key)
@@ -336,10 +281,7 @@ async def restart(request: Request, number: str, user: StaffUser = STAFF,
 async def resend(request: Request, number: str, mail_id: Id, user: StaffUser = STAFF,
                  session: Session = Depends(db)) -> Response:
     """A dead letter goes back in the outbox and is tried at once."""
-    case = case_or_404(session, number)
-    mail = session.get(OutboxMail, mail_id)
-    if mail is None or mail.case_id != case.id:
-        raise HTTPException(status_code=404, detail=MAIL_NOT_FOUND)
+    _mail_or_404(session, number, mail_id)
     try:
         sent = await resend_mail(mail_id, actor=actor_for(user))
     except InvalidTransition as err:
@@ -351,12 +293,10 @@ async def resend(request: Request, number: str, mail_id: Id, user: StaffUser = S
 async def change_practitioner(request: Request, number: str, user: StaffUser = STAFF,
                               session: Session = Depends(db)) -> Response:
     """A deliberate, recorded change of the practitioner's name or e-mail address."""
-    case = case_or_404(session, number)
-    practitioner = session.get(Practitioner, case.practitioner_id)
-    assert practitioner is not None
+    case_or_404(session, number)
     typed = form_values(await request.form())
     try:
-        change_identity(practitioner.kp_number, typed, actor=actor_for(user))
+        change_case_identity(number, typed, actor=actor_for(user))
     except NotAllowed as err:
         raise HTTPException(status_code=403, detail=str(err)) from err
     except InvalidInput as err:
@@ -391,12 +331,9 @@ def mail_page(
     session: Session = Depends(db),
 ) -> Response:
     """The mail as it was stored in the outbox; its html only inside a sandboxed frame."""
-    case = case_or_404(session, number)
-    mail = session.get(OutboxMail, mail_id)
-    if mail is None or mail.case_id != case.id:
-        raise HTTPException(status_code=404, detail=MAIL_NOT_FOUND)
+    case, mail = _mail_or_404(session, number, mail_id)
     return templates().TemplateResponse(request, "mail.html", {
         "user": user, "case": case, "mail": mail, "mail_status": MAIL_STATUS,
-        "time": format_time, "case_url": f"/zaken/{quote(case.number)}",
+        "time": format_stamp, "case_url": f"/zaken/{quote(case.number)}",
     })
 

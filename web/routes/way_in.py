@@ -18,14 +18,13 @@ from domain.errors import (
     RegistrationNotLapsed,
     Throttled,
 )
-from models.document import DocumentKind
-from service.documents import Upload, check_upload
+from policies import specialisations
+from service.documents import DocumentKind, Upload, check_upload
+from service.links import status_path
 from service.way_in import ask_confirmation, confirmed_request, open_confirmed_request
 from settings import get_settings
-from tasks.links import status_url
 from web.forms import form_values
 from web.routes.practitioner import received_redirect
-from web.routes.public import specialisations
 from web.routes.signed_links import link_page, signed
 from web.security import client_of, require_csrf
 from web.templating import templates
@@ -120,5 +119,5 @@ async def send_files(request: Request, token: str) -> Response:
         return _upload_page(request, token)  # says why, as the link would now
     except InvalidInput as err:
         return _refused(request, " ".join(err.errors.values()), 409)
-    target = status_url(outcome.case_id).removeprefix(get_settings().links.base_url)
+    target = status_path(outcome.case_id)
     return received_redirect(request, target, "request")
