@@ -6,33 +6,34 @@ watcher or a synchronous results call of one run would stall every other run on 
 The main thread only reads the pipe to the worker. When the worker is gone (the pipe closes),
 the process ends at once: its runs stay Running and the worker's successor re-claims them.
 
-Two costs Prefect's engine pays per run, made once per process here (`_once_per_process`).
+Two costs Prefect's engine pays per run are made once per process here (`_once_per_process`),
+through warm/prefect_internals.py like every other private part of Prefect.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import inspect
 import os
-import ssl
 import threading
-import types
-from collections.abc import Iterator
 from concurrent.futures import Future, wait
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-import prefect.client.orchestration
-import prefect.flow_engine
 from prefect import Flow
 from prefect.client.schemas.objects import FlowRun
 from prefect.exceptions import Abort, Pause
-from prefect.flow_engine import run_flow
 from prefect.flows import load_flow_from_entrypoint
-from prefect.logging.configuration import setup_logging
+
+from warm.prefect_internals import (
+    flush_services,
+    run_flow,
+    setup_logging,
+    share_tls_contexts,
+    skip_suspension_watch,
+)
 
 # Messages on the pipe, as tuples whose first item is one of these.
 READY, RUN, CANCEL, STOP, DONE = "ready", "run", "cancel", "stop", "done"
@@ -74,17 +75,6 @@ async def execute(flow: Flow[..., Any], flow_run: FlowRun) -> str:
     return FINISHED
 
 
-@functools.cache
-def _default_context(purpose: ssl.Purpose = ssl.Purpose.SERVER_AUTH, *, cafile: str | None = None,
-                     capath: str | None = None, cadata: str | None = None) -> ssl.SSLContext:
-    return ssl.create_default_context(purpose, cafile=cafile, capath=capath, cadata=cadata)
-
-
-@contextlib.contextmanager
-def _no_suspension_observer(*_args: Any, **_kwargs: Any) -> Iterator[None]:
-    yield
-
-
 def _once_per_process() -> None:
     """Measured on a burst, these two were about 60% of this process's CPU:
     - every Prefect client loads the certificate bundle into a new TLS context (see
@@ -94,11 +84,8 @@ def _once_per_process() -> None:
       suspension requested from outside while it runs. A case run suspends itself at its
       pauses and runs for a second between them; suspending it from outside is not offered
       (the stock worker, HERREG_PREFECT__EXECUTOR=stock, still watches for it)."""
-    shared_tls = types.ModuleType("ssl")
-    shared_tls.__dict__.update(vars(ssl))
-    shared_tls.create_default_context = _default_context  # type: ignore[attr-defined]
-    prefect.client.orchestration.ssl = shared_tls  # type: ignore[attr-defined]
-    prefect.flow_engine.observe_flow_run_suspension = _no_suspension_observer  # type: ignore[attr-defined]
+    share_tls_contexts()
+    skip_suspension_watch()
 
 
 def serve(conn: Connection, project_dir: str, entrypoints: list[str], threads: int) -> None:
@@ -146,14 +133,6 @@ def serve(conn: Connection, project_dir: str, entrypoints: list[str], threads: i
     with lock:
         left = list(running.values())
     wait(left)  # the worker asked us to finish what we have
-    _flush_prefect_services()
+    flush_services()
     os._exit(0)
 
-
-def _flush_prefect_services() -> None:
-    """Logs and events of the last runs reach the server before the process ends."""
-    from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogWorker
-
-    for service in (APILogWorker, EventsWorker):
-        service.drain_all(timeout=5)

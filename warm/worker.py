@@ -32,12 +32,11 @@ from prefect.client.schemas.filters import (
     WorkPoolFilter,
     WorkPoolFilterName,
 )
-from prefect.client.schemas.objects import FlowRun, StateType, WorkPool
-from prefect.client.schemas.responses import WorkerFlowRunResponse
+from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.events.clients import get_events_subscriber
 from prefect.events.filters import EventAnyResourceFilter, EventFilter, EventNameFilter
 from prefect.states import Crashed, Scheduled
-from prefect.workers.base import BaseWorker, BaseWorkerResult
+from prefect.workers.base import BaseWorkerResult
 from prefect.workers.process import ProcessJobConfiguration, ProcessVariables
 
 from models.db import utcnow
@@ -45,6 +44,7 @@ from settings import get_settings
 from tasks.runs import RunPhase, observe_runs
 from warm.child import CANCELLED, DIED
 from warm.pool import ChildPool
+from warm.prefect_internals import WorkerInternals
 
 WAKING_EVENTS = ["prefect.flow-run.Scheduled", "prefect.flow-run.Resuming",
                  "prefect.flow-run.AwaitingRetry"]
@@ -58,17 +58,18 @@ class WarmResult(BaseWorkerResult):
     """How an execution in a warm process ended (0: the run reached a pause or its end)."""
 
 
-class WarmWorker(BaseWorker[ProcessJobConfiguration, ProcessVariables, WarmResult]):
+class WarmWorker(WorkerInternals[ProcessJobConfiguration, ProcessVariables, WarmResult]):
     type = "herregistratie-warm"
     job_configuration = ProcessJobConfiguration
     job_configuration_variables = ProcessVariables
-    _description = "Voert runs uit in warme processen die de flows al geladen hebben."
+    description = "Voert runs uit in warme processen die de flows al geladen hebben."
 
     def __init__(self, work_pool_name: str, *, name: str, pool: ChildPool,
                  grace_seconds: float = 10, **kwargs: Any) -> None:
         super().__init__(work_pool_name=work_pool_name, name=name,
                          create_pool_if_not_found=False, **kwargs)
         self.pool = pool
+        self.pool_name = work_pool_name
         self.grace_seconds = grace_seconds
         self._entrypoints: dict[UUID, str] = {}
         self._wake = asyncio.Event()
@@ -95,17 +96,8 @@ class WarmWorker(BaseWorker[ProcessJobConfiguration, ProcessVariables, WarmResul
                 await asyncio.sleep(0.05)
         await super().teardown(*exc_info)
 
-    def _record_work_pool_snapshot(self, work_pool: WorkPool) -> None:
-        # A process pool: this worker reads the same job template, and the stock process
-        # worker can serve the pool instead (HERREG_PREFECT__EXECUTOR=stock).
-        super()._record_work_pool_snapshot(work_pool.model_copy(update={"type": self.type}))
-
-    async def _submit_scheduled_flow_runs(
-            self, flow_run_response: list[WorkerFlowRunResponse]) -> list[FlowRun]:
-        """Claims no more runs than there are free slots: a claimed run that waits for a slot
-        is a run another executor could have started."""
-        room = max(self.pool.free_slots() - len(self._submitting_flow_run_ids), 0)
-        return await super()._submit_scheduled_flow_runs(flow_run_response[:room])
+    def room(self) -> int:
+        return self.pool.free_slots()
 
     async def run(self, flow_run: FlowRun, configuration: ProcessJobConfiguration,
                   task_status: anyio.abc.TaskStatus[int] | None = None) -> WarmResult:
@@ -119,9 +111,8 @@ class WarmWorker(BaseWorker[ProcessJobConfiguration, ProcessVariables, WarmResul
             if outcome == DIED:
                 await self._reclaim(flow_run.id)
             elif outcome == CANCELLED:
-                await self._mark_flow_run_as_cancelled(
-                    await self.client.read_flow_run(flow_run.id),
-                    state_updates={"message": "Geannuleerd."})
+                await self.mark_cancelled(
+                    await self.client.read_flow_run(flow_run.id), "Geannuleerd.")
             return WarmResult(identifier=str(execution.pid), status_code=0)
         finally:
             self._executing -= 1
@@ -142,13 +133,13 @@ class WarmWorker(BaseWorker[ProcessJobConfiguration, ProcessVariables, WarmResul
         if run.state is not None and (run.state.is_running() or run.state.is_pending()):
             await self.client.set_flow_run_state(
                 flow_run_id, Scheduled(message=TAKEN_BACK), force=True)
-            self._logger.info("Run %s opnieuw ingepland: zijn proces stopte", flow_run_id)
+            self.log.info("Run %s opnieuw ingepland: zijn proces stopte", flow_run_id)
             self._wake.set()
 
     async def _reclaim_left_behind(self) -> None:
         """Runs a predecessor under this name left Running or Pending (it was killed)."""
         runs = await self.client.read_flow_runs(
-            work_pool_filter=WorkPoolFilter(name=WorkPoolFilterName(any_=[self._work_pool_name])),
+            work_pool_filter=WorkPoolFilter(name=WorkPoolFilterName(any_=[self.pool_name])),
             flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(
                 any_=[StateType.RUNNING, StateType.PENDING]))))
         for run in runs:
@@ -162,17 +153,17 @@ class WarmWorker(BaseWorker[ProcessJobConfiguration, ProcessVariables, WarmResul
             try:
                 await self.get_and_submit_flow_runs()
             except Exception:
-                self._logger.debug("Ophalen na een wekker mislukt", exc_info=True)
+                self.log.debug("Ophalen na een wekker mislukt", exc_info=True)
 
     async def _listen(self) -> None:
         """Prefect's events wake the worker when a run in its pool is scheduled or resumed,
         and cancel an execution whose run is being cancelled; the polling loop covers the
         time the event stream is down."""
-        while self._work_pool is None:
+        while not self.has_work_pool:
             await asyncio.sleep(0.2)
         event_filter = EventFilter(
             event=EventNameFilter(name=[*WAKING_EVENTS, CANCELLING_EVENT]),
-            any_resource=EventAnyResourceFilter(id=[f"prefect.work-pool.{self._work_pool.id}"]))
+            any_resource=EventAnyResourceFilter(id=[f"prefect.work-pool.{self.work_pool.id}"]))
         while True:
             try:
                 async with get_events_subscriber(filter=event_filter) as subscriber:
@@ -182,7 +173,7 @@ class WarmWorker(BaseWorker[ProcessJobConfiguration, ProcessVariables, WarmResul
                         else:
                             self._wake.set()
             except Exception:
-                self._logger.debug("Gebeurtenissenstroom onderbroken", exc_info=True)
+                self.log.debug("Gebeurtenissenstroom onderbroken", exc_info=True)
             await asyncio.sleep(5)
 
     async def _free_held_slots(self, every: float = 15) -> None:
@@ -197,15 +188,15 @@ class WarmWorker(BaseWorker[ProcessJobConfiguration, ProcessVariables, WarmResul
             try:
                 await self._end_held_slots()
             except Exception:
-                self._logger.debug("Vastzittende runs nakijken mislukt", exc_info=True)
+                self.log.debug("Vastzittende runs nakijken mislukt", exc_info=True)
 
     async def _end_held_slots(self) -> None:
         limits = get_settings().repair
         runs = await self.client.read_flow_runs(
-            work_pool_filter=WorkPoolFilter(name=WorkPoolFilterName(any_=[self._work_pool_name])),
+            work_pool_filter=WorkPoolFilter(name=WorkPoolFilterName(any_=[self.pool_name])),
             flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(
                 any_=[StateType.RUNNING, StateType.PENDING]))))
-        mine = set(self.pool.owned_runs()) | {str(i) for i in self._submitting_flow_run_ids}
+        mine = set(self.pool.owned_runs()) | {str(i) for i in self.claiming}
         candidates = [str(run.id) for run in runs if str(run.id) not in mine]
         if not candidates:
             return
@@ -224,7 +215,7 @@ class WarmWorker(BaseWorker[ProcessJobConfiguration, ProcessVariables, WarmResul
             await self.client.set_flow_run_state(
                 UUID(run_id), Crashed(message=HELD_SLOT.format(state=view.state_name)),
                 force=True)
-            self._logger.warning("Run %s beëindigd: hield een plaats van de werkpool vast "
+            self.log.warning("Run %s beëindigd: hield een plaats van de werkpool vast "
                                  "(%s sinds %s)", run_id, view.state_name, quiet)
 
     async def _watch_cancellations(self, every: float = 10) -> None:
