@@ -50,7 +50,6 @@ from tasks.cases import (
     decline,
     invite_to_intake_call,
     invoice_application,
-    note_run_stopped,
     open_submission,
     reject,
     request_additions,
@@ -60,6 +59,7 @@ from tasks.cases import (
 )
 from tasks.decisions import accept_decision, open_pause
 from tasks.ledger import read_ledger
+from tasks.reconcile import note_run_stopped
 
 D = TypeVar("D", bound=Decision)
 
@@ -158,7 +158,7 @@ def _run_stopped(flow: Flow[..., Any], flow_run: FlowRun, state: State[Any]) -> 
     """Crash and failure hook: the case history says so at once; the sweep's reconciler
     replaces the run (a killed process runs no hook, and needs none: the sweep finds it)."""
     note_run_stopped(int(flow_run.parameters["case_id"]), str(flow_run.id),
-                        state.name or "", state.message or "")
+                     state.name or "", state.message or "")
 
 
 @flow(name="lapsed-specialisation", persist_result=True, on_crashed=[_run_stopped],

@@ -22,8 +22,7 @@ from prefect.client.schemas.objects import State
 
 from flows.case_closure import case_closure
 from settings import get_settings
-from tasks.cases import overdue_cases
-from tasks.deadlines import send_deadline_reminders
+from tasks.deadlines import overdue_cases, send_deadline_reminders
 from tasks.mail import deliver_mail
 from tasks.reconcile import Action, Repair, plan_repairs, repair_case
 from tasks.registrations import mark_lapsed_registrations, send_calendar_notices

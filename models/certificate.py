@@ -18,7 +18,7 @@ class Certificate(CertificateBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="case.id", unique=True)
     pdf_sha256: str | None = Field(default=None, max_length=64,
-                                   description="the PDF as mailed (tasks/blobs.py)")
+                                   description="the PDF as mailed (adapters/blobs.py)")
 
 
 class CertificatePublic(CertificateBase):

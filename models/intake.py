@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from models.case import CaseEvent
 from models.db import UTCDateTime, utcnow
 
 
@@ -22,3 +23,26 @@ class IntakeSlot(SQLModel, table=True):
 def case_slots(*, session: Session, case_id: int) -> list[IntakeSlot]:
     return list(session.exec(select(IntakeSlot).where(IntakeSlot.case_id == case_id)
                              .order_by(col(IntakeSlot.starts_at))))
+
+
+# History keys: the offers of times and the practitioner's pick of one.
+CHOSEN = "intake-slot-chosen"
+OFFERED = "intake-slots:"
+
+
+def offer_round(session: Session, case_id: int) -> int:
+    """How many times VvOCM offered times for this case (0: none yet)."""
+    return len(session.exec(select(CaseEvent.id).where(
+        CaseEvent.case_id == case_id, col(CaseEvent.key).startswith(OFFERED))).all())
+
+
+def chosen_key(offer: int) -> str:
+    """The pick of offer round `offer`, once per round (the first round's key is the one
+    running cases were written with)."""
+    return CHOSEN if offer <= 1 else f"{CHOSEN}-{offer}"
+
+
+def chosen_slot(session: Session, case_id: int) -> IntakeSlot | None:
+    return session.exec(select(IntakeSlot).where(
+        IntakeSlot.case_id == case_id, col(IntakeSlot.chosen_at).is_not(None))
+        .order_by(col(IntakeSlot.chosen_at).desc())).first()

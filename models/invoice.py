@@ -16,10 +16,24 @@ class InvoiceKind(StrEnum):
     INTAKE = "intake"
     REREGISTRATION = "reregistration"
 
+    @property
+    def label(self) -> str:
+        """What the invoice is for, as staff and practitioners read it."""
+        return "Startgesprek" if self is InvoiceKind.INTAKE else "Herregistratie"
+
+    @property
+    def issuer(self) -> str:
+        """Who issues it and receives its payment: VvOCM the call, KP the re-registration."""
+        return "VvOCM" if self is InvoiceKind.INTAKE else "KP"
+
 
 class InvoiceStatus(StrEnum):
     OPEN = "open"
     PAID = "paid"
+
+    @property
+    def label(self) -> str:
+        return "Open" if self is InvoiceStatus.OPEN else "Betaald"
 
 
 class InvoiceBase(SQLModel):
@@ -38,7 +52,7 @@ class Invoice(InvoiceBase, table=True):
     case_id: int = Field(foreign_key="case.id", index=True)
     due_on: date | None = None
     pdf_sha256: str | None = Field(default=None, max_length=64,
-                                   description="the PDF as mailed (tasks/blobs.py)")
+                                   description="the PDF as mailed (adapters/blobs.py)")
 
 
 class InvoicePublic(InvoiceBase):

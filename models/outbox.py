@@ -37,7 +37,7 @@ class OutboxMail(SQLModel, table=True):
     html: str = Field(sa_type=Text)
     attachments: list[dict[str, str]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False),
-        description="filename, media_type and sha256 (tasks/blobs.py) of each attachment")
+        description="filename, media_type and sha256 (adapters/blobs.py) of each attachment")
     status: MailStatus = Field(default=MailStatus.PENDING, index=True)
     attempts: int = 0
     last_error: str = Field(default="", max_length=500)

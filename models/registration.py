@@ -16,6 +16,10 @@ class RegistrationStatus(StrEnum):
     LAPSED = "lapsed"
     SUPERSEDED = "superseded"
 
+    @property
+    def label(self) -> str:
+        return {"active": "Actief", "lapsed": "Verlopen", "superseded": "Opgevolgd"}[self.value]
+
 
 class RegistrationBase(SQLModel):
     register_code: str = Field(default="KP", max_length=20)

@@ -26,10 +26,9 @@ from domain.errors import (
     InvalidInput,
     InvalidTransition,
     NotAllowed,
-    RegistrationNotLapsed,
     Unavailable,
 )
-from domain.formatting import format_date, format_number
+from domain.formatting import format_number
 from domain.procedure import DECISIONS, EVIDENCE_STATES, PAUSE_BY_ACTION, STAGE
 from domain.states import CaseState, Role
 from models.case import (
@@ -52,10 +51,11 @@ from models.practitioner import (
     get_by_kp_number,
 )
 from models.registration import Registration, RegistrationStatus, latest_registration
-from policies import Evidence, load_policy, specialisations
+from policies import Evidence
 from service.actors import MAY_CHANGE_IDENTITY, MAY_COUNT, MAY_RESTART, Actor
 from service.claims import check_claim
 from service.documents import Upload, store
+from service.eligibility import check_eligible, register_policy
 from service.read_model import Phase, case_progress
 from service.validation import dutch_errors
 from settings import get_settings
@@ -117,11 +117,8 @@ async def open_case(data: dict[str, Any], *, actor: Actor,
     (`change_identity`)."""
     clicked = time.monotonic()
     request: CaseRequest = parse_input(CaseRequest, data)
-    code = request.specialisation.strip().upper()
-    if code not in specialisations():
-        raise InvalidInput({"specialisation": m.FIELD_CHOICE.format(
-            choices=", ".join(specialisations()))})
-    policy = load_policy(code)
+    policy = register_policy(request.specialisation)
+    code = policy.code
     with session_scope() as session:
         practitioner = _practitioner(session, request)
         assert practitioner.id is not None
@@ -138,19 +135,10 @@ async def open_case(data: dict[str, Any], *, actor: Actor,
             )
             session.add(registration)
             session.flush()
-        if not policy.is_lapsed(registration.period_end, request.request_date):
-            deadline = policy.submission_deadline(registration.period_end)
-            raise RegistrationNotLapsed(m.NOT_LAPSED.format(
-                specialisation=policy.name, deadline=format_date(deadline)))
+        check_eligible(session, policy=policy, registration=registration,
+                       on=request.request_date)
         registration.status, registration.visible = RegistrationStatus.LAPSED, False
         session.add(registration)
-        running = session.exec(select(Case).where(
-            Case.practitioner_id == practitioner.id, Case.specialisation == code,
-        )).all()
-        for other in running:
-            if not other.state.is_closed:
-                raise InvalidTransition(m.OPEN_CASE_EXISTS.format(
-                    number=other.number, specialisation=policy.name), state=other.state)
         case = Case(
             number=next_number(session=session, series="case", year=request.request_date.year,
                                prefix="HR"),

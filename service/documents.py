@@ -9,7 +9,7 @@ not a number) is kept as sent, because it is the practitioner's evidence, and st
 warning next to it. Files are not scanned for viruses: that is out of scope, staff open them
 with their own protected software.
 
-The bytes are kept by their hash (tasks/blobs.py); serving checks the hash again.
+The bytes are kept by their hash (adapters/blobs.py); serving checks the hash again.
 """
 
 from __future__ import annotations
@@ -27,6 +27,9 @@ from pypdf.errors import PyPdfError
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject, PdfObject
 from sqlmodel import Session
 
+from adapters.blobs import BlobDamaged as BlobDamaged  # a file gone or changed in the store
+from adapters.blobs import read_blob, store_blob
+from adapters.papers import PDF as PDF
 from domain import messages as m
 from domain.errors import InvalidInput
 from models.certificate import get_certificate
@@ -34,9 +37,6 @@ from models.document import Document
 from models.document import DocumentKind as DocumentKind
 from models.invoice import case_invoices
 from settings import get_settings
-from tasks.blobs import BlobDamaged as BlobDamaged  # a file gone or changed in the store
-from tasks.blobs import read_blob, store_blob
-from tasks.papers import PDF as PDF
 
 CSV = "text/csv"
 ACCEPTED = {DocumentKind.PORTFOLIO: (PDF,), DocumentKind.PATIENT_RECORDS: (PDF, CSV)}

@@ -3,9 +3,9 @@ picks one on the status page, and both get the call as a calendar invitation (.i
 video link, and for non-members the fee.
 
 Offering again replaces the times not picked, and moves a picked call that still lies ahead
-(its cancellation goes to both calendars: tasks/intake.py). A pick is once per offer (a history
-row with a unique key), so a double click or two tabs make one appointment and one pair of
-mails.
+(its cancellation goes to both calendars: `cancel_planned_call` in tasks/cases.py). A pick is
+once per offer (a history row with a unique key), so a double click or two tabs make one
+appointment and one pair of mails.
 """
 
 from __future__ import annotations
@@ -25,20 +25,13 @@ from domain.states import CaseState, Party
 from domain.working_days import due_date
 from models.case import CaseEvent, EventKind, find_case, get_case, get_event
 from models.db import session_scope, utcnow
-from models.intake import IntakeSlot
+from models.intake import OFFERED, IntakeSlot, chosen_key, chosen_slot, offer_round
 from service.actions import parse_input
 from service.actors import MAY_PLAN_INTAKE, Actor
 from settings import get_settings
-from tasks.cases import side_step
-from tasks.intake import (
-    OFFERED,
-    cancel_planned_call,
-    chosen_key,
-    chosen_slot,
-    invite,
-    offer_round,
-)
+from tasks.cases import cancel_planned_call, invite
 from tasks.mail import DeliveryFailed, deliver_pending
+from tasks.transitions import side_step
 
 MAX_SLOTS = 5
 

@@ -1,6 +1,6 @@
 """The signed links in the mails, as the pages and the API meet them: whether a token is ours,
 what it grants, and where a practitioner's status page is. Links are made where mails are
-written (tasks/links.py)."""
+written (adapters/links.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ from typing import Any
 
 from sqlmodel import Session
 
+from adapters.links import Purpose as Purpose
+from adapters.links import claims_however_old as claims_however_old
+from adapters.links import is_genuine as is_genuine
+from adapters.links import make_token, read_token, status_url
 from domain import messages as m
 from domain.errors import LinkInvalid
 from domain.states import Role
@@ -16,10 +20,6 @@ from models.practitioner import Practitioner
 from models.review import Reviewer
 from service.actors import Actor
 from settings import get_settings
-from tasks.links import Purpose as Purpose
-from tasks.links import claims_however_old as claims_however_old
-from tasks.links import is_genuine as is_genuine
-from tasks.links import make_token, read_token, status_url
 
 
 def read_link(purpose: Purpose, token: str) -> dict[str, Any]:

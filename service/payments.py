@@ -14,6 +14,9 @@ from decimal import Decimal
 from sqlalchemy import update
 from sqlmodel import col, select
 
+from adapters.links import read_token
+from adapters.payment_provider import PaymentUnavailable as PaymentUnavailable
+from adapters.payment_provider import configured_provider
 from domain import messages as m
 from domain.errors import DecisionConflict, InvalidTransition
 from domain.procedure import PAYMENT, pause_of
@@ -27,9 +30,6 @@ from models.payment import OnlinePayment, OnlineStatus, latest_payment, open_pay
 from service.actions import act
 from service.actors import Actor
 from settings import get_settings
-from tasks.links import read_token
-from tasks.payment_provider import PaymentUnavailable as PaymentUnavailable
-from tasks.payment_provider import configured_provider
 
 ONLINE = Actor(Role.REGISTER_STAFF, "iDEAL-betaling (Mollie)")
 

@@ -206,7 +206,6 @@ def refresh_seconds(progress: Progress) -> int | None:
 
 # --- the practitioner's view ----------------------------------------------------------------
 
-KIND_LABELS = {InvoiceKind.INTAKE: "Startgesprek", InvoiceKind.REREGISTRATION: "Herregistratie"}
 PRACTITIONER_ACTIONS = tuple(a for a, kind in DECISIONS.items()
                              if Role.PRACTITIONER in kind.roles and kind is not Withdrawal)
 
@@ -291,7 +290,7 @@ def _dates(session: Session, case: Case) -> list[Line]:
         found.append(Line(label="Dossier ingediend", text=format_date(case.submitted_on)))
     for invoice in case_invoices(session=session, case_id=case.id or 0):
         if invoice.paid_on:
-            found.append(Line(label=f"Betaling ontvangen ({KIND_LABELS[invoice.kind].lower()})",
+            found.append(Line(label=f"Betaling ontvangen ({invoice.kind.label.lower()})",
                               text=format_date(invoice.paid_on)))
     certificate = get_certificate(session=session, case_id=case.id or 0)
     if certificate:
@@ -306,7 +305,7 @@ def _invoice_line(case: Case, invoice: Invoice) -> InvoiceLine:
     account, iban = get_settings().payment.payee(invoice.kind)
     due = case.due_on if invoice.kind is InvoiceKind.REREGISTRATION \
         and case.awaiting_action == "payment_received" else None
-    return InvoiceLine(number=invoice.number, kind=KIND_LABELS[invoice.kind],
+    return InvoiceLine(number=invoice.number, kind=invoice.kind.label,
                        amount=invoice.amount, issued_on=invoice.issued_on, account=account,
                        iban=iban, due_on=due)
 

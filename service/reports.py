@@ -202,8 +202,8 @@ def write_csv(out: Any, header: list[str], rows: list[list[str]]) -> None:
     writer = csv.writer(out, delimiter=";", lineterminator="\n")
     writer.writerow([csv_cell(cell) for cell in header])
     writer.writerows([[csv_cell(cell) for cell in row] for row in rows])
-KIND_NAMES = {InvoiceKind.INTAKE: "Startgesprek (VvOCM)",
-              InvoiceKind.REREGISTRATION: "Herregistratie (KP)"}
+def kind_name(kind: InvoiceKind) -> str:
+    return f"{kind.label} ({kind.issuer})"
 
 
 def table(session: Session, report: str, today: date, first_month: date,
@@ -228,7 +228,7 @@ def table(session: Session, report: str, today: date, first_month: date,
                  str(row.days_late)] for row in overdue(session, today)]
         case "openstaand":
             return ["soort", "facturen", "bedrag"], [
-                [KIND_NAMES[row.kind], str(row.count), format_euro(row.total)]
+                [kind_name(row.kind), str(row.count), format_euro(row.total)]
                 for row in outstanding(session)]
         case "prognose":
             months_found = forecast(session, first_month, months)

@@ -12,6 +12,8 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from adapters.links import status_url
+from adapters.outbox import write_mail
 from domain import messages as m
 from domain.errors import CaseNotFound, LinkInvalid
 from domain.formatting import local_time
@@ -22,14 +24,12 @@ from models.certificate import get_certificate
 from models.db import session_scope, utcnow
 from models.document import Document, case_documents
 from models.intake import IntakeSlot, case_slots
-from models.outbox import OutboxMail, get_mail
+from models.outbox import OutboxMail
 from models.practitioner import Practitioner
 from service.actors import Actor
 from service.read_model import StatusView, case_progress, refresh_seconds, state_path, status_view
 from settings import get_settings
-from tasks.links import status_url
 from tasks.mail import DeliveryFailed, deliver_pending
-from tasks.rendering import render_mail
 
 FRESH_LINK_EVERY = timedelta(hours=1)
 
@@ -93,19 +93,17 @@ async def send_fresh_link(case_id: int) -> bool:
                 OutboxMail.case_id == case_id, OutboxMail.template == "fresh_link")).all()
             recent = [mail for mail in earlier
                       if local_time(mail.created_at) > now - FRESH_LINK_EVERY]
-            if recent or get_mail(session=session, key=key) is not None:
+            if recent:
                 return False
             case = get_case(session=session, case_id=case_id)
             practitioner = session.get(Practitioner, case.practitioner_id)
             assert practitioner is not None
-            rendered = render_mail("fresh_link", {
+            if not write_mail(session, key=key, template="fresh_link", case_id=case_id,
+                              recipient=practitioner.email, context={
                 "case_number": case.number, "practitioner_name": practitioner.name,
                 "kp_number": practitioner.kp_number, "specialisation": case_policy(case).name,
-                "today": get_settings().current_date(), "status_url": status_url(case_id),
-            })
-            session.add(OutboxMail(key=key, case_id=case_id, template="fresh_link",
-                                   recipient=practitioner.email, subject=rendered.subject,
-                                   text=rendered.text, html=rendered.html))
+                "today": get_settings().current_date(), "status_url": status_url(case_id)}):
+                return False
     except IntegrityError:
         return False
     with suppress(DeliveryFailed):  # it stays in the outbox; the sweep sends it later

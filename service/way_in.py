@@ -24,19 +24,18 @@ from typing import Any
 
 from pydantic import BaseModel, EmailStr, Field
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session
 
+from adapters.links import read_token, request_url
+from adapters.outbox import write_mail
 from domain import messages as m
 from domain.errors import InvalidInput, InvalidTransition, RegistrationNotLapsed, Throttled
-from domain.formatting import format_date
 from domain.states import Role
-from models.case import Case
 from models.db import read_session, session_scope, utcnow
-from models.outbox import OutboxMail, get_mail
 from models.practitioner import Practitioner, get_by_kp_number
 from models.registration import latest_registration
 from models.throttle import hits, record_hit
-from policies import RegisterPolicy, load_policy, specialisations
+from policies import RegisterPolicy, load_policy
 from service.actions import (
     KP_NUMBER,
     Outcome,
@@ -46,10 +45,9 @@ from service.actions import (
 )
 from service.actors import Actor
 from service.documents import Upload
+from service.eligibility import check_eligible, register_policy
 from settings import get_settings
-from tasks.links import read_token, request_url
 from tasks.mail import DeliveryFailed, deliver_pending
-from tasks.rendering import render_mail
 
 WAY_IN_CLIENT, WAY_IN_KP = "way-in-client", "way-in-kp"
 
@@ -70,11 +68,7 @@ class Eligible:
 
 def _eligible(session: Session, start: RequestStart) -> Eligible:
     """The practitioner and register, or the Dutch reason this request cannot start."""
-    code = start.specialisation.strip().upper()
-    if code not in specialisations():
-        raise InvalidInput({"specialisation": m.FIELD_CHOICE.format(
-            choices=", ".join(specialisations()))})
-    policy = load_policy(code)
+    policy = register_policy(start.specialisation)
     practitioner = get_by_kp_number(session=session, kp_number=start.kp_number)
     if practitioner is None:
         raise InvalidInput({"kp_number": m.REQUEST_KP_UNKNOWN.format(kp=start.kp_number)})
@@ -82,19 +76,12 @@ def _eligible(session: Session, start: RequestStart) -> Eligible:
         raise InvalidInput({"email": m.REQUEST_EMAIL_DIFFERS.format(kp=start.kp_number)})
     assert practitioner.id is not None
     registration = latest_registration(session=session, practitioner_id=practitioner.id,
-                                       specialisation=code)
+                                       specialisation=policy.code)
     if registration is None:
         raise InvalidInput({"specialisation": m.NO_REGISTRATION.format(
             specialisation=policy.name, kp=start.kp_number)})
-    if not policy.is_lapsed(registration.period_end, get_settings().current_date()):
-        raise RegistrationNotLapsed(m.NOT_LAPSED.format(
-            specialisation=policy.name,
-            deadline=format_date(policy.submission_deadline(registration.period_end))))
-    for case in session.exec(select(Case).where(Case.practitioner_id == practitioner.id,
-                                                Case.specialisation == code)):
-        if not case.state.is_closed:
-            raise InvalidTransition(m.REQUEST_ALREADY_OPEN.format(
-                number=case.number, specialisation=policy.name), state=case.state)
+    check_eligible(session, policy=policy, registration=registration,
+                   on=get_settings().current_date(), open_case_text=m.REQUEST_ALREADY_OPEN)
     return Eligible(practitioner, policy)
 
 
@@ -106,10 +93,7 @@ async def ask_confirmation(data: dict[str, Any], *, client: str) -> None:
     double click sends one). InvalidInput only for what is wrong in itself (no KP number's
     shape, no e-mail address, no specialisation); Throttled for too many attempts."""
     start: RequestStart = parse_input(RequestStart, data)
-    code = start.specialisation.strip().upper()
-    if code not in specialisations():
-        raise InvalidInput({"specialisation": m.FIELD_CHOICE.format(
-            choices=", ".join(specialisations()))})
+    code = register_policy(start.specialisation).code
     web = get_settings().web
     key = f"request:{start.kp_number}:{code}:{utcnow():%Y%m%d%H}"
     try:
@@ -124,13 +108,12 @@ async def ask_confirmation(data: dict[str, Any], *, client: str) -> None:
             record_hit(session=session, kind=WAY_IN_KP, key=start.kp_number)
         with session_scope() as session:
             mail = _answer(session, start, code)
-            if mail is None or get_mail(session=session, key=key) is not None:
+            if mail is None:
                 return
             template, recipient, context = mail
-            rendered = render_mail(template, context)
-            session.add(OutboxMail(key=key, template=template, recipient=recipient,
-                                   subject=rendered.subject, text=rendered.text,
-                                   html=rendered.html))
+            if not write_mail(session, key=key, template=template, recipient=recipient,
+                              context=context):
+                return
     except IntegrityError:  # the other click of a double click wrote it
         return
     with suppress(DeliveryFailed):  # it stays in the outbox; the sweep sends it

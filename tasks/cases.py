@@ -1,46 +1,38 @@
-"""Case state and everything written with a transition, in one transaction per step.
-
-Each step is keyed (`step:<name>`) in the case history, which is the step ledger: a replayed
-or retried step finds its row and does nothing, so no mail, invoice or certificate is made
-twice. The mails are rendered and stored in the outbox in the same transaction.
+"""The steps of the plan (seed 001), each a Prefect task that applies one transition with
+everything written with it: mails, invoices and their papers, the certificate, the intake
+call's calendar entries. The engine that applies a step once is tasks/transitions.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import date, timedelta
-from decimal import Decimal
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-from prefect import task
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from domain.errors import CaseClosed, InvalidTransition
-from domain.messages import (
-    CASE_CLOSED,
-    INTAKE_CANCELLED_CLOSED,
-    INTAKE_CANCELLED_OUTCOME,
-    WRONG_STATE,
+from adapters.blobs import store_blob
+from adapters.links import dossier_url, payment_url, staff_case_url
+from adapters.papers import (
+    PDF,
+    Attachment,
+    credit_note_paper,
+    intake_invitation,
+    invoice_paper,
+    register_entry_url,
+    render_pdf,
 )
-from domain.procedure import ADDITIONS, COMPLETION, FINDINGS, PAYMENT, SUBMISSION, Pause, awaited
-from domain.states import CLOSED_STATES, HELD_TO_DEADLINE, CaseState, Role
-from domain.working_days import due_date
-from models.case import (
-    Case,
-    CaseEvent,
-    EventKind,
-    add_note,
-    case_policy,
-    case_verdict,
-    get_case,
-    get_event,
-)
+from domain.errors import CaseClosed
+from domain.formatting import AMSTERDAM, format_euro
+from domain.messages import INTAKE_CANCELLED_CLOSED, INTAKE_CANCELLED_OUTCOME, INTAKE_FEE_LINE
+from domain.procedure import ADDITIONS, COMPLETION, FINDINGS, PAYMENT, SUBMISSION, awaited
+from domain.states import HELD_TO_DEADLINE, CaseState
+from models.case import Case, case_verdict
 from models.certificate import Certificate
 from models.counter import next_number
-from models.db import session_scope, utcnow
+from models.db import utcnow
 from models.decision import get_decision
 from models.document import case_documents
+from models.intake import IntakeSlot, chosen_slot, offer_round
 from models.invoice import (
     CreditNote,
     Invoice,
@@ -50,185 +42,36 @@ from models.invoice import (
     issue_credit_note,
     issue_invoice,
 )
-from models.outbox import OutboxMail, get_mail
-from models.practitioner import Practitioner
 from models.registration import Registration, RegistrationStatus, latest_registration
 from models.review import Review, ReviewOutcome, get_review, get_reviewer, upsert_reviewer
-from policies import RegisterPolicy
-from settings import Issuer, get_settings
-from tasks.blobs import store_blob
-from tasks.intake import cancel_planned_call
-from tasks.links import dossier_url, payment_url, staff_case_url, status_url
-from tasks.papers import PDF, Attachment, register_entry_url, render_pdf
-from tasks.rendering import render_mail
+from settings import get_settings
 from tasks.retrying import case_task
+from tasks.transitions import OPEN_STATES, Step, run_step
 
 S = CaseState
-OPEN_STATES = frozenset(CaseState) - CLOSED_STATES
-Recipient = Literal["practitioner", "association", "register"]
-
-
-@dataclass
-class Step:
-    """What a step's body may use: the locked case and helpers to mail within the transaction."""
-
-    session: Session
-    case: Case
-    practitioner: Practitioner
-    policy: RegisterPolicy
-    today: date
-    key: str
-    mails: list[str] = field(default_factory=list)
-
-    @property
-    def case_id(self) -> int:
-        assert self.case.id is not None
-        return self.case.id
-
-    def due_of(self, pause: Pause[Any]) -> date:
-        """The due date of `pause` if it opens today, as the mail before it names it."""
-        return due_date(self.today, get_settings().deadlines.days_for(pause))
-
-    def mail(self, template: str, to: Recipient | str, *, attach: Sequence[Attachment] = (),
-             **extra: Any) -> None:
-        """Render and store one mail; the key (case, step, template) makes it once only.
-        Attachments are kept by their hash (tasks/blobs.py) and added when it is sent."""
-        mail_key = f"{self.case_id}:{self.key}:{template}"
-        self.mails.append(mail_key)
-        if get_mail(session=self.session, key=mail_key) is not None:
-            return
-        addresses = get_settings().addresses
-        recipient = {
-            "practitioner": self.practitioner.email,
-            "association": addresses.association,
-            "register": addresses.register_office,
-        }.get(to, to)
-        context: dict[str, Any] = {
-            "case_number": self.case.number,
-            "practitioner_name": self.practitioner.name,
-            "kp_number": self.practitioner.kp_number,
-            "specialisation": self.policy.name,
-            "today": self.today,
-            **extra,
-        }
-        if to == "practitioner":
-            context["status_url"] = status_url(self.case_id)
-        rendered = render_mail(template, context)
-        self.session.add(OutboxMail(
-            key=mail_key, case_id=self.case_id, template=template, recipient=recipient,
-            subject=rendered.subject, text=rendered.text, html=rendered.html,
-            attachments=[{"filename": a.filename, "media_type": a.media_type,
-                          "sha256": store_blob(a.content)} for a in attach],
-        ))
-
-
-def side_step(session: Session, case: Case, name: str, today: date | None = None) -> Step:
-    """A Step for what happens beside the plan (a reminder, an intake time): its mails, not a
-    transition. The caller holds the case's lock and writes the history row."""
-    practitioner = session.get(Practitioner, case.practitioner_id)
-    assert practitioner is not None
-    return Step(session=session, case=case, practitioner=practitioner, policy=case_policy(case),
-                today=today or get_settings().current_date(), key=name)
-
-
-def run_step(
-    case_id: int,
-    name: str,
-    *,
-    expect: frozenset[CaseState] | set[CaseState],
-    to: CaseState,
-    body: Callable[[Step], None] = lambda _step: None,
-    cause: str | None = None,
-) -> bool:
-    """Apply one step once: False if the ledger shows it done. `cause` is the pause whose
-    decision led here; its actor and input are copied onto the transition row."""
-    key = f"step:{name}"
-    with session_scope() as session:
-        case = get_case(session=session, case_id=case_id, for_update=True)
-        if get_event(session=session, case_id=case_id, key=key) is not None:
-            return False
-        if case.state not in expect:
-            label = case.state.label
-            if case.state in CLOSED_STATES:
-                raise CaseClosed(CASE_CLOSED.format(label=label), state=case.state)
-            raise InvalidTransition(WRONG_STATE.format(state=case.state, label=label),
-                                    state=case.state)
-        practitioner = session.get(Practitioner, case.practitioner_id)
-        assert practitioner is not None
-        step = Step(session=session, case=case, practitioner=practitioner,
-                    policy=case_policy(case), today=get_settings().current_date(), key=name)
-        body(step)
-        decision = get_decision(session=session, case_id=case_id, pause_key=cause) \
-            if cause else None
-        session.add(CaseEvent(
-            case_id=case_id, key=key, kind=EventKind.TRANSITION,
-            actor_role=decision.actor_role if decision else Role.SYSTEM,
-            actor_name=decision.actor_name if decision else "workflow",
-            action=name, input=decision.input if decision else {},
-            from_state=case.state, to_state=to, mails=step.mails,
-        ))
-        case.state, case.updated_at = to, utcnow()
-        # Progress: whatever repairs it took to get here worked.
-        case.repair_attempts, case.stuck_reason, case.stuck_since = 0, None, None
-        session.add(case)
-    return True
 
 
 def _invoice_paper(step: Step, invoice: Invoice, description: str, supplied_on: date | None,
                    due_on: date) -> Attachment:
-    """The invoice as a PDF meeting the Dutch invoice rules, kept with the invoice. A service
-    not yet dated (the intake call, before a time is picked) says when it will be."""
-    papers = get_settings().papers
-    issuer = papers.association if invoice.kind is InvoiceKind.INTAKE else papers.register_office
-    account, iban = get_settings().payment.payee(invoice.kind)
-    pdf = render_pdf("invoice.html", {
-        "invoice_number": invoice.number, "issued_on": invoice.issued_on,
-        "supplied_on": supplied_on, "supplied_text": SUPPLIED_AT_THE_CALL,
-        "contact_email": _contact(invoice.kind), "due_on": due_on,
-        "case_number": step.case.number,
-        "customer_name": step.practitioner.name, "customer_address": step.practitioner.address,
-        "customer_email": step.practitioner.email, "kp_number": step.practitioner.kp_number,
-        "description": description, "amount": invoice.amount, "vat": _vat(issuer, invoice.amount),
-        "account": account, "iban": iban, "credited": None}, issuer)
-    invoice.due_on, invoice.pdf_sha256 = due_on, store_blob(pdf)
+    """The invoice's PDF, kept with the invoice as mailed."""
+    invoice.due_on = due_on
+    paper = invoice_paper(invoice, case_number=step.case.number, customer=step.practitioner,
+                          description=description, supplied_on=supplied_on)
+    invoice.pdf_sha256 = store_blob(paper.content)
     step.session.add(invoice)
-    return Attachment(f"factuur-{invoice.number}.pdf", PDF, pdf)
-
-
-SUPPLIED_AT_THE_CALL = "de dag van het startgesprek (u kiest die uit de aangeboden tijden)"
-
-
-def _contact(kind: InvoiceKind) -> str:
-    """Where questions about an invoice go: its issuer's office."""
-    addresses = get_settings().addresses
-    return addresses.association if kind is InvoiceKind.INTAKE else addresses.register_office
-
-
-def _vat(issuer: Issuer, amount: Decimal) -> dict[str, Decimal] | None:
-    """The VAT included in `amount`, or None where the exemption line applies."""
-    if not issuer.vat_rate:
-        return None
-    net = (amount * 100 / (100 + issuer.vat_rate)).quantize(Decimal("0.01"))
-    return {"rate": issuer.vat_rate, "net": net, "amount": amount - net}
+    return paper
 
 
 def _credit_paper(step: Step, invoice: Invoice) -> tuple[CreditNote, Attachment]:
     """A paid re-registration withdrawn before its review: the invoice credited in full."""
     note = issue_credit_note(session=step.session, invoice=invoice, issued_on=step.today)
-    issuer = get_settings().papers.register_office
-    pdf = render_pdf("invoice.html", {
-        "invoice_number": note.number, "issued_on": note.issued_on,
-        "supplied_on": step.case.submitted_on or invoice.issued_on, "due_on": None,
-        "supplied_text": "", "contact_email": _contact(invoice.kind),
-        "case_number": step.case.number, "customer_name": step.practitioner.name,
-        "customer_address": step.practitioner.address,
-        "customer_email": step.practitioner.email, "kp_number": step.practitioner.kp_number,
-        "description": f"Creditering herregistratie specialisatie {step.policy.name}",
-        "amount": -note.amount, "vat": _vat(issuer, -note.amount), "account": "", "iban": "",
-        "credited": invoice}, issuer)
-    note.pdf_sha256 = store_blob(pdf)
+    paper = credit_note_paper(
+        note, invoice, case_number=step.case.number, customer=step.practitioner,
+        description=f"Creditering herregistratie specialisatie {step.policy.name}",
+        supplied_on=step.case.submitted_on or invoice.issued_on)
+    note.pdf_sha256 = store_blob(paper.content)
     step.session.add(note)
-    return note, Attachment(f"creditnota-{note.number}.pdf", PDF, pdf)
+    return note, paper
 
 
 def _verdict_summary(step: Step) -> dict[str, Any]:
@@ -523,6 +366,64 @@ def close_case(case_id: int, reason: Literal["withdrawn", "expired"], today: dat
         return False
 
 
+# The intake call in both calendars (R7): the invitation when the practitioner picks a time,
+# and its cancellation when the call will not happen at that time (VvOCM moves it, records the
+# outcome before it, or the case closes first). One appointment per case: the same UID
+# throughout (RFC 5545), a higher SEQUENCE with every change, METHOD:REQUEST for an invitation
+# and METHOD:CANCEL for a cancellation, so calendars replace or remove the entry instead of
+# keeping the old one beside the new. Offer round `n` has its invitation at SEQUENCE 2(n-1)
+# and its cancellation at 2(n-1)+1.
+
+def _uid(case: Case) -> str:
+    return f"startgesprek-{case.number}@{get_settings().smtp.message_id_domain}"
+
+
+def _calendar(step: Step, slot: IntakeSlot, *, sequence: int, cancel: bool,
+              fee_line: str) -> Attachment:
+    return intake_invitation(
+        uid=_uid(step.case), starts_at=slot.starts_at, minutes=slot.minutes,
+        video_link=slot.video_link, sequence=sequence, cancel=cancel,
+        summary=f"Startgesprek herregistratie {step.policy.name} ({step.case.number})",
+        description="\n".join(line for line in (
+            f"Online startgesprek met de VvOCM over uw herregistratie {step.policy.name}.",
+            f"Deelnemen: {slot.video_link}", fee_line) if line),
+        organizer=get_settings().addresses.association, attendee=step.practitioner.email,
+        stamp=utcnow())
+
+
+def fee_line(session: Session, case_id: int) -> str:
+    invoice = get_invoice(session=session, case_id=case_id, kind=InvoiceKind.INTAKE)
+    return "" if invoice is None else INTAKE_FEE_LINE.format(fee=format_euro(invoice.amount),
+                                                             number=invoice.number)
+
+
+def invite(step: Step, slot: IntakeSlot, offer: int) -> None:
+    """Both sides get the call as an invitation for their calendar."""
+    line = fee_line(step.session, step.case_id)
+    invitation = _calendar(step, slot, sequence=2 * (offer - 1), cancel=False, fee_line=line)
+    context = {"starts_at": slot.starts_at.astimezone(AMSTERDAM),
+               "ends_at": (slot.starts_at + timedelta(minutes=slot.minutes))
+               .astimezone(AMSTERDAM), "video_link": slot.video_link, "fee_line": line}
+    step.mail("intake_call_planned", "practitioner", attach=[invitation], **context)
+    step.mail("intake_slot_chosen", "association", attach=[invitation], **context)
+
+
+def cancel_planned_call(step: Step, *, reason: str, now: datetime | None = None) -> bool:
+    """If a picked time still lies ahead, both calendars get its cancellation and both sides
+    a mail saying why; True if so. Idempotent through the step's mail keys."""
+    slot = chosen_slot(step.session, step.case_id)
+    if slot is None or slot.starts_at <= (now or get_settings().current_moment()):
+        return False
+    offer = max(offer_round(step.session, step.case_id), 1)
+    cancellation = _calendar(step, slot, sequence=2 * (offer - 1) + 1, cancel=True,
+                             fee_line="")
+    context = {"starts_at": slot.starts_at.astimezone(AMSTERDAM), "reason": reason}
+    step.mail("intake_call_cancelled", "practitioner", attach=[cancellation], **context)
+    step.mail("intake_call_cancelled_association", "association", attach=[cancellation],
+              **context)
+    return True
+
+
 # Paid, and KP has not yet handed the dossier to a reviewer: "before handling".
 BEFORE_REVIEW = frozenset({S.COMPLETENESS_CHECK, S.AWAITING_COMPLETION})
 
@@ -547,25 +448,3 @@ def _payment_on_closing(step: Step) -> dict[str, Any]:
 class _NotOverdue(Exception):
     """The pause was answered in time or is not due yet: the step is abandoned (rolled back)."""
 
-
-@task
-def overdue_cases(today: date) -> list[int]:
-    """Open cases whose wait on the practitioner passed its due date without a decision.
-    Waits on VvOCM, KP or the reviewer never expire a case: they remind and escalate."""
-    with session_scope() as session:
-        cases = session.exec(
-            select(Case).where(col(Case.due_on) < today, col(Case.state).in_(OPEN_STATES),
-                               col(Case.awaiting_party) == HELD_TO_DEADLINE)
-        )
-        return [case.id for case in cases if case.id is not None]
-
-
-def note_run_stopped(case_id: int, flow_run_id: str, state: str, message: str) -> None:
-    """Writes down, once per run, that the case's run stopped before the case ended."""
-    with session_scope() as session:
-        case = get_case(session=session, case_id=case_id, for_update=True)
-        key = f"run-stopped:{flow_run_id}"
-        if case.state.is_closed or get_event(session=session, case_id=case_id, key=key):
-            return
-        add_note(session=session, case=case, key=key, action="run_stopped",
-                 data={"state": state, "message": message[:300]})

@@ -24,18 +24,18 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from sqlmodel import Session, col, select
 
+from adapters.blobs import read_blob
+from adapters.links import dossier_url, staff_case_url
+from adapters.papers import PDF, Attachment
 from domain.procedure import PAUSE_BY_ACTION, awaited
-from domain.states import Party, Role
+from domain.states import HELD_TO_DEADLINE, Party, Role
 from models.case import Case, CaseEvent, EventKind, get_case, get_event
 from models.db import read_session, session_scope
 from models.decision import get_decision
 from models.invoice import Invoice, InvoiceKind, InvoiceStatus
 from models.review import get_reviewer
 from settings import get_settings
-from tasks.blobs import read_blob
-from tasks.cases import OPEN_STATES, side_step
-from tasks.links import dossier_url, staff_case_url
-from tasks.papers import PDF, Attachment
+from tasks.transitions import OPEN_STATES, side_step
 
 log = logging.getLogger(__name__)
 
@@ -243,3 +243,15 @@ def _waiting(session: Session, case: Case, pause_key: str) -> bool:
     """Still at this pause with nobody's decision recorded (one may await its run)."""
     return case.awaiting_key == pause_key and case.due_on is not None \
         and get_decision(session=session, case_id=case.id or 0, pause_key=pause_key) is None
+
+
+@task
+def overdue_cases(today: date) -> list[int]:
+    """Open cases whose wait on the practitioner passed its due date without a decision.
+    Waits on VvOCM, KP or the reviewer never expire a case: they remind and escalate."""
+    with session_scope() as session:
+        cases = session.exec(
+            select(Case).where(col(Case.due_on) < today, col(Case.state).in_(OPEN_STATES),
+                               col(Case.awaiting_party) == HELD_TO_DEADLINE)
+        )
+        return [case.id for case in cases if case.id is not None]

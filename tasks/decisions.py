@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from adapters.links import staff_case_url
 from domain.decisions import (
     AdditionsSupplied,
     ApplicationSubmitted,
@@ -46,7 +47,6 @@ from models.case import Case, CaseEvent, EventKind, add_note, case_verdict, get_
 from models.db import session_scope, utcnow
 from models.decision import DecisionRecord, DecisionSource, get_decision
 from settings import get_settings
-from tasks.links import staff_case_url
 from tasks.retrying import pause_task
 
 PREFECT_UI = "Prefect UI"

@@ -24,10 +24,10 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy.exc import SQLAlchemyError
 
+from adapters.blobs import read_blob
 from models.db import session_scope, utcnow
 from models.outbox import MailStatus, OutboxMail, claim, deliverable
 from settings import get_settings
-from tasks.blobs import read_blob
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 # Three tries within about six seconds: long enough for a blip, short enough for a flow.

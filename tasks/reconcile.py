@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 
 from domain import messages as m
 from domain.states import CLOSED_STATES, Role
-from models.case import Case, add_note, get_case
+from models.case import Case, add_note, get_case, get_event
 from models.db import read_session, session_scope, utcnow
 from models.decision import unconsumed
 from settings import RepairSettings, get_settings
@@ -257,3 +257,14 @@ async def attach_run(case_id: int, number: str, generation: int) -> None:
             session.add(case)
     if not current:
         await stop_run(flow_run_id, reason="vervangen door een nieuwere run")
+
+
+def note_run_stopped(case_id: int, flow_run_id: str, state: str, message: str) -> None:
+    """Writes down, once per run, that the case's run stopped before the case ended."""
+    with session_scope() as session:
+        case = get_case(session=session, case_id=case_id, for_update=True)
+        key = f"run-stopped:{flow_run_id}"
+        if case.state.is_closed or get_event(session=session, case_id=case_id, key=key):
+            return
+        add_note(session=session, case=case, key=key, action="run_stopped",
+                 data={"state": state, "message": message[:300]})

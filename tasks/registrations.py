@@ -18,13 +18,12 @@ from sqlalchemy import exists, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+from adapters.links import start_url
+from adapters.outbox import write_mail
 from models.db import read_session, session_scope
-from models.outbox import OutboxMail
 from models.practitioner import Practitioner
 from models.registration import Registration, RegistrationNotice, RegistrationStatus
 from policies import RegisterPolicy, available_codes, load_policy
-from tasks.links import start_url
-from tasks.rendering import render_mail
 
 TEMPLATES = {"reminder": "registration_reminder", "window": "submission_window",
              "lapse": "registration_lapsed"}
@@ -90,7 +89,7 @@ def _notify(policy: RegisterPolicy, kind: str, registration_id: int, today: date
             assert practitioner is not None
             due = dict(policy.notices(registration.period_end))[kind]
             template = TEMPLATES[kind.split("-")[0]]
-            rendered = render_mail(template, {
+            context = {
                 "case_number": f"KP-nummer {practitioner.kp_number}",
                 "practitioner_name": practitioner.name,
                 "kp_number": practitioner.kp_number,
@@ -102,13 +101,11 @@ def _notify(policy: RegisterPolicy, kind: str, registration_id: int, today: date
                 "deadline": policy.submission_deadline(registration.period_end),
                 "intake_fee_non_member": policy.fees.intake_non_member,
                 "start_url": start_url(practitioner.kp_number, policy.code),
-            })
+            }
             session.add(RegistrationNotice(registration_id=registration_id, kind=kind,
                                            due_on=due, sent_on=today))
-            session.add(OutboxMail(
-                key=f"registration:{registration_id}:{kind}", template=template,
-                recipient=practitioner.email, subject=rendered.subject, text=rendered.text,
-                html=rendered.html))
+            write_mail(session, key=f"registration:{registration_id}:{kind}", template=template,
+                       recipient=practitioner.email, context=context)
             if kind == "lapse" and registration.status is RegistrationStatus.ACTIVE:
                 registration.status, registration.visible = RegistrationStatus.LAPSED, False
                 session.add(registration)

@@ -938,8 +938,8 @@ def fuzz_api(base_url: str, callers: dict[str, dict[str, str]], examples: int,
 
 def api_callers(case_id: int) -> dict[str, dict[str, str]]:
     """An API token per staff role, a practitioner's link token, and nobody."""
+    from adapters.links import make_token
     from service.accounts import new_api_token
-    from tasks.links import make_token
     from tests.conftest import make_staff
 
     callers: dict[str, dict[str, str]] = {"anonymous": {}}

@@ -17,6 +17,7 @@ from pydantic_core import to_jsonable_python
 from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
+from adapters.links import make_token
 from domain import messages as m
 from domain.decisions import AssociationDecision, PortfolioReopened
 from domain.procedure import DECISIONS, STAGE
@@ -27,7 +28,6 @@ from models.staff import ApiToken
 from service.accounts import new_api_token
 from service.read_model import StatusView
 from settings import get_settings
-from tasks.links import make_token
 from tests.conftest import TODAY, Mailbox, case_row, make_staff
 from tests.factories import request
 from tests.replay import close, run_case

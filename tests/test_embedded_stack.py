@@ -17,6 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
+from adapters.blobs import store_blob
 from models.db import migrate, session_scope
 from models.document import Document, DocumentKind
 from service.actions import act, open_case
@@ -24,7 +25,6 @@ from settings import get_settings
 from stack.backup import backup, restore
 from stack.postgres import NOBODY, Cluster
 from stack.processes import Stack, StackError, _owns_port, claim_folder, free_port, release_folder
-from tasks.blobs import store_blob
 from tests.conftest import ASSOCIATION, herreg_env, offline_settings, smtp_server
 from tests.factories import request
 from tests.replay import run_case

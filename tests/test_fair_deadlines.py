@@ -20,8 +20,7 @@ from models.outbox import case_mails
 from service.history import staff_history
 from service.intake import choose_slot, offer_slots
 from settings import get_settings
-from tasks.cases import overdue_cases
-from tasks.deadlines import escalation_key, send_deadline_reminders
+from tasks.deadlines import escalation_key, overdue_cases, send_deadline_reminders
 from tests.conftest import ASSOCIATION, PRACTITIONER, REGISTER, TODAY, Mailbox, case_row
 from tests.replay import close, run_case
 from tests.test_competing_decisions import INCOMPLETE, PAUSES, Pause, at_pause

@@ -15,6 +15,7 @@ import pytest
 from icalendar import Calendar
 from markupsafe import escape
 
+from adapters.papers import intake_invitation
 from domain import messages as m
 from domain.working_days import due_date
 from models.db import read_session
@@ -22,7 +23,6 @@ from models.intake import case_slots
 from service.actions import act, open_case
 from service.intake import choose_slot, offer_slots
 from settings import get_settings
-from tasks.papers import intake_invitation
 from tests.conftest import ASSOCIATION, PRACTITIONER, TODAY, Mailbox, case_row, csrf_from
 from tests.factories import request
 from tests.replay import run_case

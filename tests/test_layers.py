@@ -4,14 +4,18 @@ copy with one page importing a model breaks them, naming the import."""
 
 from __future__ import annotations
 
+import ast
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("web", "cli", "warm", "stack", "service", "flows", "tasks", "models", "policies",
-            "settings", "domain")
+PACKAGES: list[str] = tomllib.loads((ROOT / "pyproject.toml").read_text())[
+    "tool"]["importlinter"]["root_packages"]
+# What the tasks are made of: the decorators (retries) and the engine that applies a step once.
+TASK_MACHINERY = {"retrying", "transitions"}
 
 
 def lint_imports(tree: Path) -> subprocess.CompletedProcess[str]:
@@ -37,3 +41,23 @@ def test_a_page_that_reads_a_model_breaks_the_build(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "web.routes.public -> models.case" in result.stdout
     assert "Pages and the CLI reach data only through the service BROKEN" in result.stdout
+
+
+def test_every_module_in_tasks_holds_prefect_tasks() -> None:
+    """tasks/ is where Prefect tasks live; what defines none has a home named for what it is
+    (adapters/, models/, domain/)."""
+    decorators = {"task", "case_task", "pause_task"}
+    without = set()
+    for path in sorted((ROOT / "tasks").glob("*.py")):
+        if path.stem in TASK_MACHINERY | {"__init__"}:
+            continue
+        tree = ast.parse(path.read_text())
+        functions = [node for node in ast.walk(tree)
+                     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)]
+        used = {d.id if isinstance(d, ast.Name) else getattr(d.func, "id", "")
+                for node in functions for d in node.decorator_list
+                if isinstance(d, ast.Name | ast.Call)}
+        if not used & decorators:
+            without.add(path.stem)
+    assert without == set()
+    assert all((ROOT / "tasks" / f"{name}.py").is_file() for name in TASK_MACHINERY)

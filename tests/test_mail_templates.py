@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -10,8 +11,8 @@ import pytest
 from jinja2 import UndefinedError
 from markupsafe import escape
 
+from adapters.rendering import TEMPLATE_NAMES, TEMPLATES_DIR, RenderedMail, render_mail
 from domain.formatting import format_date, format_euro
-from tasks.rendering import TEMPLATE_NAMES, TEMPLATES_DIR, RenderedMail, render_mail
 
 STATUS_URL = "https://herregistratie.example/status/HR-2026-00012?token=abc&lang=nl"
 DOSSIER_URL = "https://herregistratie.example/beoordeling/HR-2026-00012?token=xyz&ronde=1"
@@ -208,11 +209,22 @@ def render(template: str, **overrides: object) -> RenderedMail:
 
 def test_every_template_has_a_sample_context_and_three_files() -> None:
     assert set(EXTRAS) == set(TEMPLATE_NAMES)
-    folders = {p.name for p in TEMPLATES_DIR.iterdir() if p.is_dir() and p.name != "_base"}
-    assert folders == set(TEMPLATE_NAMES)
     for name in (*TEMPLATE_NAMES, "_base"):
         for part in ("subject.txt", "body.txt", "body.html"):
             assert (TEMPLATES_DIR / name / part).is_file(), f"{name}/{part}"
+
+
+def test_every_template_folder_is_a_mail_the_code_sends() -> None:
+    """The folders are the list of mails (adapters/rendering.py): one no step, notice or
+    page names is dead, and a name without its folder fails when rendered."""
+    root = TEMPLATES_DIR.parent.parent
+    named: set[str] = set()
+    for package in ("tasks", "service", "adapters", "domain", "flows"):
+        for path in (root / package).rglob("*.py"):
+            named |= {node.value for node in ast.walk(ast.parse(path.read_text()))
+                      if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+    assert set(TEMPLATE_NAMES) - named == set()
+    assert "_base" not in TEMPLATE_NAMES
 
 
 @pytest.mark.parametrize("template", TEMPLATE_NAMES)

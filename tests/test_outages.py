@@ -19,6 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
+from adapters.links import make_token
 from domain import messages as m
 from models.case import get_case
 from models.db import migrate, read_session, session_scope
@@ -26,7 +27,6 @@ from models.decision import get_decision
 from service.accounts import new_api_token
 from service.actions import act, open_case
 from stack.processes import free_port
-from tasks.links import make_token
 from tests.conftest import (
     ASSOCIATION,
     TODAY,

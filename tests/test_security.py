@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from pydantic_core import to_jsonable_python
 from sqlmodel import select
 
+from adapters.links import make_token, read_token
 from domain import messages as m
 from domain.errors import InvalidInput, LinkInvalid
 from models.case import Case
@@ -30,7 +31,6 @@ from service.actions import Outcome, act, open_case
 from service.links import LINK_OLD_ROUND
 from service.read_model import StatusView, status_view
 from settings import DEVELOPMENT_SECRETS, Settings, SettingsError, get_settings
-from tasks.links import make_token, read_token
 from tests.conftest import (
     ASSOCIATION,
     PRACTITIONER,

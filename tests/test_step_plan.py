@@ -34,7 +34,7 @@ from service.actions import act, open_case
 from service.actors import Actor
 from service.read_model import StatusView, status_view
 from settings import get_settings
-from tasks.cases import overdue_cases
+from tasks.deadlines import overdue_cases
 from tasks.decisions import accept_decision
 from tasks.ledger import Entry, Ledger, read_ledger
 from tests.conftest import (

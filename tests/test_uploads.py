@@ -9,11 +9,11 @@ from pypdf import PdfWriter
 from pypdf.actions import JavaScript
 from pypdf.generic import DictionaryObject, NameObject, TextStringObject
 
+from adapters.papers import PDF
 from domain import messages as m
 from domain.errors import InvalidInput
 from models.document import DocumentKind
 from service.documents import CSV, check_upload
-from tasks.papers import PDF
 from tests.factories import sample_pdf
 
 pytestmark = pytest.mark.usefixtures("offline")

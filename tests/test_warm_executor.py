@@ -24,10 +24,10 @@ from prefect.client.schemas.filters import (
 )
 from prefect.input.run_input import keyset_from_paused_state
 
+from adapters.links import staff_case_url
 from domain.decisions import AssociationDecision
 from service.actions import act, open_case
 from stack.processes import Stack, case_pool, read_stack_file
-from tasks.links import staff_case_url
 from tests.chaos import PLANS, Timeline, Walk, Walkers
 from tests.conftest import (
     ASSOCIATION,

@@ -15,6 +15,7 @@ from itsdangerous import URLSafeTimedSerializer
 from markupsafe import escape
 from sqlmodel import select
 
+from adapters.links import make_token
 from domain import messages as m
 from domain.formatting import format_date
 from domain.states import CaseState, Role
@@ -26,7 +27,6 @@ from policies import load_policy
 from service.actors import Actor
 from service.imports import import_registrations
 from settings import get_settings
-from tasks.links import make_token
 from tasks.mail import deliver_pending
 from tests.conftest import TODAY, Mailbox, csrf_from, herreg_env, login, make_staff, wait_until
 from tests.factories import sample_pdf

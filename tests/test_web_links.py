@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
+from adapters.links import make_token
 from domain import messages as m
 from domain.formatting import format_date, format_iban
 from models.db import session_scope
@@ -20,7 +21,6 @@ from models.practitioner import Practitioner
 from service.actions import act, open_case
 from service.read_model import PUBLIC_RECEIVED
 from settings import get_settings
-from tasks.links import make_token
 from tests.conftest import ASSOCIATION, REGISTER, TODAY, Mailbox, case_row, csrf_from, wait_until
 from tests.factories import request
 from tests.replay import close, run_case

@@ -57,7 +57,7 @@ def report_page(request: Request, van: str = "", user: StaffUser = STAFF,
     return templates().TemplateResponse(request, "reports.html", {
         "user": user, "today": today, "open": reports.open_cases(session),
         "cycle": reports.cycle_times(session), "overdue": reports.overdue(session, today),
-        "outstanding": reports.outstanding(session), "kinds": reports.KIND_NAMES,
+        "outstanding": reports.outstanding(session), "kinds": reports.kind_name,
         "months": months, "chart": Markup(reports.forecast_chart(months)),  # noqa: S704
         "codes": sorted({code for m in months for code in m.by_register}),
         "earlier": (first - relativedelta(months=12)).strftime("%Y-%m"),

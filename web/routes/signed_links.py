@@ -1,5 +1,5 @@
 """What the pages behind the signed links in the mails share: people without an account reach
-them by a token bound to one case and role (tasks/links.py); the pages are private (no cache,
+them by a token bound to one case and role (adapters/links.py); the pages are private (no cache,
 no Referer), a forged link is a 403 and an expired one gets a page of its own."""
 
 from __future__ import annotations

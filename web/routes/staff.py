@@ -59,9 +59,6 @@ COMMENTED = "Uw opmerking is toegevoegd. Alleen medewerkers zien haar."
 
 CATEGORY_LABELS = {"course": "Cursussen", "other": "Overige activiteiten",
                    "accredited": "Waarvan geaccrediteerd"}
-REGISTRATION_LABELS = {"active": "Actief", "lapsed": "Verlopen", "superseded": "Opgevolgd"}
-INVOICE_KINDS = {"intake": "Startgesprek", "reregistration": "Herregistratie"}
-INVOICE_STATUS = {"open": "Open", "paid": "Betaald"}
 
 
 def _not_found(number: str) -> HTTPException:
@@ -155,8 +152,7 @@ def render_case(
         "identity_values": values if posted == "identity" else {},
         "identity_errors": identity_errors,
         "notice": notice, "good": good,
-        "category_labels": CATEGORY_LABELS, "registration_labels": REGISTRATION_LABELS,
-        "invoice_kinds": INVOICE_KINDS, "invoice_status": INVOICE_STATUS,
+        "category_labels": CATEGORY_LABELS,
         "mail_status": MAIL_STATUS, "outcome_labels": CHOICE_LABELS,
         "number": format_number, "time": format_stamp, "yes_no": yes_no,
         "case_url": f"/zaken/{quote(case.number)}",

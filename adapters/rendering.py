@@ -31,41 +31,10 @@ __all__ = ["TEMPLATE_NAMES", "TEMPLATES_DIR", "RenderedMail", "render_mail"]
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates" / "email"
 PAPERS_DIR = TEMPLATES_DIR.parent / "pdf"
 
-TEMPLATE_NAMES: tuple[str, ...] = (
-    "request_received",
-    "association_check_requested",
-    "association_approved",
-    "intake_call_invited",
-    "declined",
-    "reopen_advice",
-    "portfolio_reopened",
-    "invoice_issued",
-    "payment_confirmed",
-    "completion_requested",
-    "completion_received",
-    "review_assigned",
-    "additions_requested",
-    "additions_received",
-    "certificate_issued",
-    "rejected",
-    "withdrawn",
-    "expired",
-    "fresh_link",
-    "registration_reminder",
-    "submission_window",
-    "registration_lapsed",
-    "request_confirmation",
-    "deadline_reminder",
-    "review_overdue",
-    "intake_slots_offered",
-    "intake_call_planned",
-    "intake_slot_chosen",
-    "intake_call_cancelled",
-    "intake_call_cancelled_association",
-    "step_overdue",
-    "request_not_possible",
-    "invoice_reminder",
-)
+# A mail is a folder of its own (subject, text and HTML); "_base" is what they extend.
+TEMPLATE_NAMES: tuple[str, ...] = tuple(sorted(
+    folder.name for folder in TEMPLATES_DIR.iterdir()
+    if folder.is_dir() and not folder.name.startswith("_")))
 
 _BLANK_LINES = re.compile(r"\n[ \t]*(?:\n[ \t]*)+\n")
 _TRAILING_SPACE = re.compile(r"[ \t]+\n")
