@@ -56,7 +56,7 @@ from service.actors import MAY_CHANGE_IDENTITY, MAY_COUNT, MAY_RESTART, Actor
 from service.claims import check_claim
 from service.documents import Upload, store
 from service.eligibility import check_eligible, register_policy
-from service.read_model import Phase, case_progress
+from service.progress import Phase, case_progress
 from service.validation import dutch_errors
 from settings import get_settings
 from tasks.decisions import record_decision

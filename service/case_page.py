@@ -23,17 +23,12 @@ from models.registration import Registration
 from models.review import Reviewer
 from policies import RegisterPolicy, Verdict
 from service.actors import MAY_COUNT, MAY_PLAN_INTAKE, MAY_RESTART
+from service.case_view import CaseDetail, case_detail
 from service.claims import claim_holder
 from service.comments import comments
 from service.history import HistoryRow, staff_history
-from service.read_model import (
-    CaseDetail,
-    Phase,
-    Progress,
-    case_detail,
-    case_progress,
-    state_path,
-)
+from service.progress import Phase, Progress, case_progress
+from service.read_model import state_path
 from settings import get_settings
 
 MAIL_STATUS = {MailStatus.PENDING: "In de wachtrij", MailStatus.SENDING: "Wordt verzonden",

@@ -21,7 +21,7 @@ from models.review import Review, Reviewer, case_reviews, get_reviewer
 from policies import Evidence, Verdict
 from service.actors import Actor
 from service.history import decision_rows
-from service.read_model import case_progress, refresh_seconds
+from service.progress import case_progress, refresh_seconds
 
 CATEGORY_LABELS = {"course": "Cursus", "other": "Overige activiteit"}
 

@@ -15,8 +15,9 @@ from domain.procedure import COMPLETENESS, DECISIONS, pause_of, round_of
 from domain.states import Party, Role
 from models.case import Case
 from models.practitioner import Practitioner
+from service.case_search import CaseQuery, escalated_cases, find_cases
 from service.claims import claim_holder
-from service.read_model import CaseQuery, escalated_cases, find_cases, stuck_cases
+from service.progress import stuck_cases
 from settings import get_settings
 
 ESCALATED_MARK = "Beoordelaar te laat: KP gewaarschuwd"

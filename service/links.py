@@ -13,7 +13,7 @@ from adapters.links import claims_however_old as claims_however_old
 from adapters.links import is_genuine as is_genuine
 from adapters.links import make_token, read_token, status_url
 from domain import messages as m
-from domain.errors import LinkInvalid
+from domain.errors import LinkExpired, LinkInvalid
 from domain.states import Role
 from models.case import Case
 from models.practitioner import Practitioner
@@ -61,6 +61,8 @@ def link_caller(session: Session, token: str) -> tuple[Actor, int]:
         try:
             claims = read_token(purpose, token)
             break
+        except LinkExpired:
+            raise  # genuine but too old: say so, whichever purpose it was signed for
         except LinkInvalid:
             continue
     case_id = claims.get("case") if claims else None

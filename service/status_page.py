@@ -1,5 +1,5 @@
 """The practitioner's side of a case, behind the link in every mail: the case a link is for,
-what its status page shows besides the status view (read_model.py), who acts when the
+what its status page shows besides the status view (status_view.py), who acts when the
 practitioner clicks, and a fresh link to the address on file when the old one expired."""
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ from models.intake import IntakeSlot, case_slots
 from models.outbox import OutboxMail
 from models.practitioner import Practitioner
 from service.actors import Actor
-from service.read_model import StatusView, case_progress, refresh_seconds, state_path, status_view
+from service.progress import case_progress, refresh_seconds
+from service.read_model import state_path
+from service.status_view import StatusView, status_view
 from settings import get_settings
 from tasks.mail import DeliveryFailed, deliver_pending
 

@@ -26,7 +26,7 @@ from models.case import history
 from models.db import session_scope
 from models.staff import ApiToken
 from service.accounts import new_api_token
-from service.read_model import StatusView
+from service.status_view import StatusView
 from settings import get_settings
 from tests.conftest import TODAY, Mailbox, case_row, make_staff
 from tests.factories import request

@@ -14,7 +14,7 @@ from domain.errors import InvalidTransition, NotAllowed, Unavailable
 from models.case import get_case, history
 from models.db import read_session, session_scope, utcnow
 from service.actions import act, open_case, restart_case
-from service.read_model import Phase, case_progress
+from service.progress import Phase, case_progress
 from settings import RepairSettings, get_settings
 from tasks.reconcile import Action, CaseView, Cause, plan_repair, plan_repairs, restart_run
 from tasks.runs import MISSING, RunPhase, RunView

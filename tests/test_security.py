@@ -29,7 +29,7 @@ from models.practitioner import Practitioner, PractitionerChange, get_by_kp_numb
 from service.accounts import new_api_token
 from service.actions import Outcome, act, open_case
 from service.links import LINK_OLD_ROUND
-from service.read_model import StatusView, status_view
+from service.status_view import StatusView, status_view
 from settings import DEVELOPMENT_SECRETS, Settings, SettingsError, get_settings
 from tests.conftest import (
     ASSOCIATION,

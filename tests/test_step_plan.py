@@ -32,7 +32,7 @@ from models.registration import latest_registration
 from models.review import ReviewOutcome, case_reviews, get_reviewer
 from service.actions import act, open_case
 from service.actors import Actor
-from service.read_model import StatusView, status_view
+from service.status_view import StatusView, status_view
 from settings import get_settings
 from tasks.deadlines import overdue_cases
 from tasks.decisions import accept_decision

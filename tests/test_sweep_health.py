@@ -18,7 +18,8 @@ from models.db import read_session, session_scope, utcnow
 from models.decision import get_decision
 from models.sweep import SweepRun, last_sweep, record_sweep
 from service.actions import act, open_case, restart_case
-from service.read_model import CaseQuery, Phase, case_progress, find_cases, stuck_cases
+from service.case_search import CaseQuery, find_cases
+from service.progress import Phase, case_progress, stuck_cases
 from settings import get_settings
 from tests.conftest import ASSOCIATION, REGISTER, TODAY, Mailbox, case_row, login, make_staff
 from tests.factories import request

@@ -19,7 +19,7 @@ from models.db import session_scope
 from models.invoice import case_invoices
 from models.practitioner import Practitioner
 from service.actions import act, open_case
-from service.read_model import PUBLIC_RECEIVED
+from service.progress import PUBLIC_RECEIVED
 from settings import get_settings
 from tests.conftest import ASSOCIATION, REGISTER, TODAY, Mailbox, case_row, csrf_from, wait_until
 from tests.factories import request

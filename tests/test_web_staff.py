@@ -26,7 +26,7 @@ from models.db import session_scope, utcnow
 from models.outbox import MailStatus, case_mails
 from service.actions import Outcome, done_message, open_case
 from service.inbox import STUCK_MARK
-from service.read_model import status_view
+from service.status_view import status_view
 from settings import get_settings
 from tests.conftest import ASSOCIATION, TODAY, Mailbox, case_row, csrf_from, login, make_staff
 from tests.factories import request

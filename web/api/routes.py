@@ -22,16 +22,9 @@ from domain.procedure import DECISIONS
 from domain.states import CaseState, Role
 from service.actions import CaseRequest, act, open_case, restart_case
 from service.actors import Actor
-from service.read_model import (
-    CaseDetail,
-    CaseItem,
-    CaseQuery,
-    StatusView,
-    case_detail,
-    case_item,
-    find_cases,
-    status_view,
-)
+from service.case_search import CaseQuery, find_cases
+from service.case_view import CaseDetail, CaseItem, case_detail, case_item
+from service.status_view import StatusView, status_view
 from web.api.errors import REFUSALS, outcome_out, refusal
 from web.api.principals import (
     Principal,

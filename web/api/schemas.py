@@ -8,7 +8,7 @@ from fastapi import Path, Query
 from pydantic import BaseModel, Field
 
 from domain.states import CaseState
-from service.read_model import CaseItem
+from service.case_view import CaseItem
 
 RESTART_TITLE = "Aanvraag herstarten"
 OPEN_TITLE = "Aanvraag registreren"

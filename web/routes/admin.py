@@ -26,7 +26,7 @@ from service.actions import resolve_conflict
 from service.admin import admin_view, email_in_use, staff_member
 from service.imports import ImportFileError, decode_export, import_registrations
 from service.mail import resend_mail
-from service.read_model import sweep_health
+from service.progress import sweep_health
 from settings import get_settings
 from web.deps import db
 from web.forms import MAX_ID, Id, form_values, small_int

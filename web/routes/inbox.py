@@ -11,8 +11,9 @@ from fastapi.responses import HTMLResponse, Response
 from domain.states import CaseState
 from policies import specialisations
 from service.accounts import StaffRole, StaffUser
+from service.case_search import CaseQuery
 from service.inbox import awaited_by, inbox_page
-from service.read_model import CaseQuery, sweep_health
+from service.progress import sweep_health
 from settings import get_settings
 from web.deps import SessionDep
 from web.forms import page_number

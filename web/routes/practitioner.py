@@ -24,7 +24,6 @@ from domain.formatting import file_size
 from domain.procedure import DECISIONS
 from service.actions import act
 from service.links import claims_however_old
-from service.read_model import PRACTITIONER_ACTIONS
 from service.status_page import (
     Case,
     address_on_file,
@@ -33,6 +32,7 @@ from service.status_page import (
     send_fresh_link,
 )
 from service.status_page import status_page as page_of
+from service.status_view import PRACTITIONER_ACTIONS
 from web.deps import SessionDep
 from web.diagram import step_diagram
 from web.forms import form_fields, form_values, parse_form

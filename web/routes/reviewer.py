@@ -24,7 +24,7 @@ from domain.formatting import file_size
 from service.actions import act
 from service.dossier import dossier, findings_open, reviewer_actor
 from service.dossier import reviewer_case as case_of_link
-from service.read_model import PUBLIC_RECEIVED
+from service.progress import PUBLIC_RECEIVED
 from service.status_page import Case
 from web.deps import SessionDep
 from web.forms import form_fields, form_values, parse_form

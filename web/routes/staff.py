@@ -36,7 +36,8 @@ from service.comments import MAX_LENGTH as COMMENT_MAX
 from service.comments import add_comment
 from service.history import INPUT_LABELS, yes_no
 from service.mail import resend_mail
-from service.read_model import Phase, case_by_number, refresh_seconds
+from service.progress import Phase, refresh_seconds
+from service.read_model import case_by_number
 from service.status_page import Case
 from web.deps import db
 from web.diagram import step_diagram
