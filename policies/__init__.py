@@ -1,18 +1,16 @@
 """Register policies: what each quality register requires, as data plus the checks on it."""
 
-from policies.rules import (
+from policies.evidence import (
     Activity,
     BotDayAttendance,
     Evidence,
-    PolicyError,
-    RegisterPolicy,
     Shortfall,
     Verdict,
     WorkHours,
-    available_codes,
-    load_policy,
-    specialisations,
 )
+from policies.loading import available_codes, load_policy, specialisations
+from policies.register import RegisterPolicy
+from policies.schema import PolicyError
 
 __all__ = [
     "Activity",

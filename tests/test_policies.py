@@ -215,6 +215,19 @@ def test_evidence_window_includes_both_ends_to_the_day() -> None:
     assert points_on(request) == 5
     assert points_on(request + timedelta(days=1)) == 0
 
+    def notes_on(on: date) -> list[str]:
+        return kot.assess(Evidence(activities=[activity(5, "course", on)]), request).notes
+
+    assert notes_on(date(2021, 6, 10)) == notes_on(request) == []
+    assert notes_on(date(2021, 6, 9)) == [
+        "Activiteit van 9 juni 2021 valt buiten de periode 10 juni 2021 t/m 10 juni 2026 en telt "
+        "niet mee."
+    ]
+    assert notes_on(date(2026, 6, 11)) == [
+        "Activiteit van 11 juni 2026 valt buiten de periode 10 juni 2021 t/m 10 juni 2026 en "
+        "telt niet mee."
+    ]
+
 
 def test_evidence_window_from_29_february() -> None:
     assert load_policy("KOT").evidence_window(date(2028, 2, 29)) == (
@@ -230,7 +243,23 @@ def test_work_hours_count_pro_rata_at_window_edge() -> None:
     verdict = kot.assess(Evidence(work_hours=[entry]), request)
     assert verdict.hours_total == Decimal("110.00")  # 11 of 20 days
     assert verdict.months_with_hours == 1
-    assert any("naar rato" in note for note in verdict.notes)
+    assert verdict.notes == [
+        "Werkervaring (1 januari 2021 t/m 20 januari 2021) valt deels buiten de periode: "
+        "110 van 200 uur naar rato meegeteld."
+    ]
+
+
+def test_work_hours_ending_the_day_before_the_window_do_not_count() -> None:
+    kot = load_policy("KOT")
+    request = date(2026, 1, 10)  # window starts 2021-01-10
+    entry = WorkHours(start=date(2021, 1, 1), end=date(2021, 1, 9), hours=Decimal(90),
+                      description="Oude praktijk")
+    verdict = kot.assess(Evidence(work_hours=[entry]), request)
+    assert (verdict.hours_total, verdict.months_with_hours) == (0, 0)
+    assert verdict.notes == [
+        "Werkervaring 'Oude praktijk' (1 januari 2021 t/m 9 januari 2021) valt buiten de periode "
+        "10 januari 2021 t/m 10 januari 2026 en telt niet mee."
+    ]
 
 
 def test_work_hours_wholly_inside_count_fully() -> None:
@@ -307,6 +336,10 @@ def test_shortfall_message_in_dutch() -> None:
         code="points_total", label="Punten totaal", required=Decimal(80), actual=Decimal(68)
     )
     assert shortfall.message == "Punten totaal: 80 vereist, 68 behaald (12 tekort)"
+    hours = Shortfall(code="hours_total", label="Uren werkervaring", required=Decimal(1600),
+                      actual=Decimal("799.5"))
+    # Thousands grouped, as everywhere numbers are shown to people (domain/formatting.py).
+    assert hours.message == "Uren werkervaring: 1.600 vereist, 799,5 behaald (800,5 tekort)"
 
 
 def test_base_register_needs_36_months() -> None:
@@ -365,7 +398,10 @@ def test_activities_outside_window_noted() -> None:
     evidence = Evidence(activities=[old])
     verdict = load_policy("KOT").assess(evidence, date(2026, 1, 1))
     assert verdict.points_total == 0
-    assert any("'Oud congres'" in note and "telt niet mee" in note for note in verdict.notes)
+    assert verdict.notes == [
+        "Activiteit 'Oud congres' van 1 januari 2019 valt buiten de periode 1 januari 2021 t/m "
+        "1 januari 2026 en telt niet mee."
+    ]
 
 
 # --- R7 / fees / R12 ---
@@ -477,7 +513,7 @@ def test_bot_unknown_attendance_date_is_ignored_with_note() -> None:
     request = date(2026, 1, 1)
     verdict = load_policy("BOT").assess(bot_evidence([date(2024, 11, 9)], request), request)
     assert verdict.bot_days_attended == 0
-    assert "BOT-dag van 09-11-2024 komt niet voor in de BOT-dagkalender en telt niet mee." in (
+    assert "BOT-dag van 9 november 2024 komt niet voor in de BOT-dagkalender en telt niet mee." in (
         verdict.notes
     )
 
@@ -486,7 +522,10 @@ def test_bot_attendance_outside_window_does_not_count() -> None:
     request = date(2026, 1, 1)
     verdict = load_policy("BOT").assess(bot_evidence([date(2020, 11, 13)], request), request)
     assert verdict.bot_days_attended == 0
-    assert any("valt buiten de periode" in note for note in verdict.notes)
+    assert (
+        "BOT-dag van 13 november 2020 valt buiten de periode 1 januari 2021 t/m 1 januari 2026 "
+        "en telt niet mee."
+    ) in verdict.notes
 
 
 def test_bot_verdict_says_calendar_is_sample_data() -> None:
