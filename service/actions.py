@@ -16,54 +16,31 @@ from datetime import date
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, EmailStr, Field, ValidationError
-from sqlmodel import Session, col, select
+from pydantic import BaseModel, EmailStr, Field
+from sqlmodel import Session
 
 from domain import messages as m
 from domain.decisions import Decision, Withdrawal
-from domain.errors import (
-    DecisionConflict,
-    InvalidInput,
-    InvalidTransition,
-    NotAllowed,
-    Unavailable,
-)
-from domain.formatting import format_number
-from domain.procedure import DECISIONS, EVIDENCE_STATES, PAUSE_BY_ACTION, STAGE
+from domain.errors import DecisionConflict, InvalidInput, InvalidTransition, NotAllowed, Unavailable
+from domain.procedure import DECISIONS, PAUSE_BY_ACTION, STAGE
 from domain.states import CaseState, Role
-from models.case import (
-    Case,
-    CaseEvent,
-    EventKind,
-    add_note,
-    case_verdict,
-    find_case,
-    get_case,
-)
+from models.case import Case, CaseEvent, EventKind, find_case, get_case
 from models.counter import next_number
-from models.db import DATABASE_DOWN, read_session, session_scope, utcnow
+from models.db import DATABASE_DOWN, read_session, session_scope
 from models.document import Document
-from models.practitioner import (
-    IdentityConflict,
-    Practitioner,
-    PractitionerChange,
-    PractitionerCreate,
-    get_by_kp_number,
-)
+from models.practitioner import Practitioner, PractitionerCreate, get_by_kp_number
 from models.registration import Registration, RegistrationStatus, latest_registration
 from policies import Evidence
-from service.actors import MAY_CHANGE_IDENTITY, MAY_COUNT, MAY_RESTART, Actor
+from service.actors import MAY_RESTART, Actor
 from service.claims import check_claim
 from service.documents import Upload, store
 from service.eligibility import check_eligible, register_policy
 from service.progress import Phase, case_progress
-from service.validation import dutch_errors
+from service.validation import KP_NUMBER, parse_input, same_text
 from settings import get_settings
 from tasks.decisions import record_decision
 from tasks.reconcile import Cause, attach_run, restart_run
 from tasks.runs import PREFECT_DOWN, Resume, resume_run, start_closure_run
-
-KP_NUMBER = r"^[0-9]{5,9}$"
 
 
 @dataclass(frozen=True)
@@ -88,25 +65,6 @@ class CaseRequest(BaseModel):
     previous_period_start: date | None = Field(
         None, description="start of the lapsed period, if KP's register does not hold it yet"
     )
-
-
-class IdentityChange(BaseModel):
-    """A staff member's deliberate change of a practitioner's name or e-mail address."""
-
-    name: str = Field(min_length=1, max_length=200)
-    email: EmailStr
-    reason: str = Field(min_length=1, max_length=500)
-
-
-def parse_input(kind: type[BaseModel], data: dict[str, Any]) -> Any:
-    try:
-        return kind.model_validate(data)
-    except ValidationError as err:
-        raise InvalidInput(dutch_errors(err)) from err
-
-
-def same_text(a: str, b: str) -> bool:
-    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
 
 
 async def open_case(data: dict[str, Any], *, actor: Actor,
@@ -185,99 +143,6 @@ def _practitioner(session: Session, request: CaseRequest) -> Practitioner:
     session.add(found)
     session.flush()
     return found
-
-
-def change_identity(kp_number: str, data: dict[str, Any], *, actor: Actor) -> Practitioner:
-    """Staff change a practitioner's name or e-mail address on purpose; the change, its reason
-    and the staff member are written down. Later mails and the register use the new data."""
-    if actor.role not in MAY_CHANGE_IDENTITY:
-        raise NotAllowed(m.ROLE_NOT_ALLOWED.format(role=actor.role.label,
-                                                   action=m.IDENTITY_TITLE))
-    change: IdentityChange = parse_input(IdentityChange, data)
-    with session_scope() as session:
-        practitioner = get_by_kp_number(session=session, kp_number=kp_number.strip())
-        if practitioner is None:
-            raise InvalidInput({"kp_number": m.PRACTITIONER_UNKNOWN.format(kp=kp_number)})
-        before = {"name": practitioner.name, "email": practitioner.email}
-        practitioner.name, practitioner.email = change.name.strip(), str(change.email)
-        session.add(practitioner)
-        session.add(PractitionerChange(
-            practitioner_id=practitioner.id or 0, actor_role=actor.role, actor_name=actor.name,
-            before=before, after={"name": practitioner.name, "email": practitioner.email},
-            reason=change.reason))
-        return practitioner
-
-
-def change_case_identity(case_ref: str, data: dict[str, Any], *, actor: Actor) -> Practitioner:
-    """`change_identity` for the practitioner of a case."""
-    with read_session() as session:
-        case = find_case(session=session, ref=case_ref)
-        practitioner = session.get(Practitioner, case.practitioner_id)
-        assert practitioner is not None
-        kp_number = practitioner.kp_number
-    return change_identity(kp_number, data, actor=actor)
-
-
-def resolve_conflict(conflict_id: int, *, apply: bool, reason: str,
-                     actor: Actor) -> IdentityConflict:
-    """A person's decision on an identity conflict from an import: apply the export's name and
-    e-mail address (a recorded identity change, as "Naam of e-mailadres wijzigen"), or set it
-    aside. Either is written down with who and why."""
-    if actor.role not in MAY_CHANGE_IDENTITY:
-        raise NotAllowed(m.ROLE_NOT_ALLOWED.format(role=actor.role.label,
-                                                   action=m.IDENTITY_TITLE))
-    if not reason.strip():
-        raise InvalidInput({"reason": m.CONFLICT_REASON_REQUIRED})
-    with session_scope() as session:
-        conflict = session.get(IdentityConflict, conflict_id, with_for_update=True)
-        if conflict is None or conflict.resolved_at is not None:
-            raise DecisionConflict(m.CONFLICT_GONE)
-        practitioner = session.get(Practitioner, conflict.practitioner_id)
-        assert practitioner is not None
-        if apply:
-            before = {"name": practitioner.name, "email": practitioner.email}
-            practitioner.name, practitioner.email = conflict.name, conflict.email
-            session.add(practitioner)
-            session.add(PractitionerChange(
-                practitioner_id=practitioner.id or 0, actor_role=actor.role,
-                actor_name=actor.name, before=before,
-                after={"name": conflict.name, "email": conflict.email},
-                reason=f"{reason.strip()} ({conflict.source})"[:500]))
-        conflict.resolved_at, conflict.resolved_by = utcnow(), actor.name
-        conflict.applied, conflict.reason = apply, reason.strip()[:500]
-        session.add(conflict)
-        return conflict
-
-
-class EvidenceInput(BaseModel):
-    evidence: Evidence
-
-
-
-
-def record_evidence(case_ref: str, evidence: dict[str, Any], *, actor: Actor) -> Case:
-    """VvOCM staff enter the points and hours they counted from the files sent (R6), until
-    their decision on them; the history keeps each entry with its totals."""
-    if actor.role not in MAY_COUNT:
-        raise NotAllowed(m.ROLE_NOT_ALLOWED.format(role=actor.role.label,
-                                                   action=m.EVIDENCE_TITLE))
-    parsed: EvidenceInput = parse_input(EvidenceInput, {"evidence": evidence})
-    with session_scope() as session:
-        case = find_case(session=session, ref=case_ref, for_update=True)
-        if case.state not in EVIDENCE_STATES:
-            raise InvalidTransition(m.EVIDENCE_CLOSED.format(label=case.state.label),
-                                    state=case.state)
-        case.evidence = parsed.evidence.model_dump(mode="json")
-        case.updated_at = utcnow()
-        session.add(case)
-        verdict = case_verdict(case)
-        entered = session.exec(select(CaseEvent.id).where(
-            CaseEvent.case_id == case.id, col(CaseEvent.key).startswith("evidence:"))).all()
-        add_note(session=session, case=case, key=f"evidence:{len(entered) + 1}",
-                 action="evidence_entered", role=actor.role, name=actor.name,
-                 data={"points_total": format_number(verdict.points_total),
-                       "hours_total": format_number(verdict.hours_total)})
-        return case
 
 
 async def act(case_ref: str, action: str, data: dict[str, Any], *, actor: Actor,
@@ -439,4 +304,3 @@ async def restart_case(case_ref: str, *, actor: Actor) -> Outcome:
         raise DecisionConflict(m.ALREADY_DECIDED)
     return Outcome(case_id=case_id, number=number, state=state, delivered=done == "restarted",
                    message=m.RESTARTED if done == "restarted" else m.RESTARTED_LATER)
-

@@ -33,8 +33,8 @@ from models.practitioner import (
 )
 from models.registration import Registration, RegistrationStatus
 from policies import available_codes, load_policy
-from service.actions import same_text
 from service.actors import Actor
+from service.validation import same_text
 
 COLUMNS = ("kp_nummer", "naam", "email", "lid", "specialisatie", "periode_start")
 OPTIONAL = ("periode_eind", "adres")

@@ -26,8 +26,8 @@ from domain.working_days import due_date
 from models.case import CaseEvent, EventKind, find_case, get_case, get_event
 from models.db import session_scope, utcnow
 from models.intake import OFFERED, IntakeSlot, chosen_key, chosen_slot, offer_round
-from service.actions import parse_input
 from service.actors import MAY_PLAN_INTAKE, Actor
+from service.validation import parse_input
 from settings import get_settings
 from tasks.cases import cancel_planned_call, invite
 from tasks.mail import DeliveryFailed, deliver_pending

@@ -1,12 +1,16 @@
-"""Pydantic's field errors, said in Dutch (messages from `domain.messages`)."""
+"""Input as every door checks it: the shape of a KP number, a typed input parsed with its
+errors said in Dutch (messages from `domain.messages`), and text compared as people mean it."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from domain import messages as m
+from domain.errors import InvalidInput
+
+KP_NUMBER = r"^[0-9]{5,9}$"
 
 
 def _message(field: str, kind: str, ctx: dict[str, Any]) -> str:
@@ -47,3 +51,16 @@ def dutch_errors(error: ValidationError) -> dict[str, str]:
         field = ".".join(str(part) for part in item["loc"]) or "invoer"
         result.setdefault(field, _message(field, item["type"], dict(item.get("ctx") or {})))
     return result
+
+
+def parse_input(kind: type[BaseModel], data: dict[str, Any]) -> Any:
+    """The typed input, or InvalidInput with a Dutch message per field."""
+    try:
+        return kind.model_validate(data)
+    except ValidationError as err:
+        raise InvalidInput(dutch_errors(err)) from err
+
+
+def same_text(a: str, b: str) -> bool:
+    """Equal for a person: case and spacing aside."""
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()

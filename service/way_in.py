@@ -36,16 +36,11 @@ from models.practitioner import Practitioner, get_by_kp_number
 from models.registration import latest_registration
 from models.throttle import hits, record_hit
 from policies import RegisterPolicy, load_policy
-from service.actions import (
-    KP_NUMBER,
-    Outcome,
-    open_case,
-    parse_input,
-    same_text,
-)
+from service.actions import Outcome, open_case
 from service.actors import Actor
 from service.documents import Upload
 from service.eligibility import check_eligible, register_policy
+from service.validation import KP_NUMBER, parse_input, same_text
 from settings import get_settings
 from tasks.mail import DeliveryFailed, deliver_pending
 

@@ -18,7 +18,8 @@ from fastapi.testclient import TestClient
 from domain.errors import InvalidTransition
 from models.db import read_session, session_scope, utcnow
 from models.outbox import MailStatus, OutboxMail, case_mails, claim
-from service.actions import change_identity, open_case
+from service.actions import open_case
+from service.identity import change_identity
 from service.mail import resend_mail
 from settings import get_settings
 from stack.processes import free_port

@@ -22,8 +22,8 @@ from service.accounts import (
     reactivate_staff,
     revoke_api_token,
 )
-from service.actions import resolve_conflict
 from service.admin import admin_view, email_in_use, staff_member
+from service.identity import resolve_conflict
 from service.imports import ImportFileError, decode_export, import_registrations
 from service.mail import resend_mail
 from service.progress import sweep_health

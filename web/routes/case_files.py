@@ -16,8 +16,8 @@ from domain import messages as m
 from domain.errors import InvalidInput, InvalidTransition, LinkExpired, NotAllowed
 from domain.formatting import format_number
 from service.accounts import StaffRole, StaffUser
-from service.actions import record_evidence
 from service.documents import PDF, BlobDamaged, case_document, certificate_pdf
+from service.evidence import record_evidence
 from service.read_model import evidence_view
 from service.status_page import Case
 from web.deps import db

@@ -29,12 +29,13 @@ from domain.errors import (
 from domain.formatting import file_size, format_number, format_stamp
 from domain.procedure import DECISIONS
 from service.accounts import StaffRole, StaffUser
-from service.actions import act, change_case_identity, restart_case
+from service.actions import act, restart_case
 from service.case_page import MAIL_STATUS, case_mail, listed_reviewer, staff_case
 from service.claims import claim, claim_holder, release
 from service.comments import MAX_LENGTH as COMMENT_MAX
 from service.comments import add_comment
 from service.history import INPUT_LABELS, yes_no
+from service.identity import change_case_identity
 from service.mail import resend_mail
 from service.progress import Phase, refresh_seconds
 from service.read_model import case_by_number
