@@ -14,7 +14,10 @@ ours on a cluster of its own (the machine's shared server is never stopped). On 
   - the sweep's executor killed while a sweep runs (its run left holding the pool's slot);
   - power cuts: every process of the stack SIGKILLed at once, once in the middle of a burst
     of decisions and once in the middle of a sweep, then back on the same data;
-  - bursts of --burst decisions posted through the API at the same moment.
+  - bursts of --burst decisions posted through the API at the same moment;
+  - competing decisions: in every fifth case the payment (KP) and a withdrawal (the
+    practitioner) are posted within 50 ms of each other; one is recorded, the other refused,
+    and the case goes on as the winner's plan.
 
 Actors act through `service.actions` as soon as their case awaits their step and retry when
 it does not yet; a recorded decision counts as done even if its hand-over failed. Once the
@@ -193,6 +196,8 @@ async def scenario(args: argparse.Namespace, stack: Stack, mailbox: Mailbox,
           f"{longest[0][0] if longest else 0:.0f} s (two sweeps: {2 * SWEEP_INTERVAL} s)")
     print(f"  API during the database outage: {dict(faults.api_statuses)}")
     print(f"  API answers to the bursts: {dict(faults.burst_statuses)}")
+    print(f"  competing decisions (a payment and a withdrawal within 50 ms): "
+          f"{dict(walkers.contests)}")
     for error in faults.burst_errors[:10]:
         print(f"    5xx in a burst: {error}")
     print(f"  schemathesis: {fuzz.calls} calls in {fuzz_seconds:.0f} s, statuses "

@@ -4,9 +4,10 @@ then the invariants, checked in our database and at the SMTP server.
 bench/chaos.py runs it at scale (on the stack's private PostgreSQL cluster), and
 tests/test_chaos.py runs a small version in `make test`. The parts:
 
-- `PLANS`: the steps of four kinds of case (member; non-member with an intake call and an
-  incomplete application; a round of additions; withdrawn while awaiting payment), each with
-  the mails, invoices and final state it must end with.
+- `PLANS`: the steps of five kinds of case (member; non-member with an intake call and an
+  incomplete application; a round of additions; withdrawn while awaiting payment; a payment
+  and a withdrawal posted at the same moment, within 50 ms), each with the mails, invoices and
+  final state it must end with; a contested case ends as the plan of whichever decision won.
 - `Walkers`: one actor per case. An actor waits until the case awaits its step, thinks a
   moment, and acts through `service.actions.act` with the pause key it saw. "Not at that step
   yet", a database that is down, anything unexpected: it looks again and retries. A decision
@@ -70,6 +71,7 @@ class Step:
     actor: Actor
     data: dict[str, Any]
     after: str | None = None
+    rival: Step | None = None  # posted by someone else at the same moment: one of them wins
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ class Plan:
     templates: tuple[str, ...]
     invoices: tuple[str, ...]
     points: int = 90  # in the portfolio: too few make declining possible
+    if_rival_wins: str = ""  # the plan the case follows when a step's rival wins
 
     @property
     def certificate(self) -> bool:
@@ -161,12 +164,21 @@ PLANS: dict[str, Plan] = {
                  {"outcome": "negative", "explanation": "Onvoldoende onderbouwd"})),
         CaseState.REJECTED, (*HEAD, *PAID_MAILS, "review_assigned", "rejected"),
         ("reregistration",)),
+    "contested": Plan(
+        "contested", True, (
+            ADVISE, REOPENED, SUBMIT,
+            Step("payment", "payment_received", REGISTER, {"paid_on": _day(0)},
+                 rival=Step("withdraw", "withdraw", PRACTITIONER,
+                            {"reason": "Toch geen tijd"}, after="payment")),
+            COMPLETE, ASSIGN, POSITIVE),
+        CaseState.CERTIFIED, (*HEAD, *PAID_MAILS, "review_assigned", "certificate_issued"),
+        ("reregistration",), if_rival_wins="withdrawn"),
 }
 KNOWN_PAUSES = {s.key for p in PLANS.values() for s in p.steps if s.after is None}
 
 
-def plans_for(count: int, kinds: Sequence[str] = ("member", "intake", "additions", "withdrawn"),
-              ) -> list[Plan]:
+def plans_for(count: int, kinds: Sequence[str] = ("member", "intake", "additions", "withdrawn",
+                                                 "contested")) -> list[Plan]:
     return [PLANS[kinds[i % len(kinds)]] for i in range(count)]
 
 
@@ -232,6 +244,7 @@ class Walkers:
         self.random = random.Random(seed)
         self.think, self.poll, self.give_up_after = think, poll, give_up_after
         self.decided = asyncio.Event()  # set whenever some actor recorded a decision
+        self.contests: Counter[str] = Counter()  # "<winner> won, <loser> refused" and findings
 
     async def open_all(self) -> None:
         for walk in self.walks:
@@ -252,11 +265,71 @@ class Walkers:
 
     async def walk(self, walk: Walk) -> None:
         for step in walk.plan.steps:
+            if step.rival is not None:
+                won = await self.contest(walk, step, step.rival)
+                walk.done.append(won.key)
+                if won is step.rival:
+                    walk.plan = PLANS[walk.plan.if_rival_wins]
+                    break
+                continue
             await self.perform(walk, step)
             walk.done.append(step.key)
         walk.finished = self.timeline.now()
 
-    async def perform(self, walk: Walk, step: Step) -> None:
+    async def contest(self, walk: Walk, step: Step, rival: Step) -> Step:
+        """Both decisions at the same moment, the rival 50 ms before to 50 ms after: our
+        database orders them, one is recorded and the other refused. Which one won is read
+        from the database, not from the answers; both or neither recorded is a finding."""
+        while True:
+            await self.perform(walk, step, contested=True)
+            try:
+                with read_session() as session:
+                    if get_decision(session=session, case_id=walk.case_id,
+                                    pause_key=step.key) is not None:
+                        return step  # decided before (a fault's replay): no contest
+            except DATABASE_DOWN:
+                await asyncio.sleep(1)
+                continue
+            offset = self.random.uniform(-0.05, 0.05)
+
+            async def post(decision: Step, delay: float) -> str:
+                await asyncio.sleep(delay)
+                try:
+                    await act(walk.number, decision.action, decision.data, actor=decision.actor,
+                              pause_key=None if decision.after else decision.key)
+                except (InvalidTransition, DecisionConflict) as err:
+                    return f"refused ({type(err).__name__})"
+                except Exception as err:  # noqa: BLE001 - a fault meanwhile: decide again
+                    return f"failed ({type(err).__name__})"
+                return "recorded"
+
+            answers = await asyncio.gather(post(step, max(-offset, 0)),
+                                           post(rival, max(offset, 0)))
+            try:
+                with read_session() as session:
+                    recorded = [d for d in (step, rival) if get_decision(
+                        session=session, case_id=walk.case_id, pause_key=d.key) is not None]
+            except DATABASE_DOWN:
+                await asyncio.sleep(1)
+                continue
+            if not recorded:
+                walk.retries["contest: neither recorded"] += 1
+                continue
+            if len(recorded) > 1:
+                self.contests["both recorded (finding)"] += 1
+                walk.unexpected.append(f"{step.key}: both {step.action} and {rival.action} "
+                                       f"were recorded ({answers})")
+            won, lost = (step, rival) if recorded[0] is step else (rival, step)
+            loser = answers[1] if won is step else answers[0]
+            self.contests[f"{won.action} won, {lost.action} {loser}"] += 1
+            self.timeline.note(f"{walk.number}: {step.action} and {rival.action} "
+                               f"{offset * 1000:+.0f} ms apart: {won.action} won, "
+                               f"{lost.action} {loser}")
+            return won
+
+    async def perform(self, walk: Walk, step: Step, *, contested: bool = False) -> None:
+        """Acts when the case awaits `step`; `contested`: only waits until it does (and a
+        person has read the page), for `contest` to post."""
         deadline = time.monotonic() + self.give_up_after
         waiting_for = step.after or step.key
         thought = False
@@ -283,6 +356,8 @@ class Walkers:
                 thought = True
                 await asyncio.sleep(self.random.uniform(*self.think))
                 continue
+            if contested:
+                return
             try:
                 outcome = await act(walk.number, step.action, step.data, actor=step.actor,
                                     pause_key=None if step.after else step.key)
@@ -478,7 +553,8 @@ class Faults:
         with contextlib.suppress(*DATABASE_DOWN), read_session() as session:
             for walk in self.walkers.walks:
                 step = next((s for s in walk.plan.steps if s.key not in walk.done), None)
-                if step is None or step.after or step.actor.role.value not in STAFF_ROLES:
+                if step is None or step.after or step.rival \
+                        or step.actor.role.value not in STAFF_ROLES:
                     continue
                 case = get_case(session=session, case_id=walk.case_id)
                 if case.awaiting_key == step.key and get_decision(
