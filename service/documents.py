@@ -33,9 +33,11 @@ from adapters.papers import PDF as PDF
 from domain import messages as m
 from domain.errors import InvalidInput
 from models.certificate import get_certificate
-from models.document import Document
+from models.db import session_scope
+from models.document import Document, DocumentAccess
 from models.document import DocumentKind as DocumentKind
 from models.invoice import case_invoices
+from service.actors import Actor
 from settings import get_settings
 
 CSV = "text/csv"
@@ -176,13 +178,19 @@ def read_document(document: Document) -> bytes:
     return read_blob(document.sha256)
 
 
-def case_document(session: Session, case_id: int, document_id: int) -> tuple[Document, bytes]:
-    """A file the practitioner sent for this case, with its bytes; LookupError if it is not
-    one of this case's, BlobDamaged if its bytes are gone or changed."""
+def case_document(session: Session, case_id: int, document_id: int, *,
+                  actor: Actor) -> tuple[Document, bytes]:
+    """A file the practitioner sent for this case, with its bytes, for `actor`; LookupError if
+    it is not one of this case's, BlobDamaged if its bytes are gone or changed. The look is
+    recorded (who, when) before the bytes are handed out: no look without its record."""
     document = session.get(Document, document_id)
     if document is None or document.case_id != case_id:
         raise LookupError(document_id)
-    return document, read_document(document)
+    content = read_document(document)
+    with session_scope() as recording:
+        recording.add(DocumentAccess(document_id=document_id, case_id=case_id,
+                                     actor_role=actor.role, actor_name=actor.name[:200]))
+    return document, content
 
 
 def certificate_pdf(session: Session, case_id: int) -> tuple[str, bytes]:

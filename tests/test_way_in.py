@@ -21,7 +21,7 @@ from domain.formatting import format_date
 from domain.states import CaseState, Role
 from models.case import Case, history
 from models.db import read_session, session_scope
-from models.document import Document, DocumentKind
+from models.document import Document, DocumentKind, document_accesses
 from models.practitioner import get_by_kp_number
 from policies import load_policy
 from service.actors import Actor
@@ -174,6 +174,22 @@ async def test_a_practitioner_confirms_sends_both_files_and_staff_and_reviewer_s
     forged = make_token("dossier", case=case.id, role="reviewer", reviewer=theirs, round=1)
     assert offline_client.get(
         f"/beoordeling/{forged}/documenten/{portfolio.id}").status_code == 403
+
+    # Every look is recorded, a refused one is not; staff see who opened what (AVG).
+    with read_session() as session:
+        looks = document_accesses(session=session, case_id=case.id or 0)
+    assert [(a.actor_role, a.actor_name, a.document_id) for a in looks][0] == (
+        Role.REVIEWER, "Dr. Bestand", portfolio.id)
+    assert [(a.actor_role, a.document_id) for a in looks][1:] == [
+        (Role.REGISTER_STAFF, portfolio.id)]
+    with staff_session("register_staff") as staff:
+        page = staff.get(f"/zaken/{case.number}").text
+        assert "Wie heeft de bestanden geopend (2)" in page and "Dr. Bestand" in page
+        extract = next(d for d in documents if d.kind is DocumentKind.PATIENT_RECORDS)
+        assert staff.get(f"/zaken/{case.number}/documenten/{extract.id}").content == CSV
+    with read_session() as session:
+        latest = document_accesses(session=session, case_id=case.id or 0)[0]
+    assert (latest.document_id, latest.actor_role) == (extract.id, Role.REGISTER_STAFF)
     mailbox.assert_each_once()
 
 

@@ -16,7 +16,9 @@ from domain import messages as m
 from domain.errors import InvalidInput, InvalidTransition, LinkExpired, NotAllowed
 from domain.formatting import format_number
 from service.accounts import StaffRole, StaffUser
+from service.actors import Actor
 from service.documents import PDF, BlobDamaged, case_document, certificate_pdf
+from service.dossier import reviewer_actor
 from service.evidence import record_evidence
 from service.read_model import evidence_view
 from service.status_page import Case
@@ -48,10 +50,10 @@ NO_CERTIFICATE = "Voor deze aanvraag is (nog) geen bewijs van herregistratie uit
 NOT_SAVED = "De punten en uren zijn niet opgeslagen. Verbeter de gemarkeerde velden."
 
 
-def _download(case: Case, document_id: int, session: Session, headers: dict[str, str]) \
-        -> Response:
+def _download(case: Case, document_id: int, session: Session, headers: dict[str, str], *,
+              actor: Actor) -> Response:
     try:
-        document, content = case_document(session, case.id or 0, document_id)
+        document, content = case_document(session, case.id or 0, document_id, actor=actor)
     except LookupError as err:
         raise HTTPException(status_code=404, detail=DOCUMENT_NOT_FOUND) from err
     except BlobDamaged as err:
@@ -65,20 +67,22 @@ def _download(case: Case, document_id: int, session: Session, headers: dict[str,
 
 
 @router.get("/zaken/{number}/documenten/{document_id}")
-def staff_download(number: str, document_id: Id, _user: StaffUser = STAFF,
+def staff_download(number: str, document_id: Id, user: StaffUser = STAFF,
                    session: Session = Depends(db)) -> Response:
     case = case_or_404(session, number)
-    return _download(case, document_id, session, {"Cache-Control": "private, no-store"})
+    return _download(case, document_id, session, {"Cache-Control": "private, no-store"},
+                     actor=actor_for(user))
 
 
 @router.get("/beoordeling/{token}/documenten/{document_id}")
 def reviewer_download(request: Request, token: str, document_id: Id,
                       session: Session = Depends(db)) -> Response:
     try:
-        _claims, case = reviewer_case(session, token)
+        claims, case = reviewer_case(session, token)
     except LinkExpired:
         return link_page(request, "link_expired.html", {"message": REVIEWER_LINK_EXPIRED}, 410)
-    return _download(case, document_id, session, PRIVATE)
+    return _download(case, document_id, session, PRIVATE,
+                     actor=reviewer_actor(session, claims))
 
 
 def _certificate(session: Session, case: Case, headers: dict[str, str]) -> Response:

@@ -158,7 +158,8 @@ def render_case(
         "mail_status": MAIL_STATUS, "outcome_labels": CHOICE_LABELS,
         "number": format_number, "time": format_stamp, "yes_no": yes_no,
         "case_url": f"/zaken/{quote(case.number)}",
-        "documents": view.documents, "size": file_size,
+        "documents": view.documents, "size": file_size, "accesses": view.accesses,
+        "document_names": {d.id: d.filename for d in view.documents},
         "slots": view.slots, "now": view.now,
         "may_plan": view.may_plan, "may_count": view.may_count, "run_url": view.run_url,
     }
