@@ -1,5 +1,6 @@
 """SQLModel tables, one module per aggregate; importing this package registers them all."""
 
+from models.access_log import AccessLog
 from models.case import Case, CaseEvent
 from models.certificate import Certificate
 from models.counter import Counter
@@ -17,8 +18,9 @@ from models.sweep import SweepRun
 from models.throttle import ThrottleHit
 
 __all__ = [
-    "ApiToken", "BankEntry", "Case", "CaseEvent", "Certificate", "Counter", "CreditNote",
-    "DecisionRecord", "Document", "IdentityConflict", "IntakeSlot", "Invoice", "OnlinePayment",
-    "OutboxMail", "Practitioner", "PractitionerChange", "Registration", "RegistrationNotice",
-    "Review", "Reviewer", "StaffSession", "StaffUser", "SweepRun", "ThrottleHit",
+    "AccessLog", "ApiToken", "BankEntry", "Case", "CaseEvent", "Certificate", "Counter",
+    "CreditNote", "DecisionRecord", "Document", "IdentityConflict", "IntakeSlot", "Invoice",
+    "OnlinePayment", "OutboxMail", "Practitioner", "PractitionerChange", "Registration",
+    "RegistrationNotice", "Review", "Reviewer", "StaffSession", "StaffUser", "SweepRun",
+    "ThrottleHit",
 ]

@@ -1,8 +1,7 @@
 """Files a practitioner sent with the request (R5): the portfolio overview and the extract of
 the patient records. The bytes live outside the web root, named by their SHA-256 hash
-(service/documents.py); a row says which case, what kind, and who sent it when. Each time
-someone opens a file, a `DocumentAccess` row says who and when: the extract is health data, and
-a register must be able to say who looked at it (AVG)."""
+(service/documents.py); a row says which case, what kind, and who sent it when. Who opened a
+file is in the access log (models/access_log.py)."""
 
 from __future__ import annotations
 
@@ -43,23 +42,3 @@ class Document(SQLModel, table=True):
 def case_documents(*, session: Session, case_id: int) -> list[Document]:
     return list(session.exec(select(Document).where(Document.case_id == case_id)
                              .order_by(col(Document.id))))
-
-
-class DocumentAccess(SQLModel, table=True):
-    """One look at a file: who opened it (staff member or reviewer) and when."""
-
-    __tablename__ = "document_access"
-
-    id: int | None = Field(default=None, primary_key=True)
-    document_id: int = Field(foreign_key="document.id", index=True)
-    case_id: int = Field(foreign_key="case.id", index=True)
-    actor_role: Role
-    actor_name: str = Field(max_length=200)
-    opened_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-
-
-def document_accesses(*, session: Session, case_id: int) -> list[DocumentAccess]:
-    """Every look at the case's files, the latest first."""
-    return list(session.exec(select(DocumentAccess).where(DocumentAccess.case_id == case_id)
-                             .order_by(col(DocumentAccess.opened_at).desc(),
-                                       col(DocumentAccess.id).desc())))

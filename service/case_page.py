@@ -15,7 +15,7 @@ from domain.procedure import DECISIONS, EVIDENCE_STATES
 from domain.states import CaseState, Role
 from models.case import Case, CaseEvent, case_policy, case_verdict, find_case, history
 from models.certificate import get_certificate
-from models.document import Document, DocumentAccess, case_documents, document_accesses
+from models.document import Document, case_documents
 from models.intake import IntakeSlot, case_slots
 from models.outbox import MailStatus, OutboxMail, case_mails
 from models.practitioner import Practitioner
@@ -63,7 +63,6 @@ class StaffCaseView:
     claimed_by: str
     claimed_by_me: bool
     documents: list[Document]
-    accesses: list[DocumentAccess]  # who opened which file when, the latest first
     slots: list[IntakeSlot]
     now: datetime
     run_url: str | None  # the case's run in Prefect's UI
@@ -108,7 +107,6 @@ def staff_case(session: Session, number: str, *, role: Role, staff_id: int | Non
         claimed_by=holder.name if holder else "",
         claimed_by_me=holder is not None and holder.id == staff_id,
         documents=case_documents(session=session, case_id=case_id),
-        accesses=document_accesses(session=session, case_id=case_id),
         slots=case_slots(session=session, case_id=case_id),
         now=get_settings().current_moment(),
         run_url=f"{ui}/runs/flow-run/{case.flow_run_id}" if case.flow_run_id else None)

@@ -32,11 +32,13 @@ from adapters.blobs import read_blob, store_blob
 from adapters.papers import PDF as PDF
 from domain import messages as m
 from domain.errors import InvalidInput
+from models.access_log import Looked
+from models.case import Case
 from models.certificate import get_certificate
-from models.db import session_scope
-from models.document import Document, DocumentAccess
+from models.document import Document
 from models.document import DocumentKind as DocumentKind
 from models.invoice import case_invoices
+from service.access_log import record_look
 from service.actors import Actor
 from settings import get_settings
 
@@ -178,18 +180,16 @@ def read_document(document: Document) -> bytes:
     return read_blob(document.sha256)
 
 
-def case_document(session: Session, case_id: int, document_id: int, *,
-                  actor: Actor) -> tuple[Document, bytes]:
+def case_document(session: Session, case: Case, document_id: int, *, actor: Actor,
+                  client: str) -> tuple[Document, bytes]:
     """A file the practitioner sent for this case, with its bytes, for `actor`; LookupError if
     it is not one of this case's, BlobDamaged if its bytes are gone or changed. The look is
-    recorded (who, when) before the bytes are handed out: no look without its record."""
+    recorded (who, when, from where) before the bytes are handed out."""
     document = session.get(Document, document_id)
-    if document is None or document.case_id != case_id:
+    if document is None or document.case_id != case.id:
         raise LookupError(document_id)
     content = read_document(document)
-    with session_scope() as recording:
-        recording.add(DocumentAccess(document_id=document_id, case_id=case_id,
-                                     actor_role=actor.role, actor_name=actor.name[:200]))
+    record_look(case, Looked.DOCUMENT, actor=actor, client=client, document_id=document_id)
     return document, content
 
 

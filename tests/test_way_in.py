@@ -19,9 +19,10 @@ from adapters.links import make_token
 from domain import messages as m
 from domain.formatting import format_date
 from domain.states import CaseState, Role
+from models.access_log import Looked, case_accesses
 from models.case import Case, history
 from models.db import read_session, session_scope
-from models.document import Document, DocumentKind, document_accesses
+from models.document import Document, DocumentKind
 from models.practitioner import get_by_kp_number
 from policies import load_policy
 from service.actors import Actor
@@ -175,21 +176,30 @@ async def test_a_practitioner_confirms_sends_both_files_and_staff_and_reviewer_s
     assert offline_client.get(
         f"/beoordeling/{forged}/documenten/{portfolio.id}").status_code == 403
 
-    # Every look is recorded, a refused one is not; staff see who opened what (AVG).
+    assert offline_client.get(f"/beoordeling/{token}").status_code == 200
+
+    # Every look at the case and its files is recorded first; a refused one is not (NEN 7513).
     with read_session() as session:
-        looks = document_accesses(session=session, case_id=case.id or 0)
-    assert [(a.actor_role, a.actor_name, a.document_id) for a in looks][0] == (
-        Role.REVIEWER, "Dr. Bestand", portfolio.id)
-    assert [(a.actor_role, a.document_id) for a in looks][1:] == [
-        (Role.REGISTER_STAFF, portfolio.id)]
+        looked = [(a.looked, a.actor_role, a.document_id, a.client) for a in reversed(
+            case_accesses(session=session, case_id=case.id or 0))]
+    assert looked == [
+        (Looked.CASE_PAGE, Role.REGISTER_STAFF, None, "testclient"),
+        (Looked.DOCUMENT, Role.REGISTER_STAFF, portfolio.id, "testclient"),
+        (Looked.DOCUMENT, Role.REVIEWER, portfolio.id, "testclient"),
+        (Looked.DOSSIER, Role.REVIEWER, None, "testclient")]
     with staff_session("register_staff") as staff:
-        page = staff.get(f"/zaken/{case.number}").text
-        assert "Wie heeft de bestanden geopend (2)" in page and "Dr. Bestand" in page
         extract = next(d for d in documents if d.kind is DocumentKind.PATIENT_RECORDS)
         assert staff.get(f"/zaken/{case.number}/documenten/{extract.id}").content == CSV
-    with read_session() as session:
-        latest = document_accesses(session=session, case_id=case.id or 0)[0]
-    assert (latest.document_id, latest.actor_role) == (extract.id, Role.REGISTER_STAFF)
+        assert staff.get(f"/beheer/inzage?zaak={case.number}").status_code == 403
+    with staff_session("admin") as admin:
+        shown_log = admin.get(f"/beheer/inzage?zaak={case.number}").text
+        assert "Bestand geopend: uittreksel.csv" in shown_log
+        assert "Dossier bekeken (beoordelaar)" in shown_log and "Dr. Bestand" in shown_log
+        by_person = admin.get(f"/beheer/inzage?kp={kp}")
+        assert by_person.status_code == 200 and case.number in by_person.text
+        assert shown(m.PRACTITIONER_UNKNOWN.format(kp="99999")) in admin.get(
+            "/beheer/inzage?kp=99999").text
+        assert admin.get("/beheer/inzage?zaak=" + "9" * 21).status_code == 422
     mailbox.assert_each_once()
 
 

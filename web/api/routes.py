@@ -20,6 +20,7 @@ from domain import messages as m
 from domain.decisions import Decision
 from domain.procedure import DECISIONS
 from domain.states import CaseState, Role
+from service.access_log import Looked, record_look
 from service.actions import CaseRequest, act, open_case, restart_case
 from service.actors import Actor
 from service.case_search import CaseQuery, find_cases
@@ -48,6 +49,7 @@ from web.api.schemas import (
     Problem,
 )
 from web.deps import db
+from web.security import client_of
 
 router = APIRouter(prefix="/api/v1")
 Body = TypeVar("Body", bound=BaseModel)
@@ -124,7 +126,8 @@ def list_cases(
             operation_id="read_case", summary=READ_TITLE,
             description="Mag: medewerkers, en de oefentherapeut met de link van de eigen aanvraag.",
             responses={k: v for k, v in ON_CASE.items() if k not in (409, 422)})
-def read_case(number: str = CASE_NUMBER, principal: Principal = Depends(any_principal),
+def read_case(request: Request, number: str = CASE_NUMBER,
+              principal: Principal = Depends(any_principal),
               session: Session = Depends(db)) -> CaseDetail | StatusView:
     """Staff get the full case; a practitioner's link gets exactly the status page's view."""
     if principal.actor.role is Role.REVIEWER:
@@ -132,7 +135,8 @@ def read_case(number: str = CASE_NUMBER, principal: Principal = Depends(any_prin
                                                    action=READ_TITLE))
     case = case_for(session, number, principal)
     if principal.actor.role is Role.PRACTITIONER:
-        return status_view(session, case)
+        return status_view(session, case)  # their own case: no look at someone else's data
+    record_look(case, Looked.API_CASE, actor=principal.actor, client=client_of(request))
     return case_detail(session, case)
 
 

@@ -3,7 +3,7 @@ view of dead letters (mail the SMTP server refused for good) with a resend actio
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import EmailStr, TypeAdapter, ValidationError
 from sqlmodel import Session
@@ -11,7 +11,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from domain import messages as m
-from domain.errors import DecisionConflict, InvalidInput, InvalidTransition
+from domain.errors import CaseNotFound, DecisionConflict, InvalidInput, InvalidTransition
+from domain.formatting import format_stamp
+from service.access_log import LookRow, looks
 from service.accounts import (
     StaffRole,
     StaffUser,
@@ -219,3 +221,23 @@ async def resend(request: Request, mail_id: Id, user: StaffUser = ADMIN,
     except InvalidTransition as err:
         raise HTTPException(status_code=409, detail=str(err)) from err
     return RedirectResponse("/beheer#onbestelbaar", status_code=303)
+
+
+@router.get("/inzage", response_class=HTMLResponse)
+def access_log_page(request: Request, user: StaffUser = ADMIN,
+                    session: Session = Depends(db),
+                    case_number: str = Query("", alias="zaak", max_length=20),
+                    kp_number: str = Query("", alias="kp", max_length=9)) -> Response:
+    """Who looked at a case, or at any case of one practitioner (admins only)."""
+    whose, rows, error = "", list[LookRow](), None
+    if case_number.strip() or kp_number.strip():
+        try:
+            whose, rows = looks(session, case_number=case_number, kp_number=kp_number)
+        except CaseNotFound:
+            error = m.CASE_NOT_FOUND.format(case=case_number.strip())
+        except InvalidInput as err:
+            error = " ".join(err.errors.values())
+    return templates().TemplateResponse(request, "access_log.html", {
+        "user": user, "case_number": case_number, "kp_number": kp_number, "whose": whose,
+        "rows": rows, "error": error, "time": format_stamp},
+        status_code=404 if error else 200)

@@ -36,7 +36,7 @@ from web.routes.practitioner import status_case
 from web.routes.reviewer import REVIEWER_LINK_EXPIRED, reviewer_case
 from web.routes.signed_links import PRIVATE, link_page
 from web.routes.staff import STAFF, case_or_404
-from web.security import actor_for, require_csrf, roles_allowed
+from web.security import actor_for, client_of, require_csrf, roles_allowed
 from web.templating import templates
 
 log = logging.getLogger(__name__)
@@ -50,10 +50,11 @@ NO_CERTIFICATE = "Voor deze aanvraag is (nog) geen bewijs van herregistratie uit
 NOT_SAVED = "De punten en uren zijn niet opgeslagen. Verbeter de gemarkeerde velden."
 
 
-def _download(case: Case, document_id: int, session: Session, headers: dict[str, str], *,
-              actor: Actor) -> Response:
+def _download(request: Request, case: Case, document_id: int, session: Session,
+              headers: dict[str, str], *, actor: Actor) -> Response:
     try:
-        document, content = case_document(session, case.id or 0, document_id, actor=actor)
+        document, content = case_document(session, case, document_id, actor=actor,
+                                          client=client_of(request))
     except LookupError as err:
         raise HTTPException(status_code=404, detail=DOCUMENT_NOT_FOUND) from err
     except BlobDamaged as err:
@@ -67,11 +68,11 @@ def _download(case: Case, document_id: int, session: Session, headers: dict[str,
 
 
 @router.get("/zaken/{number}/documenten/{document_id}")
-def staff_download(number: str, document_id: Id, user: StaffUser = STAFF,
+def staff_download(request: Request, number: str, document_id: Id, user: StaffUser = STAFF,
                    session: Session = Depends(db)) -> Response:
     case = case_or_404(session, number)
-    return _download(case, document_id, session, {"Cache-Control": "private, no-store"},
-                     actor=actor_for(user))
+    return _download(request, case, document_id, session,
+                     {"Cache-Control": "private, no-store"}, actor=actor_for(user))
 
 
 @router.get("/beoordeling/{token}/documenten/{document_id}")
@@ -81,7 +82,7 @@ def reviewer_download(request: Request, token: str, document_id: Id,
         claims, case = reviewer_case(session, token)
     except LinkExpired:
         return link_page(request, "link_expired.html", {"message": REVIEWER_LINK_EXPIRED}, 410)
-    return _download(case, document_id, session, PRIVATE,
+    return _download(request, case, document_id, session, PRIVATE,
                      actor=reviewer_actor(session, claims))
 
 

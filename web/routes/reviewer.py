@@ -21,6 +21,7 @@ from domain.errors import (
     NotAllowed,
 )
 from domain.formatting import file_size
+from service.access_log import Looked, record_look
 from service.actions import act
 from service.dossier import dossier, findings_open, reviewer_actor
 from service.dossier import reviewer_case as case_of_link
@@ -29,7 +30,7 @@ from service.status_page import Case
 from web.deps import SessionDep
 from web.forms import form_fields, form_values, parse_form
 from web.routes.signed_links import genuine_claims, link_page, signed
-from web.security import require_csrf
+from web.security import client_of, require_csrf
 
 router = APIRouter(include_in_schema=False)
 
@@ -53,6 +54,8 @@ def _dossier_page(request: Request, session: Session, token: str, claims: dict[s
                   case: Case, *, values: dict[str, str] | None = None,
                   errors: dict[str, str] | None = None, status: int = 200) -> Response:
     page = dossier(session, case, claims)
+    record_look(case, Looked.DOSSIER, actor=reviewer_actor(session, claims),
+                client=client_of(request))
     context = {
         **{field.name: getattr(page, field.name) for field in fields(page)},
         "token": token, "outcomes": CHOICE_LABELS, "received_text": PUBLIC_RECEIVED,

@@ -28,6 +28,7 @@ from domain.errors import (
 )
 from domain.formatting import file_size, format_number, format_stamp
 from domain.procedure import DECISIONS
+from service.access_log import Looked, record_look
 from service.accounts import StaffRole, StaffUser
 from service.actions import act, restart_case
 from service.case_page import MAIL_STATUS, case_mail, listed_reviewer, staff_case
@@ -43,7 +44,7 @@ from service.status_page import Case
 from web.deps import db
 from web.diagram import step_diagram
 from web.forms import FormField, Id, form_fields, form_values, parse_form, small_int
-from web.security import ACTOR_ROLES, actor_for, require_csrf, roles_allowed
+from web.security import ACTOR_ROLES, actor_for, client_of, require_csrf, roles_allowed
 from web.templating import templates
 
 router = APIRouter(include_in_schema=False)
@@ -102,6 +103,7 @@ def render_case(
     except CaseNotFound as err:
         raise _not_found(number) from err
     case, step, progress = view.case, view.step, view.progress
+    record_look(case, Looked.CASE_PAGE, actor=actor_for(user), client=client_of(request))
     pending = progress.phase in (Phase.PROCESSING, Phase.DELAYED)
 
     errors = dict(errors or {})
@@ -158,8 +160,7 @@ def render_case(
         "mail_status": MAIL_STATUS, "outcome_labels": CHOICE_LABELS,
         "number": format_number, "time": format_stamp, "yes_no": yes_no,
         "case_url": f"/zaken/{quote(case.number)}",
-        "documents": view.documents, "size": file_size, "accesses": view.accesses,
-        "document_names": {d.id: d.filename for d in view.documents},
+        "documents": view.documents, "size": file_size,
         "slots": view.slots, "now": view.now,
         "may_plan": view.may_plan, "may_count": view.may_count, "run_url": view.run_url,
     }
