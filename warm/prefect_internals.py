@@ -90,9 +90,9 @@ class WorkerInternals(BaseWorker[C, V, R], abc.ABC):
     def get_description(cls) -> str:
         return cls.description
 
+    @abc.abstractmethod
     def room(self) -> int:
         """How many more runs this worker can start at once."""
-        raise NotImplementedError
 
     @property
     def claiming(self) -> set[UUID]:
